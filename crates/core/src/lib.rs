@@ -1,0 +1,29 @@
+//! # ultrares-core
+//!
+//! The foundation every ultrares crate builds on:
+//!
+//! * the model traits [`Denoiser`], [`LatentCodec`] and [`LatentUpsampler`] that pipelines are
+//!   generic over;
+//! * [`image`]: PNG/JPEG files and 8-bit images ⇄ NCHW tensors in `[0, 1]` or `[−1, 1]`;
+//! * [`noise`]: seeded Gaussian and uniform noise drawn on the host from a documented ChaCha8
+//!   stream, identical on every backend;
+//! * [`tiling`]: overlapping windows (DemoFusion's layout and jitter), blend weights and merging,
+//!   so that work on 4K tensors has bounded memory;
+//! * [`Error`], the crate's error type.
+//!
+//! Everything is generic over a Burn [`Backend`](burn::tensor::backend::Backend); no backend is
+//! enabled by this crate.
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod denoiser;
+mod error;
+pub mod image;
+pub mod noise;
+pub mod tiling;
+pub mod upsampler;
+
+pub use codec::{CodecTiling, LatentCodec};
+pub use denoiser::{Denoiser, PredictionType};
+pub use error::{Error, Result};
+pub use upsampler::LatentUpsampler;

@@ -1,0 +1,57 @@
+//! # ultrares
+//!
+//! Ultra-high-resolution (2K–8K) image synthesis with latent diffusion models, on
+//! [Burn](https://burn.dev): the methods of LSRNA (latent-space super-resolution + region-wise
+//! noise addition), WaveDiff (wavelet diffusion) and Diffusion-4K (wavelet fine-tuning loss,
+//! GLCM Score and Compression Ratio) as small, backend-generic crates.
+//!
+//! This facade re-exports the member crates, a [`prelude`], one [`Error`] and the backends
+//! enabled by Cargo features ([`backend`]):
+//!
+//! | feature | backend | |
+//! |---|---|---|
+//! | `ndarray` (default) | [`backend::NdArray`] | CPU, used by tests and CI |
+//! | `cuda` | [`backend::Cuda`] | NVIDIA GPUs; builds without a CUDA toolkit when `CUDARC_CUDA_VERSION` is set |
+//! | `wgpu` | [`backend::Wgpu`] | Vulkan/Metal/DX12 GPUs, or Mesa lavapipe on machines without one |
+//!
+//! ```
+//! use ultrares::prelude::*;
+//!
+//! # #[cfg(feature = "ndarray")] {
+//! let device = Default::default();
+//! let noise = ultrares::core::noise::gaussian::<backend::NdArray, 4>([1, 4, 64, 64], 42, &device)?;
+//! let plan = TilePlan::new(64, 64, TileConfig::new(32, 16))?;
+//! let tiles = plan.split(noise.clone())?;
+//! let merged = plan.merge(tiles, Blend::Feather { width: 8 })?;
+//! assert_eq!(merged.dims(), [1, 4, 64, 64]);
+//! # }
+//! # Ok::<(), ultrares::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+pub use ultrares_core as core;
+
+pub mod backend;
+
+/// The error of any ultrares operation: one variant per member crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error from `ultrares-core` (shapes, arguments, image files, noise, tiling).
+    #[error(transparent)]
+    Core(#[from] ultrares_core::Error),
+}
+
+/// `Result` with [`Error`] as the error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The names most programs need: the model traits, tiling, image ranges, the error type and the
+/// enabled backends.
+pub mod prelude {
+    pub use crate::backend;
+    pub use crate::{Error, Result};
+    pub use burn::prelude::{Backend, Tensor};
+    pub use ultrares_core::image::ValueRange;
+    pub use ultrares_core::tiling::{Blend, TileConfig, TileMerger, TilePlan};
+    pub use ultrares_core::{CodecTiling, Denoiser, LatentCodec, LatentUpsampler, PredictionType};
+}
