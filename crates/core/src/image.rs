@@ -209,11 +209,11 @@ pub fn tensor_to_gray8<B: Backend>(t: Tensor<B, 4>, range: ValueRange) -> Result
 }
 
 /// OpenCV's 8-bit RGB → gray conversion (`cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)`): the BT.601
-/// weights in 14-bit fixed point, `(4899·R + 9617·G + 1868·B + 2¹³) >> 14`
+/// weights in 15-bit fixed point, `(9798·R + 19235·G + 3735·B + 2¹⁴) >> 15`
 /// (`opencv/modules/imgproc/src/color_rgb.simd.hpp`, `RGB2Gray<uchar>`).
 #[inline]
 pub fn rgb_to_gray_opencv(r: u8, g: u8, b: u8) -> u8 {
-    ((4899 * r as u32 + 9617 * g as u32 + 1868 * b as u32 + (1 << 13)) >> 14) as u8
+    ((9798 * r as u32 + 19235 * g as u32 + 3735 * b as u32 + (1 << 14)) >> 15) as u8
 }
 
 /// An RGB8 image converted to gray with [`rgb_to_gray_opencv`].

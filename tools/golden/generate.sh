@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Regenerates every golden fixture of the workspace: bash tools/golden/generate.sh
+# Creates tools/golden/.venv with the pinned requirements on first use. Later issues add their
+# generators to the list below; generators that need an upstream checkout take its path from an
+# environment variable named in their docstring.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+if [ ! -x "$here/.venv/bin/python" ]; then
+  python3 -m venv "$here/.venv"
+fi
+"$here/.venv/bin/pip" install -q -r "$here/requirements.txt"
+for gen in gen_core.py; do
+  echo "== $gen"
+  "$here/.venv/bin/python" "$here/$gen"
+done
