@@ -67,7 +67,10 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let msg = e.to_string();
-            let line = msg.lines().next().unwrap_or("error: invalid arguments");
+            let line = msg
+                .lines()
+                .find(|l| l.starts_with("error:"))
+                .unwrap_or("error: a subcommand is required");
             eprintln!("{line} (see `ultrares --help`)");
             return ExitCode::from(2);
         }
