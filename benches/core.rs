@@ -15,7 +15,10 @@ type B = NdArray<f32>;
 fn noise(c: &mut Criterion) {
     let mut g = c.benchmark_group("noise");
     // SDXL latent of a 4096² image, and the 4096² RGB image itself.
-    for (name, n) in [("gaussian_latent_4x512x512", 4 * 512 * 512), ("gaussian_image_3x4096x4096", 3 * 4096 * 4096)] {
+    for (name, n) in [
+        ("gaussian_latent_4x512x512", 4 * 512 * 512),
+        ("gaussian_image_3x4096x4096", 3 * 4096 * 4096),
+    ] {
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(name, |b| b.iter(|| black_box(gaussian_vec(n, 42).unwrap())));
     }

@@ -11,8 +11,8 @@
 //! | feature | backend | |
 //! |---|---|---|
 //! | `ndarray` (default) | [`backend::NdArray`] | CPU, used by tests and CI |
-//! | `cuda` | [`backend::Cuda`] | NVIDIA GPUs; builds without a CUDA toolkit when `CUDARC_CUDA_VERSION` is set |
-//! | `wgpu` | [`backend::Wgpu`] | Vulkan/Metal/DX12 GPUs, or Mesa lavapipe on machines without one |
+//! | `cuda` | `backend::Cuda` | NVIDIA GPUs; builds without a CUDA toolkit when `CUDARC_CUDA_VERSION` is set |
+//! | `wgpu` | `backend::Wgpu` | Vulkan/Metal/DX12 GPUs, or Mesa lavapipe on machines without one |
 //!
 //! ```
 //! use ultrares::prelude::*;

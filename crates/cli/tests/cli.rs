@@ -14,9 +14,15 @@ fn info_lists_the_enabled_backends() {
     let out = ultrares(&["info"]);
     assert!(out.status.success());
     let s = String::from_utf8(out.stdout).unwrap();
-    assert!(s.starts_with(&format!("ultrares {}", env!("CARGO_PKG_VERSION"))), "{s}");
+    assert!(
+        s.starts_with(&format!("ultrares {}", env!("CARGO_PKG_VERSION"))),
+        "{s}"
+    );
     if cfg!(feature = "ndarray") {
-        assert!(s.contains("backends: ndarray") && s.contains("ndarray: cpu ("), "{s}");
+        assert!(
+            s.contains("backends: ndarray") && s.contains("ndarray: cpu ("),
+            "{s}"
+        );
     }
 }
 
@@ -45,5 +51,9 @@ fn help_and_version_succeed() {
     assert!(ultrares(&["--help"]).status.success());
     let v = ultrares(&["--version"]);
     assert!(v.status.success());
-    assert!(String::from_utf8(v.stdout).unwrap().contains(env!("CARGO_PKG_VERSION")));
+    assert!(
+        String::from_utf8(v.stdout)
+            .unwrap()
+            .contains(env!("CARGO_PKG_VERSION"))
+    );
 }
