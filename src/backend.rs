@@ -52,17 +52,18 @@ pub fn devices() -> Vec<DeviceInfo> {
         ),
     });
     #[cfg(feature = "cuda")]
-    out.extend(quiet_probe(cuda_devices).unwrap_or_default());
+    out.extend(quiet_probe_with(cuda_devices).unwrap_or_default());
     #[cfg(feature = "wgpu")]
-    out.extend(quiet_probe(wgpu_devices).unwrap_or_default());
+    out.extend(quiet_probe_with(wgpu_devices).unwrap_or_default());
     out
 }
 
+/// Runs `f`, turning a panic (a missing driver or adapter) into `None` without printing it.
 #[cfg(any(feature = "cuda", feature = "wgpu"))]
-fn quiet_probe(f: fn() -> Vec<DeviceInfo>) -> Option<Vec<DeviceInfo>> {
+fn quiet_probe_with<T>(f: impl FnOnce() -> T) -> Option<T> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let r = std::panic::catch_unwind(f).ok();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok();
     std::panic::set_hook(hook);
     r
 }
@@ -86,14 +87,22 @@ fn cuda_devices() -> Vec<DeviceInfo> {
 #[cfg(feature = "wgpu")]
 fn wgpu_devices() -> Vec<DeviceInfo> {
     use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, graphics::AutoGraphicsApi, init_setup};
-    let setup =
-        init_setup::<AutoGraphicsApi>(&WgpuDevice::DefaultDevice, RuntimeOptions::default());
-    let info = setup.adapter.get_info();
-    vec![DeviceInfo {
-        backend: "wgpu",
-        name: format!(
-            "{} ({:?}, {:?}, driver {} {})",
-            info.name, info.device_type, info.backend, info.driver, info.driver_info
-        ),
-    }]
+    // The default (high-performance) adapter first, then a CPU adapter such as Mesa's lavapipe.
+    [WgpuDevice::DefaultDevice, WgpuDevice::Cpu]
+        .into_iter()
+        .find_map(|device| {
+            let setup = quiet_probe_with(|| {
+                init_setup::<AutoGraphicsApi>(&device, RuntimeOptions::default())
+            })?;
+            let info = setup.adapter.get_info();
+            Some(DeviceInfo {
+                backend: "wgpu",
+                name: format!(
+                    "{} ({:?}, {:?}, driver {} {})",
+                    info.name, info.device_type, info.backend, info.driver, info.driver_info
+                ),
+            })
+        })
+        .into_iter()
+        .collect()
 }
