@@ -13,7 +13,7 @@ use std::path::Path;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-pub use image::{GrayImage, RgbImage};
+pub use image::{GrayImage, Luma, Rgb, RgbImage};
 
 use crate::{Error, Result};
 

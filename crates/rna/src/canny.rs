@@ -1,0 +1,311 @@
+//! Canny edge detection with OpenCV's exact semantics, on the host (rayon over rows).
+//!
+//! Reproduces `cv::Canny(src, dst, low, high, aperture, L2gradient)` for 8-bit single-channel
+//! images (`opencv/modules/imgproc/src/canny.cpp`, `parallelCanny` + `finalPass`), bit for bit:
+//!
+//! 1. **Sobel** `dx`, `dy` with aperture 3, 5 or 7 (`getDerivKernels`, unnormalised), border
+//!    `BORDER_REPLICATE`, stored as i16. Aperture 7 is scaled by 1/16 and rounded half to even,
+//!    as OpenCV does to stay within i16.
+//! 2. **Magnitude** `|dx| + |dy|` (L1, default) or `dx² + dy²` (L2); thresholds are floored
+//!    (`cvFloor`) after dividing them by 16 for aperture 7 and, for L2, clamping them to 32767 and
+//!    squaring them. `low > high` are swapped. Outside the image the magnitude is 0.
+//! 3. **Non-maximum suppression** with OpenCV's fixed-point sector test: `tan 22.5° ≈ 13573/2¹⁵`;
+//!    with `x = |dx|`, `y = |dy|·2¹⁵`: `y < 13573·x` → horizontal neighbours
+//!    (`m > left && m ≥ right`), `y > 13573·x + 2¹⁶·x` → vertical (`m > up && m ≥ down`), else the
+//!    diagonal chosen by the sign of `dx·dy` (`m > · && m > ·`). Only `m > low` is considered.
+//! 4. **Hysteresis**: maxima with `m > high` are edges; maxima with `low < m ≤ high` become edges
+//!    when 8-connected to an edge through such pixels.
+//!
+//! Output: 255 on edges, 0 elsewhere. LSRNA calls `cv2.Canny(gray, 0, 255)`: no blur, L1.
+
+use rayon::prelude::*;
+use ultrares_core::image::GrayImage;
+
+use crate::{Error, Result};
+
+/// Canny parameters in OpenCV's units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CannyConfig {
+    /// First threshold (`threshold1`); the smaller of the two is the hysteresis low threshold.
+    pub low: f64,
+    /// Second threshold (`threshold2`); the larger of the two is the high threshold.
+    pub high: f64,
+    /// Sobel aperture: 3, 5 or 7 (`apertureSize`).
+    pub aperture: u8,
+    /// `L2gradient`: magnitude `√(dx² + dy²)` instead of `|dx| + |dy|`.
+    pub l2_gradient: bool,
+}
+
+impl Default for CannyConfig {
+    /// OpenCV's documented example thresholds (100, 200), aperture 3, L1.
+    fn default() -> Self {
+        Self::new(100.0, 200.0)
+    }
+}
+
+impl CannyConfig {
+    /// Thresholds `low`, `high`, aperture 3, L1 gradient.
+    pub fn new(low: f64, high: f64) -> Self {
+        Self {
+            low,
+            high,
+            aperture: 3,
+            l2_gradient: false,
+        }
+    }
+
+    /// LSRNA's call: `cv2.Canny(gray, 0, 255)`.
+    pub fn lsrna() -> Self {
+        Self::new(0.0, 255.0)
+    }
+
+    /// The same with the L2 gradient magnitude.
+    pub fn with_l2_gradient(mut self, l2: bool) -> Self {
+        self.l2_gradient = l2;
+        self
+    }
+
+    /// The same with another Sobel aperture (3, 5 or 7).
+    pub fn with_aperture(mut self, aperture: u8) -> Self {
+        self.aperture = aperture;
+        self
+    }
+
+    /// Validates the parameters and returns OpenCV's integer thresholds `(low, high)` on the
+    /// magnitude scale (squared for L2).
+    ///
+    /// # Errors
+    /// [`Error::Argument`] for a NaN threshold or an aperture other than 3, 5, 7.
+    pub fn thresholds(&self) -> Result<(i64, i64)> {
+        if !matches!(self.aperture, 3 | 5 | 7) {
+            return Err(Error::argument("aperture", "3, 5 or 7", self.aperture));
+        }
+        if self.low.is_nan() || self.high.is_nan() {
+            return Err(Error::argument(
+                "low, high",
+                "thresholds that are not NaN",
+                format!("{}, {}", self.low, self.high),
+            ));
+        }
+        let (mut lo, mut hi) = if self.low > self.high {
+            (self.high, self.low)
+        } else {
+            (self.low, self.high)
+        };
+        if self.aperture == 7 {
+            // The aperture-7 gradient is scaled by 1/16 to fit i16, and so are the thresholds.
+            lo /= 16.0;
+            hi /= 16.0;
+        }
+        if self.l2_gradient {
+            lo = lo.min(32767.0);
+            hi = hi.min(32767.0);
+            if lo > 0.0 {
+                lo *= lo;
+            }
+            if hi > 0.0 {
+                hi *= hi;
+            }
+        }
+        let clamp = |v: f64| v.floor().clamp(i64::MIN as f64, i64::MAX as f64) as i64;
+        Ok((clamp(lo), clamp(hi)))
+    }
+}
+
+/// Sobel kernels `(smoothing, derivative)` of `getDerivKernels(ksize, normalize = false)`.
+pub(crate) fn sobel_kernels(aperture: u8) -> (&'static [i32], &'static [i32]) {
+    match aperture {
+        5 => (&[1, 4, 6, 4, 1], &[-1, -2, 0, 2, 1]),
+        7 => (&[1, 6, 15, 20, 15, 6, 1], &[-1, -4, -5, 0, 5, 4, 1]),
+        _ => (&[1, 2, 1], &[-1, 0, 1]),
+    }
+}
+
+/// Round-half-to-even of `s / 16` (OpenCV's aperture-7 scaling, then `saturate_cast<short>`).
+#[inline]
+pub(crate) fn div16_round_even(s: i32) -> i32 {
+    let q = s.div_euclid(16);
+    let r = s.rem_euclid(16);
+    if r > 8 || (r == 8 && q & 1 == 1) {
+        q + 1
+    } else {
+        q
+    }
+}
+
+/// Sobel derivatives and the gradient magnitude of one row.
+fn gradient_row(
+    src: &[u8],
+    [h, w]: [usize; 2],
+    y: usize,
+    aperture: u8,
+    l2: bool,
+    (dx, dy, mag): (&mut [i16], &mut [i16], &mut [i32]),
+) {
+    let (s, d) = sobel_kernels(aperture);
+    let r = s.len() / 2;
+    // Vertical pass with replicated rows, into buffers padded by r replicated columns.
+    let mut vs = vec![0i32; w + 2 * r];
+    let mut vd = vec![0i32; w + 2 * r];
+    for k in 0..s.len() {
+        let yy = (y + k).saturating_sub(r).min(h - 1);
+        let row = &src[yy * w..(yy + 1) * w];
+        let (sk, dk) = (s[k], d[k]);
+        for (x, &p) in row.iter().enumerate() {
+            vs[x + r] += sk * p as i32;
+            vd[x + r] += dk * p as i32;
+        }
+    }
+    for i in 0..r {
+        vs[i] = vs[r];
+        vd[i] = vd[r];
+        vs[w + r + i] = vs[w + r - 1];
+        vd[w + r + i] = vd[w + r - 1];
+    }
+    for x in 0..w {
+        let (mut gx, mut gy) = (0i32, 0i32);
+        for k in 0..s.len() {
+            gx += d[k] * vs[x + k];
+            gy += s[k] * vd[x + k];
+        }
+        if aperture == 7 {
+            gx = div16_round_even(gx);
+            gy = div16_round_even(gy);
+        }
+        dx[x] = gx as i16;
+        dy[x] = gy as i16;
+        mag[x] = if l2 { gx * gx + gy * gy } else { gx.abs() + gy.abs() };
+    }
+}
+
+/// Fixed-point tan(22.5°)·2¹⁵ used by OpenCV's sector test.
+pub(crate) const TG22: i64 = 13573;
+
+/// The non-maximum-suppression class of one pixel: 0 weak, 1 none, 2 strong (OpenCV's map).
+#[inline]
+pub(crate) fn nms_class(
+    m: i64,
+    xs: i64,
+    ys: i64,
+    [left, right, up, down, up_left, up_right, down_left, down_right]: [i64; 8],
+    low: i64,
+    high: i64,
+) -> u8 {
+    if m <= low {
+        return 1;
+    }
+    let x = xs.abs();
+    let y = ys.abs() << 15;
+    let tg22x = x * TG22;
+    let is_max = if y < tg22x {
+        m > left && m >= right
+    } else if y > tg22x + (x << 16) {
+        m > up && m >= down
+    } else if (xs ^ ys) < 0 {
+        // s = −1: up-right and down-left.
+        m > up_right && m > down_left
+    } else {
+        m > up_left && m > down_right
+    };
+    match (is_max, m > high) {
+        (false, _) => 1,
+        (true, true) => 2,
+        (true, false) => 0,
+    }
+}
+
+/// Canny edges of a gray image, identical to `cv2.Canny(gray, low, high, apertureSize, L2gradient)`.
+///
+/// # Errors
+/// [`Error::Argument`] for an empty image or invalid parameters ([`CannyConfig::thresholds`]).
+pub fn canny(gray: &GrayImage, cfg: &CannyConfig) -> Result<GrayImage> {
+    let (w, h) = gray.dimensions();
+    let out = canny_raw(gray.as_raw(), [h as usize, w as usize], cfg)?;
+    GrayImage::from_raw(w, h, out).ok_or_else(|| Error::argument("gray", "a consistent buffer", "none"))
+}
+
+/// [`canny`] on a row-major `h × w` u8 buffer; returns 0/255 values of the same size.
+///
+/// # Errors
+/// [`Error::Argument`] for an empty image, a buffer of the wrong length or invalid parameters.
+pub fn canny_raw(src: &[u8], [h, w]: [usize; 2], cfg: &CannyConfig) -> Result<Vec<u8>> {
+    let (low, high) = cfg.thresholds()?;
+    if h == 0 || w == 0 {
+        return Err(Error::argument("gray", "an image of at least 1×1", format!("{w}×{h}")));
+    }
+    if src.len() != h * w {
+        return Err(Error::argument("src", format!("{} bytes ({h}×{w})", h * w), src.len()));
+    }
+    let n = h * w;
+    let mw = w + 2;
+    let mut dx = vec![0i16; n];
+    let mut dy = vec![0i16; n];
+    // Magnitude with a one-pixel zero border (OpenCV's magnitude outside the image is 0).
+    let mut mag = vec![0i32; (h + 2) * mw];
+    dx.par_chunks_mut(w)
+        .zip(dy.par_chunks_mut(w))
+        .zip(mag[mw..(h + 1) * mw].par_chunks_mut(mw))
+        .enumerate()
+        .for_each(|(y, ((dx, dy), m))| {
+            let m = &mut m[1..w + 1];
+            gradient_row(src, [h, w], y, cfg.aperture, cfg.l2_gradient, (dx, dy, m))
+        });
+
+    // Map with a one-pixel border of 1 ("not an edge"), as OpenCV's.
+    let mut map = vec![1u8; (h + 2) * mw];
+    let strong: Vec<usize> = map[mw..(h + 1) * mw]
+        .par_chunks_mut(mw)
+        .enumerate()
+        .flat_map_iter(|(y, row)| {
+            let mut seeds = Vec::new();
+            let (up, mid, down) = (&mag[y * mw..], &mag[(y + 1) * mw..], &mag[(y + 2) * mw..]);
+            for x in 0..w {
+                let i = y * w + x;
+                let m = mid[x + 1] as i64;
+                if m <= low {
+                    continue;
+                }
+                let nb = [
+                    mid[x] as i64,
+                    mid[x + 2] as i64,
+                    up[x + 1] as i64,
+                    down[x + 1] as i64,
+                    up[x] as i64,
+                    up[x + 2] as i64,
+                    down[x] as i64,
+                    down[x + 2] as i64,
+                ];
+                let c = nms_class(m, dx[i] as i64, dy[i] as i64, nb, low, high);
+                row[x + 1] = c;
+                if c == 2 {
+                    seeds.push((y + 1) * mw + x + 1);
+                }
+            }
+            seeds
+        })
+        .collect();
+    hysteresis(&mut map, mw, strong);
+    let mut out = vec![0u8; n];
+    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let m = &map[(y + 1) * mw + 1..(y + 1) * mw + 1 + w];
+        for (o, &c) in row.iter_mut().zip(m) {
+            *o = if c == 2 { 255 } else { 0 };
+        }
+    });
+    Ok(out)
+}
+
+/// Grows edges (2) into 8-connected weak pixels (0) from the strong seeds.
+fn hysteresis(map: &mut [u8], mw: usize, mut stack: Vec<usize>) {
+    let offsets = [1, mw - 1, mw, mw + 1];
+    while let Some(p) = stack.pop() {
+        for o in offsets {
+            for q in [p - o, p + o] {
+                if map[q] == 0 {
+                    map[q] = 2;
+                    stack.push(q);
+                }
+            }
+        }
+    }
+}
