@@ -174,7 +174,11 @@ fn gradient_row(
         }
         dx[x] = gx as i16;
         dy[x] = gy as i16;
-        mag[x] = if l2 { gx * gx + gy * gy } else { gx.abs() + gy.abs() };
+        mag[x] = if l2 {
+            gx * gx + gy * gy
+        } else {
+            gx.abs() + gy.abs()
+        };
     }
 }
 
@@ -187,7 +191,16 @@ pub(crate) fn nms_class(
     m: i64,
     xs: i64,
     ys: i64,
-    [left, right, up, down, up_left, up_right, down_left, down_right]: [i64; 8],
+    [
+        left,
+        right,
+        up,
+        down,
+        up_left,
+        up_right,
+        down_left,
+        down_right,
+    ]: [i64; 8],
     low: i64,
     high: i64,
 ) -> u8 {
@@ -221,7 +234,8 @@ pub(crate) fn nms_class(
 pub fn canny(gray: &GrayImage, cfg: &CannyConfig) -> Result<GrayImage> {
     let (w, h) = gray.dimensions();
     let out = canny_raw(gray.as_raw(), [h as usize, w as usize], cfg)?;
-    GrayImage::from_raw(w, h, out).ok_or_else(|| Error::argument("gray", "a consistent buffer", "none"))
+    GrayImage::from_raw(w, h, out)
+        .ok_or_else(|| Error::argument("gray", "a consistent buffer", "none"))
 }
 
 /// [`canny`] on a row-major `h × w` u8 buffer; returns 0/255 values of the same size.
@@ -231,10 +245,18 @@ pub fn canny(gray: &GrayImage, cfg: &CannyConfig) -> Result<GrayImage> {
 pub fn canny_raw(src: &[u8], [h, w]: [usize; 2], cfg: &CannyConfig) -> Result<Vec<u8>> {
     let (low, high) = cfg.thresholds()?;
     if h == 0 || w == 0 {
-        return Err(Error::argument("gray", "an image of at least 1×1", format!("{w}×{h}")));
+        return Err(Error::argument(
+            "gray",
+            "an image of at least 1×1",
+            format!("{w}×{h}"),
+        ));
     }
     if src.len() != h * w {
-        return Err(Error::argument("src", format!("{} bytes ({h}×{w})", h * w), src.len()));
+        return Err(Error::argument(
+            "src",
+            format!("{} bytes ({h}×{w})", h * w),
+            src.len(),
+        ));
     }
     let n = h * w;
     let mw = w + 2;

@@ -2,13 +2,15 @@
 //! (OpenCV's), expressed as shifted slices, comparisons and masks, so it runs where the tensors
 //! live (GPU included) and gives the same edges bit for bit (tested against the host version).
 //!
-//! Hysteresis is an iterated 3×3 max-pool (binary dilation) of the strong edges restricted to the
-//! candidate pixels, checked for convergence every [`HYSTERESIS_STEPS`] dilations: exact, with a
-//! number of passes proportional to the longest weak chain. Integer values stay below 2³¹ for
-//! every aperture, so 32-bit integer backends are exact too.
+//! Hysteresis labels the 8-connected components of the candidate pixels (minimum-label
+//! propagation over 3×3 neighbourhoods with pointer jumping, `label ← label[label]`, until
+//! nothing changes) and keeps the components that contain a strong pixel: the same set as
+//! OpenCV's stack-based flood fill, in a number of passes that grows with the logarithm of the
+//! chain lengths rather than the lengths themselves. Each pass reads one boolean back to the
+//! host. Integer values stay below 2³¹ for every aperture, so 32-bit integer backends are exact.
 
 use burn::prelude::*;
-use burn::tensor::module::max_pool2d;
+use burn::tensor::IndexingUpdateOp;
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Bool, Int, TensorData};
 use ultrares_core::image::GrayImage;
@@ -16,10 +18,15 @@ use ultrares_core::image::GrayImage;
 use crate::canny::{CannyConfig, TG22, sobel_kernels};
 use crate::{Error, Result};
 
-/// Dilations between two convergence checks (each check reads one scalar back to the host).
-pub const HYSTERESIS_STEPS: usize = 8;
+/// Pointer-jumping steps per label-propagation pass.
+const JUMPS: usize = 2;
 
-fn shift<B: Backend>(t: &Tensor<B, 4, Int>, dy: usize, dx: usize, [h, w]: [usize; 2]) -> Tensor<B, 4, Int> {
+fn shift<B: Backend>(
+    t: &Tensor<B, 4, Int>,
+    dy: usize,
+    dx: usize,
+    [h, w]: [usize; 2],
+) -> Tensor<B, 4, Int> {
     let [n, c, _, _] = t.dims();
     t.clone().slice([0..n, 0..c, dy..dy + h, dx..dx + w])
 }
@@ -32,7 +39,11 @@ fn weighted_sum<B: Backend>(
 ) -> Tensor<B, 4, Int> {
     let mut acc: Option<Tensor<B, 4, Int>> = None;
     for (k, &c) in kernel.iter().enumerate().filter(|(_, c)| **c != 0) {
-        let s = if vertical { shift(t, k, 0, out) } else { shift(t, 0, k, out) };
+        let s = if vertical {
+            shift(t, k, 0, out)
+        } else {
+            shift(t, 0, k, out)
+        };
         let term = if c == 1 { s } else { s.mul_scalar(c) };
         acc = Some(match acc {
             Some(a) => a + term,
@@ -53,7 +64,10 @@ fn div16_round_even<B: Backend>(s: Tensor<B, 4, Int>) -> Tensor<B, 4, Int> {
 /// # Errors
 /// [`Error::Argument`] for invalid parameters; [`ultrares_core::Error::Shape`] unless the input
 /// is `[N ≥ 1, 1, H ≥ 1, W ≥ 1]`.
-pub fn canny_tensor<B: Backend>(gray: Tensor<B, 4, Int>, cfg: &CannyConfig) -> Result<Tensor<B, 4, Bool>> {
+pub fn canny_tensor<B: Backend>(
+    gray: Tensor<B, 4, Int>,
+    cfg: &CannyConfig,
+) -> Result<Tensor<B, 4, Bool>> {
     let (low, high) = cfg.thresholds()?;
     let dims = gray.dims();
     let [n, c, h, w] = dims;
@@ -94,7 +108,9 @@ pub fn canny_tensor<B: Backend>(gray: Tensor<B, 4, Int>, cfg: &CannyConfig) -> R
     let opposite = gx.lower_elem(0).bool_xor(gy.lower_elem(0));
     let anti = gt(at(0, 2)).bool_and(gt(at(2, 0)));
     let main = gt(at(0, 0)).bool_and(gt(at(2, 2)));
-    let max_d = anti.bool_and(opposite.clone()).bool_or(main.bool_and(opposite.bool_not()));
+    let max_d = anti
+        .bool_and(opposite.clone())
+        .bool_or(main.bool_and(opposite.bool_not()));
     let is_max = horizontal
         .bool_and(max_h)
         .bool_or(vertical.bool_and(max_v))
@@ -104,34 +120,84 @@ pub fn canny_tensor<B: Backend>(gray: Tensor<B, 4, Int>, cfg: &CannyConfig) -> R
     Ok(hysteresis(strong, candidate))
 }
 
-fn hysteresis<B: Backend>(strong: Tensor<B, 4, Bool>, candidate: Tensor<B, 4, Bool>) -> Tensor<B, 4, Bool> {
-    let allowed = candidate.float();
-    let mut edges = strong.float();
-    let mut count = edges.clone().sum().into_scalar().elem::<f64>();
+fn hysteresis<B: Backend>(
+    strong: Tensor<B, 4, Bool>,
+    candidate: Tensor<B, 4, Bool>,
+) -> Tensor<B, 4, Bool> {
+    // Connected components of the candidate pixels (8-connectivity) by min-label propagation
+    // with pointer jumping, then a component is an edge if it holds a strong pixel.
+    let dims = candidate.dims();
+    let [n, c, h, w] = dims;
+    let total = n * c * h * w;
+    let device = candidate.device();
+    let none = total as i64; // label of non-candidates; index `total` of the extended arrays.
+    let ids = Tensor::<B, 1, Int>::arange(0..total as i64, &device).reshape(dims);
+    let mut labels = ids.mask_fill(candidate.clone().bool_not(), none);
+    let sentinel = Tensor::<B, 1, Int>::from_data(TensorData::new(vec![none], [1]), &device);
     loop {
-        for _ in 0..HYSTERESIS_STEPS {
-            edges = max_pool2d(edges, [3, 3], [1, 1], [1, 1], [1, 1], false) * allowed.clone();
+        // Minimum label over the 3×3 neighbourhood, kept on candidates only.
+        let padded = labels
+            .clone()
+            .pad([(1, 1), (1, 1)], PadMode::Constant(none as f32));
+        let mut m = labels.clone();
+        for dy in 0..3 {
+            for dx in 0..3 {
+                if (dy, dx) != (1, 1) {
+                    m = m.min_pair(shift(&padded, dy, dx, [h, w]));
+                }
+            }
         }
-        let next = edges.clone().sum().into_scalar().elem::<f64>();
-        if next == count {
+        let mut next = m
+            .mask_fill(candidate.clone().bool_not(), none)
+            .reshape([total]);
+        // Pointer jumping: label ← label[label], twice.
+        for _ in 0..JUMPS {
+            let ext = Tensor::cat(vec![next.clone(), sentinel.clone()], 0);
+            next = ext.gather(0, next);
+        }
+        let next = next.reshape(dims);
+        let done = next.clone().equal(labels.clone()).all().into_scalar();
+        labels = next;
+        if done.elem::<bool>() {
             break;
         }
-        count = next;
     }
-    edges.greater_elem(0.5)
+    // Components that contain a strong pixel.
+    let flat = labels.reshape([total]);
+    let hits = Tensor::<B, 1, Int>::zeros([total + 1], &device).scatter(
+        0,
+        flat.clone(),
+        strong.int().reshape([total]),
+        IndexingUpdateOp::Add,
+    );
+    hits.gather(0, flat)
+        .greater_elem(0)
+        .reshape(dims)
+        .bool_and(candidate)
 }
 
 /// [`canny_tensor`] on a host gray image, computed on `device`, read back as 0/255.
 ///
 /// # Errors
 /// As [`canny_tensor`]; an empty image is an [`Error::Argument`].
-pub fn canny_on_device<B: Backend>(gray: &GrayImage, cfg: &CannyConfig, device: &B::Device) -> Result<GrayImage> {
+pub fn canny_on_device<B: Backend>(
+    gray: &GrayImage,
+    cfg: &CannyConfig,
+    device: &B::Device,
+) -> Result<GrayImage> {
     let (w, h) = gray.dimensions();
     if w == 0 || h == 0 {
-        return Err(Error::argument("gray", "an image of at least 1×1", format!("{w}×{h}")));
+        return Err(Error::argument(
+            "gray",
+            "an image of at least 1×1",
+            format!("{w}×{h}"),
+        ));
     }
     let data: Vec<i32> = gray.as_raw().iter().map(|&v| v as i32).collect();
-    let t = Tensor::<B, 4, Int>::from_data(TensorData::new(data, [1, 1, h as usize, w as usize]), device);
+    let t = Tensor::<B, 4, Int>::from_data(
+        TensorData::new(data, [1, 1, h as usize, w as usize]),
+        device,
+    );
     let mask = canny_tensor(t, cfg)?;
     let values = mask
         .int()
@@ -142,6 +208,10 @@ pub fn canny_on_device<B: Backend>(gray: &GrayImage, cfg: &CannyConfig, device: 
             arg: "edges",
             message: format!("{e:?}"),
         })?;
-    let raw = values.iter().map(|&v| if v != 0 { 255 } else { 0 }).collect();
-    GrayImage::from_raw(w, h, raw).ok_or_else(|| Error::argument("gray", "a consistent buffer", "none"))
+    let raw = values
+        .iter()
+        .map(|&v| if v != 0 { 255 } else { 0 })
+        .collect();
+    GrayImage::from_raw(w, h, raw)
+        .ok_or_else(|| Error::argument("gray", "a consistent buffer", "none"))
 }

@@ -23,7 +23,11 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn argument(arg: &'static str, expected: impl Into<String>, got: impl ToString) -> Self {
+    pub(crate) fn argument(
+        arg: &'static str,
+        expected: impl Into<String>,
+        got: impl ToString,
+    ) -> Self {
         Self::Argument {
             arg,
             expected: expected.into(),

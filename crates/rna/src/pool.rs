@@ -26,7 +26,11 @@ pub fn adaptive_bin(i: usize, input: usize, output: usize) -> (usize, usize) {
 ///
 /// # Errors
 /// [`Error::Argument`] for empty sizes or a buffer of the wrong length.
-pub fn adaptive_avg_pool2d(src: &[f32], [h, w]: [usize; 2], [oh, ow]: [usize; 2]) -> Result<Vec<f32>> {
+pub fn adaptive_avg_pool2d(
+    src: &[f32],
+    [h, w]: [usize; 2],
+    [oh, ow]: [usize; 2],
+) -> Result<Vec<f32>> {
     if h == 0 || w == 0 || oh == 0 || ow == 0 {
         return Err(Error::argument(
             "size",
@@ -35,7 +39,11 @@ pub fn adaptive_avg_pool2d(src: &[f32], [h, w]: [usize; 2], [oh, ow]: [usize; 2]
         ));
     }
     if src.len() != h * w {
-        return Err(Error::argument("src", format!("{} values ({h}×{w})", h * w), src.len()));
+        return Err(Error::argument(
+            "src",
+            format!("{} values ({h}×{w})", h * w),
+            src.len(),
+        ));
     }
     let cols: Vec<(usize, usize)> = (0..ow).map(|j| adaptive_bin(j, w, ow)).collect();
     let mut out = vec![0f32; oh * ow];

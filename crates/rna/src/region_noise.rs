@@ -60,7 +60,11 @@ impl RegionNoiseConfig {
     }
 
     fn validate(&self) -> Result<()> {
-        if !(self.e_min.is_finite() && self.e_max.is_finite() && self.e_min >= 0.0 && self.e_min <= self.e_max) {
+        if !(self.e_min.is_finite()
+            && self.e_max.is_finite()
+            && self.e_min >= 0.0
+            && self.e_min <= self.e_max)
+        {
             return Err(Error::argument(
                 "e_min, e_max",
                 "finite scales with 0 ≤ e_min ≤ e_max",
@@ -101,11 +105,16 @@ impl RegionNoiseConfig {
 
     /// Global min-max of a pooled map onto `[e_min, e_max]`, in f32 as torch does it.
     fn min_max(&self, mut d: Vec<f32>) -> Vec<f32> {
-        let (lo, hi) = d.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let (lo, hi) = d
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
         let span = (self.e_max as f64 - self.e_min as f64) as f32;
         if hi > lo {
             let range = hi - lo;
-            d.iter_mut().for_each(|v| *v = (*v - lo) / range * span + self.e_min);
+            d.iter_mut()
+                .for_each(|v| *v = (*v - lo) / range * span + self.e_min);
         } else {
             d.iter_mut().for_each(|v| *v = self.e_min);
         }
@@ -123,7 +132,10 @@ impl RegionNoiseConfig {
         device: &B::Device,
     ) -> Result<Tensor<B, 4>> {
         let m = self.std_map(reference, size)?;
-        Ok(Tensor::from_data(TensorData::new(m, [1, 1, size[0], size[1]]), device))
+        Ok(Tensor::from_data(
+            TensorData::new(m, [1, 1, size[0], size[1]]),
+            device,
+        ))
     }
 
     /// `latent + σ·ε` with `ε` drawn from `seed` ([`ultrares_core::noise::gaussian`]) in the
@@ -131,7 +143,12 @@ impl RegionNoiseConfig {
     ///
     /// # Errors
     /// NaN/inf in the latent, invalid parameters, or a latent larger than the reference.
-    pub fn apply<B: Backend>(&self, latent: Tensor<B, 4>, reference: &RgbImage, seed: u64) -> Result<Tensor<B, 4>> {
+    pub fn apply<B: Backend>(
+        &self,
+        latent: Tensor<B, 4>,
+        reference: &RgbImage,
+        seed: u64,
+    ) -> Result<Tensor<B, 4>> {
         let noise = gaussian::<B, 4>(latent.dims(), seed, &latent.device())?;
         self.apply_with_noise(latent, reference, noise)
     }
@@ -157,7 +174,14 @@ impl RegionNoiseConfig {
             )
             .into());
         }
-        let bad = latent.clone().is_finite().bool_not().int().sum().into_scalar().elem::<i64>();
+        let bad = latent
+            .clone()
+            .is_finite()
+            .bool_not()
+            .int()
+            .sum()
+            .into_scalar()
+            .elem::<i64>();
         if bad > 0 {
             return Err(ultrares_core::Error::NonFinite {
                 arg: "latent",

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use burn::backend::NdArray;
 use ultrares_core::image::{GrayImage, read_gray8};
+use ultrares_rna::Error;
 use ultrares_rna::canny::{CannyConfig, canny, canny_raw};
 use ultrares_rna::canny_device::canny_on_device;
-use ultrares_rna::Error;
 
 type B = NdArray<f32>;
 
@@ -26,7 +26,8 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap())
+            .unwrap();
     manifest
         .as_array()
         .unwrap()
@@ -47,7 +48,11 @@ fn cases() -> Vec<Case> {
 }
 
 fn diff(a: &GrayImage, b: &GrayImage) -> usize {
-    a.as_raw().iter().zip(b.as_raw()).filter(|(x, y)| x != y).count()
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .filter(|(x, y)| x != y)
+        .count()
 }
 
 #[test]
@@ -62,7 +67,13 @@ fn host_canny_is_bit_identical_to_opencv() {
             failures.push(format!("{}: {d} pixels differ", c.label));
         }
     }
-    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     // The fixtures are not trivial: the photographs have many edges.
     let edge_pixels: usize = cases
         .iter()
@@ -75,9 +86,11 @@ fn host_canny_is_bit_identical_to_opencv() {
 #[test]
 fn tensor_canny_equals_host_canny() {
     let dev = Default::default();
-    // Every synthetic case and the photographs at LSRNA's thresholds (the tensor path is slow on
-    // the CPU backend).
-    for c in cases().iter().filter(|c| c.group == "synthetic" || c.label.ends_with("__lsrna.png")) {
+    // Every synthetic case (all apertures, L1/L2, swapped thresholds) and one photograph. The
+    // tensor path's hysteresis needs many passes on photographs at LSRNA's (0, 255), where weak
+    // chains are long: about a minute per 512² photo on the CPU backend, too slow for CI.
+    let picked = |c: &&Case| c.group == "synthetic" || c.label == "chelsea_257x383__100_200.png";
+    for c in cases().iter().filter(picked) {
         let got = canny_on_device::<B>(&c.image, &c.cfg, &dev).unwrap();
         assert_eq!(diff(&got, &c.want), 0, "{}", c.label);
     }
@@ -88,22 +101,60 @@ fn bad_parameters_are_errors() {
     let img = GrayImage::new(4, 4);
     for ap in [0u8, 1, 2, 4, 9] {
         let e = canny(&img, &CannyConfig::lsrna().with_aperture(ap)).unwrap_err();
-        assert!(matches!(e, Error::Argument { arg: "aperture", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Argument {
+                    arg: "aperture",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
     let e = canny(&img, &CannyConfig::new(f64::NAN, 3.0)).unwrap_err();
-    assert!(matches!(e, Error::Argument { arg: "low, high", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::Argument {
+                arg: "low, high",
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = canny(&GrayImage::new(0, 5), &CannyConfig::lsrna()).unwrap_err();
     assert!(matches!(e, Error::Argument { arg: "gray", .. }), "{e}");
     let e = canny_raw(&[0; 5], [2, 3], &CannyConfig::lsrna()).unwrap_err();
     assert!(matches!(e, Error::Argument { arg: "src", .. }), "{e}");
-    let e = canny_on_device::<B>(&GrayImage::new(3, 0), &CannyConfig::lsrna(), &Default::default()).unwrap_err();
+    let e = canny_on_device::<B>(
+        &GrayImage::new(3, 0),
+        &CannyConfig::lsrna(),
+        &Default::default(),
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::Argument { .. }), "{e}");
 }
 
 #[test]
 fn thresholds_follow_opencv_conversions() {
     assert_eq!(CannyConfig::new(0.0, 255.0).thresholds().unwrap(), (0, 255));
-    assert_eq!(CannyConfig::new(200.7, 100.2).thresholds().unwrap(), (100, 200));
-    assert_eq!(CannyConfig::new(10.5, 40000.0).with_l2_gradient(true).thresholds().unwrap(), (110, 32767 * 32767));
-    assert_eq!(CannyConfig::new(-3.0, 0.0).with_l2_gradient(true).thresholds().unwrap(), (-3, 0));
+    assert_eq!(
+        CannyConfig::new(200.7, 100.2).thresholds().unwrap(),
+        (100, 200)
+    );
+    assert_eq!(
+        CannyConfig::new(10.5, 40000.0)
+            .with_l2_gradient(true)
+            .thresholds()
+            .unwrap(),
+        (110, 32767 * 32767)
+    );
+    assert_eq!(
+        CannyConfig::new(-3.0, 0.0)
+            .with_l2_gradient(true)
+            .thresholds()
+            .unwrap(),
+        (-3, 0)
+    );
 }
