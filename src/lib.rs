@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub use ultrares_core as core;
+pub use ultrares_rna as rna;
 
 pub mod backend;
 
@@ -40,6 +41,9 @@ pub enum Error {
     /// An error from `ultrares-core` (shapes, arguments, image files, noise, tiling).
     #[error(transparent)]
     Core(#[from] ultrares_core::Error),
+    /// An error from `ultrares-rna` (Canny parameters, region-noise settings).
+    #[error(transparent)]
+    Rna(#[from] ultrares_rna::Error),
 }
 
 /// `Result` with [`Error`] as the error type.

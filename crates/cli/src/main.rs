@@ -2,9 +2,14 @@
 //!
 //! Exit codes: 0 success, 2 bad arguments or bad input (one line on stderr), 1 other failures.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use ultrares::core::image::{read_gray8, read_rgb8, save_image};
+use ultrares::rna::RegionNoiseConfig;
+use ultrares::rna::canny::{CannyConfig, canny};
 
 /// Ultra-high-resolution latent diffusion tools (LSRNA, WaveDiff, Diffusion-4K).
 #[derive(Debug, Parser)]
@@ -22,6 +27,132 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Canny edges with OpenCV's exact semantics (`cv2.Canny`); writes a 0/255 PNG.
+    ///
+    /// Colour inputs are converted to gray with OpenCV's formula. The default thresholds are
+    /// LSRNA's (0, 255).
+    Canny {
+        /// Input image (PNG or JPEG).
+        input: PathBuf,
+        /// Output edge map (PNG).
+        output: PathBuf,
+        /// Low hysteresis threshold (OpenCV's threshold1).
+        #[arg(long, default_value_t = 0.0)]
+        low: f64,
+        /// High hysteresis threshold (OpenCV's threshold2).
+        #[arg(long, default_value_t = 255.0)]
+        high: f64,
+        /// Use the L2 gradient magnitude.
+        #[arg(long)]
+        l2: bool,
+        /// Sobel aperture: 3, 5 or 7.
+        #[arg(long, default_value_t = 3)]
+        aperture: u8,
+    },
+    /// LSRNA's region-wise noise scale map of a reference image for a latent size, as .npy (f32,
+    /// H×W).
+    RnaMap {
+        /// The decoded reference image (PNG or JPEG).
+        reference: PathBuf,
+        /// Target latent size, `HxW` (e.g. 512x512 for a 4096² SDXL image).
+        #[arg(long, value_parser = parse_size)]
+        latent_size: [usize; 2],
+        /// Output `.npy` file.
+        output: PathBuf,
+        /// Noise-scale preset.
+        #[arg(long, value_enum, default_value_t = Preset::Demofusion)]
+        preset: Preset,
+        /// Override e_min.
+        #[arg(long)]
+        e_min: Option<f32>,
+        /// Override e_max.
+        #[arg(long)]
+        e_max: Option<f32>,
+        /// Print a JSON summary (size, min, max, mean, seconds).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Preset {
+    /// [e_min, e_max] = [0, 1.2] (LSRNA-DemoFusion).
+    Demofusion,
+    /// [e_min, e_max] = [0.4, 0.8] (LSRNA-Pixelsmith).
+    Pixelsmith,
+}
+
+fn parse_size(s: &str) -> Result<[usize; 2], String> {
+    let (h, w) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("expected HxW, got {s:?}"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("expected HxW with positive integers, got {s:?}"))
+    };
+    Ok([p(h)?, p(w)?])
+}
+
+fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Info { json } => println!("{}", info(json)),
+        Command::Canny {
+            input,
+            output,
+            low,
+            high,
+            l2,
+            aperture,
+        } => {
+            let gray = read_gray8(&input).map_err(|e| e.to_string())?;
+            let cfg = CannyConfig::new(low, high)
+                .with_l2_gradient(l2)
+                .with_aperture(aperture);
+            let edges = canny(&gray, &cfg).map_err(|e| e.to_string())?;
+            save_image(&edges, &output).map_err(|e| e.to_string())?;
+        }
+        Command::RnaMap {
+            reference,
+            latent_size,
+            output,
+            preset,
+            e_min,
+            e_max,
+            json,
+        } => {
+            let t = Instant::now();
+            let mut cfg = match preset {
+                Preset::Demofusion => RegionNoiseConfig::demofusion(),
+                Preset::Pixelsmith => RegionNoiseConfig::pixelsmith(),
+            };
+            cfg.e_min = e_min.unwrap_or(cfg.e_min);
+            cfg.e_max = e_max.unwrap_or(cfg.e_max);
+            let img = read_rgb8(&reference).map_err(|e| e.to_string())?;
+            let map = cfg.std_map(&img, latent_size).map_err(|e| e.to_string())?;
+            let stats = (
+                map.iter().copied().fold(f32::INFINITY, f32::min),
+                map.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+                map.iter().map(|&v| v as f64).sum::<f64>() / map.len() as f64,
+            );
+            let arr =
+                ndarray::Array2::from_shape_vec(latent_size, map).map_err(|e| e.to_string())?;
+            ndarray_npy::write_npy(&output, &arr)
+                .map_err(|e| format!("writing {}: {e}", output.display()))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "latent_size": latent_size, "min": stats.0, "max": stats.1,
+                        "mean": stats.2, "seconds": t.elapsed().as_secs_f64(),
+                    })
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn info(json: bool) -> String {
@@ -75,8 +206,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.command {
-        Command::Info { json } => println!("{}", info(json)),
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.replace('\n', " "));
+            ExitCode::from(2)
+        }
     }
-    ExitCode::SUCCESS
 }

@@ -133,7 +133,7 @@ pub(crate) fn div16_round_even(s: i32) -> i32 {
     }
 }
 
-/// Sobel derivatives and the gradient magnitude of one row.
+/// Sobel derivatives and the gradient magnitude of one row, written to `dx`, `dy` and `mag`.
 fn gradient_row(
     src: &[u8],
     [h, w]: [usize; 2],
@@ -142,6 +142,32 @@ fn gradient_row(
     l2: bool,
     (dx, dy, mag): (&mut [i16], &mut [i16], &mut [i32]),
 ) {
+    let magnitude = |gx: i32, gy: i32| {
+        if l2 {
+            gx * gx + gy * gy
+        } else {
+            gx.abs() + gy.abs()
+        }
+    };
+    if aperture == 3 {
+        // Specialised 3×3 Sobel with replicated borders.
+        let row = |yy: usize| &src[yy * w..(yy + 1) * w];
+        let (r0, r1, r2) = (row(y.saturating_sub(1)), row(y), row((y + 1).min(h - 1)));
+        let at = |x: usize| {
+            let (l, r) = (x.saturating_sub(1), (x + 1).min(w - 1));
+            let p = |r: &[u8], i: usize| r[i] as i32;
+            let gx = (p(r0, r) - p(r0, l)) + 2 * (p(r1, r) - p(r1, l)) + (p(r2, r) - p(r2, l));
+            let gy = (p(r2, l) + 2 * p(r2, x) + p(r2, r)) - (p(r0, l) + 2 * p(r0, x) + p(r0, r));
+            (gx, gy)
+        };
+        for x in 0..w {
+            let (gx, gy) = at(x);
+            dx[x] = gx as i16;
+            dy[x] = gy as i16;
+            mag[x] = magnitude(gx, gy);
+        }
+        return;
+    }
     let (s, d) = sobel_kernels(aperture);
     let r = s.len() / 2;
     // Vertical pass with replicated rows, into buffers padded by r replicated columns.
@@ -174,11 +200,7 @@ fn gradient_row(
         }
         dx[x] = gx as i16;
         dy[x] = gy as i16;
-        mag[x] = if l2 {
-            gx * gx + gy * gy
-        } else {
-            gx.abs() + gy.abs()
-        };
+        mag[x] = magnitude(gx, gy);
     }
 }
 
@@ -188,9 +210,9 @@ pub(crate) const TG22: i64 = 13573;
 /// The non-maximum-suppression class of one pixel: 0 weak, 1 none, 2 strong (OpenCV's map).
 #[inline]
 pub(crate) fn nms_class(
-    m: i64,
-    xs: i64,
-    ys: i64,
+    m: i32,
+    xs: i32,
+    ys: i32,
     [
         left,
         right,
@@ -200,16 +222,17 @@ pub(crate) fn nms_class(
         up_right,
         down_left,
         down_right,
-    ]: [i64; 8],
+    ]: [i32; 8],
     low: i64,
     high: i64,
 ) -> u8 {
-    if m <= low {
+    if m as i64 <= low {
         return 1;
     }
+    // |dx|, |dy| ≤ 24 480 for every aperture, so these products stay below 2³¹.
     let x = xs.abs();
     let y = ys.abs() << 15;
-    let tg22x = x * TG22;
+    let tg22x = x * TG22 as i32;
     let is_max = if y < tg22x {
         m > left && m >= right
     } else if y > tg22x + (x << 16) {
@@ -220,7 +243,7 @@ pub(crate) fn nms_class(
     } else {
         m > up_left && m > down_right
     };
-    match (is_max, m > high) {
+    match (is_max, m as i64 > high) {
         (false, _) => 1,
         (true, true) => 2,
         (true, false) => 0,
@@ -260,47 +283,61 @@ pub fn canny_raw(src: &[u8], [h, w]: [usize; 2], cfg: &CannyConfig) -> Result<Ve
     }
     let n = h * w;
     let mw = w + 2;
-    let mut dx = vec![0i16; n];
-    let mut dy = vec![0i16; n];
-    // Magnitude with a one-pixel zero border (OpenCV's magnitude outside the image is 0).
-    let mut mag = vec![0i32; (h + 2) * mw];
-    dx.par_chunks_mut(w)
-        .zip(dy.par_chunks_mut(w))
-        .zip(mag[mw..(h + 1) * mw].par_chunks_mut(mw))
-        .enumerate()
-        .for_each(|(y, ((dx, dy), m))| {
-            let m = &mut m[1..w + 1];
-            gradient_row(src, [h, w], y, cfg.aperture, cfg.l2_gradient, (dx, dy, m))
-        });
-
     // Map with a one-pixel border of 1 ("not an edge"), as OpenCV's.
     let mut map = vec![1u8; (h + 2) * mw];
+    // Stripes of rows processed in parallel: each computes the gradient of its rows plus one row
+    // above and below (the magnitude is 0 outside the image), then suppresses non-maxima.
+    let stripe = (h / (4 * rayon::current_num_threads().max(1))).clamp(8, 256);
     let strong: Vec<usize> = map[mw..(h + 1) * mw]
-        .par_chunks_mut(mw)
+        .par_chunks_mut(stripe * mw)
         .enumerate()
-        .flat_map_iter(|(y, row)| {
-            let mut seeds = Vec::new();
-            let (up, mid, down) = (&mag[y * mw..], &mag[(y + 1) * mw..], &mag[(y + 2) * mw..]);
-            for x in 0..w {
-                let i = y * w + x;
-                let m = mid[x + 1] as i64;
-                if m <= low {
+        .flat_map_iter(|(si, rows)| {
+            let y0 = si * stripe;
+            let nr = rows.len() / mw;
+            let mut mag = vec![0i32; (nr + 2) * mw];
+            let mut dx = vec![0i16; (nr + 2) * w];
+            let mut dy = vec![0i16; (nr + 2) * w];
+            for k in 0..nr + 2 {
+                let Some(yy) = (y0 + k).checked_sub(1).filter(|&v| v < h) else {
                     continue;
-                }
-                let nb = [
-                    mid[x] as i64,
-                    mid[x + 2] as i64,
-                    up[x + 1] as i64,
-                    down[x + 1] as i64,
-                    up[x] as i64,
-                    up[x + 2] as i64,
-                    down[x] as i64,
-                    down[x + 2] as i64,
-                ];
-                let c = nms_class(m, dx[i] as i64, dy[i] as i64, nb, low, high);
-                row[x + 1] = c;
-                if c == 2 {
-                    seeds.push((y + 1) * mw + x + 1);
+                };
+                gradient_row(
+                    src,
+                    [h, w],
+                    yy,
+                    cfg.aperture,
+                    cfg.l2_gradient,
+                    (
+                        &mut dx[k * w..(k + 1) * w],
+                        &mut dy[k * w..(k + 1) * w],
+                        &mut mag[k * mw + 1..k * mw + 1 + w],
+                    ),
+                );
+            }
+            let mut seeds = Vec::new();
+            for (k, row) in rows.chunks_exact_mut(mw).enumerate() {
+                let (up, mid, down) = (&mag[k * mw..], &mag[(k + 1) * mw..], &mag[(k + 2) * mw..]);
+                let (gx, gy) = (&dx[(k + 1) * w..(k + 2) * w], &dy[(k + 1) * w..(k + 2) * w]);
+                for x in 0..w {
+                    let m = mid[x + 1];
+                    if (m as i64) <= low {
+                        continue;
+                    }
+                    let nb = [
+                        mid[x],
+                        mid[x + 2],
+                        up[x + 1],
+                        down[x + 1],
+                        up[x],
+                        up[x + 2],
+                        down[x],
+                        down[x + 2],
+                    ];
+                    let c = nms_class(m, gx[x] as i32, gy[x] as i32, nb, low, high);
+                    row[x + 1] = c;
+                    if c == 2 {
+                        seeds.push((y0 + k + 1) * mw + x + 1);
+                    }
                 }
             }
             seeds
