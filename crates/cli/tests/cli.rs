@@ -57,3 +57,88 @@ fn help_and_version_succeed() {
             .contains(env!("CARGO_PKG_VERSION"))
     );
 }
+
+fn fixture(rel: &str) -> String {
+    format!("{}/../rna/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn canny_writes_opencvs_edge_map() {
+    let out = std::env::temp_dir().join(format!("ultrares-cli-canny-{}.png", std::process::id()));
+    let o = ultrares(&[
+        "canny",
+        &fixture("canny/coffee.png"),
+        out.to_str().unwrap(),
+        "--low",
+        "100",
+        "--high",
+        "200",
+        "--l2",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = ultrares::core::image::read_gray8(&out).unwrap();
+    let want = ultrares::core::image::read_gray8(fixture("canny/coffee__100_200_l2.png")).unwrap();
+    assert_eq!(got, want);
+    std::fs::remove_file(out).ok();
+}
+
+#[test]
+fn rna_map_writes_npy_and_json() {
+    let out = std::env::temp_dir().join(format!("ultrares-cli-rna-{}.npy", std::process::id()));
+    let o = ultrares(&[
+        "rna-map",
+        &fixture("astronaut_rgb.png"),
+        "--latent-size",
+        "48x80",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["min"], 0.0);
+    assert!((v["max"].as_f64().unwrap() - 1.2).abs() < 1e-6);
+    let got: ndarray::Array2<f32> = ndarray_npy::read_npy(&out).unwrap();
+    let want: ndarray::Array2<f32> =
+        ndarray_npy::read_npy(fixture("rna_std_demofusion_48x80.npy")).unwrap();
+    assert_eq!(got.shape(), &[48, 80]);
+    let err = got
+        .iter()
+        .zip(want.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(err <= 1e-6, "{err}");
+    std::fs::remove_file(out).ok();
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line() {
+    for args in [
+        &["canny", "/nonexistent.png", "/tmp/x.png"][..],
+        &[
+            "canny",
+            &fixture("canny/coffee.png"),
+            "/tmp/x.png",
+            "--aperture",
+            "4",
+        ],
+        &[
+            "rna-map",
+            &fixture("astronaut_rgb.png"),
+            "--latent-size",
+            "9x0",
+            "/tmp/x.npy",
+        ],
+        &[
+            "rna-map",
+            &fixture("astronaut_rgb.png"),
+            "--latent-size",
+            "4096x4096",
+            "/tmp/x.npy",
+        ],
+    ] {
+        let o = ultrares(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    }
+}
