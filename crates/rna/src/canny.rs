@@ -261,7 +261,7 @@ pub fn canny(gray: &GrayImage, cfg: &CannyConfig) -> Result<GrayImage> {
         .ok_or_else(|| Error::argument("gray", "a consistent buffer", "none"))
 }
 
-/// [`canny`] on a row-major `h × w` u8 buffer; returns 0/255 values of the same size.
+/// [`canny()`] on a row-major `h × w` u8 buffer; returns 0/255 values of the same size.
 ///
 /// # Errors
 /// [`Error::Argument`] for an empty image, a buffer of the wrong length or invalid parameters.

@@ -1,4 +1,4 @@
-//! Canny in Burn tensor ops, on any backend: the same integer arithmetic as [`crate::canny`]
+//! Canny in Burn tensor ops, on any backend: the same integer arithmetic as [`crate::canny`](mod@crate::canny)
 //! (OpenCV's), expressed as shifted slices, comparisons and masks, so it runs where the tensors
 //! live (GPU included) and gives the same edges bit for bit (tested against the host version).
 //!
@@ -59,7 +59,7 @@ fn div16_round_even<B: Backend>(s: Tensor<B, 4, Int>) -> Tensor<B, 4, Int> {
 }
 
 /// Canny edges of `gray` (`[N, 1, H, W]`, integer values 0…255) as a boolean mask of the same
-/// shape, with OpenCV's semantics ([`crate::canny`]).
+/// shape, with OpenCV's semantics ([`crate::canny()`]).
 ///
 /// # Errors
 /// [`Error::Argument`] for invalid parameters; [`ultrares_core::Error::Shape`] unless the input

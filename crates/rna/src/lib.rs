@@ -5,7 +5,7 @@
 //! target latent size and mapped to per-pixel noise scales in `[e_min, e_max]`, modulate seeded
 //! Gaussian noise added to the upsampled latent, so that detailed regions receive more noise.
 //!
-//! * [`canny`]: OpenCV-exact Canny on the host (rayon over rows);
+//! * [`canny`](mod@canny): OpenCV-exact Canny on the host (rayon over rows);
 //! * [`canny_device`]: the same computation in Burn tensor ops on any backend, tested equal;
 //! * [`pool`]: PyTorch's `AdaptiveAvgPool2d` bins;
 //! * [`region_noise`]: [`RegionNoiseConfig`] with the DemoFusion and Pixelsmith presets.
