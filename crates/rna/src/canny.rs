@@ -160,11 +160,23 @@ fn gradient_row(
             let gy = (p(r2, l) + 2 * p(r2, x) + p(r2, r)) - (p(r0, l) + 2 * p(r0, x) + p(r0, r));
             (gx, gy)
         };
-        for x in 0..w {
-            let (gx, gy) = at(x);
+        let mut put = |x: usize, (gx, gy): (i32, i32)| {
             dx[x] = gx as i16;
             dy[x] = gy as i16;
             mag[x] = magnitude(gx, gy);
+        };
+        put(0, at(0));
+        if w > 1 {
+            put(w - 1, at(w - 1));
+        }
+        // Interior: no border clamping, so the loop vectorises.
+        for x in 1..w.saturating_sub(1) {
+            let (a0, a1, a2) = (r0[x - 1] as i32, r0[x] as i32, r0[x + 1] as i32);
+            let (b0, b2) = (r1[x - 1] as i32, r1[x + 1] as i32);
+            let (c0, c1, c2) = (r2[x - 1] as i32, r2[x] as i32, r2[x + 1] as i32);
+            let gx = (a2 - a0) + 2 * (b2 - b0) + (c2 - c0);
+            let gy = (c0 + 2 * c1 + c2) - (a0 + 2 * a1 + a2);
+            put(x, (gx, gy));
         }
         return;
     }
@@ -207,46 +219,24 @@ fn gradient_row(
 /// Fixed-point tan(22.5°)·2¹⁵ used by OpenCV's sector test.
 pub(crate) const TG22: i64 = 13573;
 
-/// The non-maximum-suppression class of one pixel: 0 weak, 1 none, 2 strong (OpenCV's map).
+/// OpenCV's gradient sector of a pixel: 0 horizontal (compare left/right), 1 vertical
+/// (up/down), 2 anti-diagonal (`dx·dy < 0`: up-right/down-left), 3 diagonal
+/// (up-left/down-right). With `x = |dx|`, `y = |dy|·2¹⁵`: `y < 13573·x` is horizontal,
+/// `y > 13573·x + 2¹⁶·x` vertical. |dx|, |dy| ≤ 24 480 for every aperture, so the products stay
+/// below 2³¹.
 #[inline]
-pub(crate) fn nms_class(
-    m: i32,
-    xs: i32,
-    ys: i32,
-    [
-        left,
-        right,
-        up,
-        down,
-        up_left,
-        up_right,
-        down_left,
-        down_right,
-    ]: [i32; 8],
-    low: i64,
-    high: i64,
-) -> u8 {
-    if m as i64 <= low {
-        return 1;
-    }
-    // |dx|, |dy| ≤ 24 480 for every aperture, so these products stay below 2³¹.
+pub(crate) fn nms_sector(xs: i32, ys: i32) -> usize {
     let x = xs.abs();
     let y = ys.abs() << 15;
     let tg22x = x * TG22 as i32;
-    let is_max = if y < tg22x {
-        m > left && m >= right
+    if y < tg22x {
+        0
     } else if y > tg22x + (x << 16) {
-        m > up && m >= down
+        1
     } else if (xs ^ ys) < 0 {
-        // s = −1: up-right and down-left.
-        m > up_right && m > down_left
+        2
     } else {
-        m > up_left && m > down_right
-    };
-    match (is_max, m as i64 > high) {
-        (false, _) => 1,
-        (true, true) => 2,
-        (true, false) => 0,
+        3
     }
 }
 
@@ -315,28 +305,35 @@ pub fn canny_raw(src: &[u8], [h, w]: [usize; 2], cfg: &CannyConfig) -> Result<Ve
                 );
             }
             let mut seeds = Vec::new();
+            // Neighbour offsets in the padded magnitude buffer per sector: horizontal,
+            // vertical, anti-diagonal (dx·dy < 0), diagonal; the second comparison is ≥ for the
+            // first two sectors and > for the diagonals, as in OpenCV.
+            let off_a = [
+                -1isize,
+                -(mw as isize),
+                -(mw as isize) + 1,
+                -(mw as isize) - 1,
+            ];
+            let off_b = [1isize, mw as isize, mw as isize - 1, mw as isize + 1];
             for (k, row) in rows.chunks_exact_mut(mw).enumerate() {
-                let (up, mid, down) = (&mag[k * mw..], &mag[(k + 1) * mw..], &mag[(k + 2) * mw..]);
                 let (gx, gy) = (&dx[(k + 1) * w..(k + 2) * w], &dy[(k + 1) * w..(k + 2) * w]);
+                let base = (k + 1) * mw + 1;
                 for x in 0..w {
-                    let m = mid[x + 1];
+                    let c = base + x;
+                    let m = mag[c];
                     if (m as i64) <= low {
                         continue;
                     }
-                    let nb = [
-                        mid[x],
-                        mid[x + 2],
-                        up[x + 1],
-                        down[x + 1],
-                        up[x],
-                        up[x + 2],
-                        down[x],
-                        down[x + 2],
-                    ];
-                    let c = nms_class(m, gx[x] as i32, gy[x] as i32, nb, low, high);
-                    row[x + 1] = c;
-                    if c == 2 {
-                        seeds.push((y0 + k + 1) * mw + x + 1);
+                    let sector = nms_sector(gx[x] as i32, gy[x] as i32);
+                    let a = mag[(c as isize + off_a[sector]) as usize];
+                    let b = mag[(c as isize + off_b[sector]) as usize];
+                    let is_max = m > a && (m > b || (sector < 2 && m == b));
+                    if is_max {
+                        let class = if m as i64 > high { 2 } else { 0 };
+                        row[x + 1] = class;
+                        if class == 2 {
+                            seeds.push((y0 + k + 1) * mw + x + 1);
+                        }
                     }
                 }
             }
