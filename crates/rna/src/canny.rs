@@ -229,15 +229,11 @@ pub(crate) fn nms_sector(xs: i32, ys: i32) -> usize {
     let x = xs.abs();
     let y = ys.abs() << 15;
     let tg22x = x * TG22 as i32;
-    if y < tg22x {
-        0
-    } else if y > tg22x + (x << 16) {
-        1
-    } else if (xs ^ ys) < 0 {
-        2
-    } else {
-        3
-    }
+    // Branch-free: gradient directions of real images are unpredictable.
+    let horizontal = (y < tg22x) as usize;
+    let vertical = (y > tg22x + (x << 16)) as usize;
+    let diagonal = 3 - ((xs ^ ys) < 0) as usize;
+    (1 - horizontal) * (vertical + (1 - vertical) * diagonal)
 }
 
 /// Canny edges of a gray image, identical to `cv2.Canny(gray, low, high, apertureSize, L2gradient)`.
@@ -321,19 +317,18 @@ pub fn canny_raw(src: &[u8], [h, w]: [usize; 2], cfg: &CannyConfig) -> Result<Ve
                 for x in 0..w {
                     let c = base + x;
                     let m = mag[c];
-                    if (m as i64) <= low {
+                    if m as i64 <= low {
                         continue;
                     }
                     let sector = nms_sector(gx[x] as i32, gy[x] as i32);
                     let a = mag[(c as isize + off_a[sector]) as usize];
                     let b = mag[(c as isize + off_b[sector]) as usize];
-                    let is_max = m > a && (m > b || (sector < 2 && m == b));
-                    if is_max {
-                        let class = if m as i64 > high { 2 } else { 0 };
-                        row[x + 1] = class;
-                        if class == 2 {
-                            seeds.push((y0 + k + 1) * mw + x + 1);
-                        }
+                    let is_max = (m as i64 > low) & (m > a) & ((m > b) | ((sector < 2) & (m == b)));
+                    // 1 (not a maximum), 0 (weak) or 2 (strong), without branches.
+                    let class = 1 - is_max as u8 + 2 * (is_max & (m as i64 > high)) as u8;
+                    row[x + 1] = class;
+                    if class == 2 {
+                        seeds.push((y0 + k + 1) * mw + x + 1);
                     }
                 }
             }
