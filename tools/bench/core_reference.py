@@ -7,20 +7,8 @@
 
 Usage: tools/golden/.venv/bin/python tools/bench/core_reference.py
 """
-import time
-
 import numpy as np
-
-
-def bench(name, fn, repeat=10):
-    fn()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    ts.sort()
-    print(f"{name}: median {ts[len(ts) // 2] * 1e3:.2f} ms (min {ts[0] * 1e3:.2f} ms)")
+from timing import bench
 
 
 def views(h, w, win=128, stride=64, seed=7):
@@ -53,7 +41,8 @@ def main():
         for (a, b), t in zip(vs, tiles):
             value[:, :, a:a + 128, b:b + 128] += t
             count[:, :, a:a + 128, b:b + 128] += 1
-        return (value / count)[:, :, j:j + 512, j:j + 512]
+        crop = (slice(None), slice(None), slice(j, j + 512), slice(j, j + 512))
+        return value[crop] / count[crop]
 
     bench("tiling/split_merge_4x512x512_demofusion_49_views (numpy)", split_merge)
 

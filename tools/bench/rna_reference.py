@@ -3,11 +3,10 @@ path (cv2 gray + Canny + torch AdaptiveAvgPool2d + min-max) on the same syntheti
 
 Usage: tools/golden/.venv/bin/python tools/bench/rna_reference.py [--check DIR]
 """
-import time
-
 import cv2
 import numpy as np
 import torch
+from timing import bench
 
 
 def synthetic_rgb(n):
@@ -21,17 +20,6 @@ def synthetic_rgb(n):
     # Rust's f64::round rounds half away from zero; emulate it.
     v = lambda k: np.clip(np.sign(base + disc + tex * k) * np.floor(np.abs(base + disc + tex * k) + 0.5), 0, 255).astype(np.uint8)
     return np.dstack([v(1.0), v(0.7), v(0.4)])
-
-
-def bench(name, fn, repeat=10):
-    fn()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    ts.sort()
-    print(f"{name}: median {ts[len(ts) // 2] * 1e3:.1f} ms (min {ts[0] * 1e3:.1f} ms)")
 
 
 def main():
