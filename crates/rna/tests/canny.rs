@@ -2,58 +2,16 @@
 //! photographs and synthetic images for every threshold/aperture/L2 combination, on the host and
 //! through the tensor implementation.
 
-use std::path::PathBuf;
+mod common;
 
 use burn::backend::NdArray;
-use ultrares_core::image::{GrayImage, read_gray8};
+use common::{Case, cases, diff};
+use ultrares_core::image::GrayImage;
 use ultrares_rna::Error;
 use ultrares_rna::canny::{CannyConfig, canny, canny_raw};
 use ultrares_rna::canny_device::canny_on_device;
 
 type B = NdArray<f32>;
-
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/canny")
-}
-
-struct Case {
-    image: GrayImage,
-    want: GrayImage,
-    cfg: CannyConfig,
-    label: String,
-    group: String,
-}
-
-fn cases() -> Vec<Case> {
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap())
-            .unwrap();
-    manifest
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let cfg = CannyConfig::new(c["low"].as_f64().unwrap(), c["high"].as_f64().unwrap())
-                .with_aperture(c["aperture"].as_u64().unwrap() as u8)
-                .with_l2_gradient(c["l2"].as_bool().unwrap());
-            Case {
-                image: read_gray8(dir().join(c["image"].as_str().unwrap())).unwrap(),
-                want: read_gray8(dir().join(c["edges"].as_str().unwrap())).unwrap(),
-                cfg,
-                label: c["edges"].as_str().unwrap().to_string(),
-                group: c["group"].as_str().unwrap().to_string(),
-            }
-        })
-        .collect()
-}
-
-fn diff(a: &GrayImage, b: &GrayImage) -> usize {
-    a.as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .filter(|(x, y)| x != y)
-        .count()
-}
 
 #[test]
 fn host_canny_is_bit_identical_to_opencv() {
