@@ -243,8 +243,10 @@ fn open(path: &Path) -> Result<image::DynamicImage> {
         .map_err(image_err(path))
 }
 
-/// Reads a PNG or JPEG file as RGB8, as Pillow's `Image.open(p).convert("RGB")` does: gray is
-/// replicated, alpha is dropped, 16-bit samples are reduced to 8 bits.
+/// Reads a PNG or JPEG file as RGB8. For 8-bit files this equals Pillow's
+/// `Image.open(p).convert("RGB")` (gray replicated, alpha dropped; PNG bit-exact, JPEG within a
+/// few levels, see the tests). 16-bit samples are scaled to 8 bits (`v / 257`, rounded), where
+/// Pillow would clip them.
 ///
 /// # Errors
 /// [`Error::Image`] when the file cannot be opened or decoded.
