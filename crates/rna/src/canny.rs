@@ -268,12 +268,8 @@ pub fn canny_raw(src: &[u8], [h, w]: [usize; 2], cfg: &CannyConfig) -> Result<Ve
             format!("{w}×{h}"),
         ));
     }
-    if src.len() != h * w {
-        return Err(Error::argument(
-            "src",
-            format!("{} bytes ({h}×{w})", h * w),
-            src.len(),
-        ));
+    if h.checked_mul(w) != Some(src.len()) {
+        return Err(Error::argument("src", format!("{h}×{w} bytes"), src.len()));
     }
     let n = h * w;
     let mw = w + 2;

@@ -38,11 +38,14 @@ pub fn adaptive_avg_pool2d(
             format!("{h}×{w} → {oh}×{ow}"),
         ));
     }
-    if src.len() != h * w {
+    if h.checked_mul(w) != Some(src.len()) {
+        return Err(Error::argument("src", format!("{h}×{w} values"), src.len()));
+    }
+    if oh > h.max(1 << 20) || ow > w.max(1 << 20) {
         return Err(Error::argument(
-            "src",
-            format!("{} values ({h}×{w})", h * w),
-            src.len(),
+            "size",
+            "an output no larger than max(input, 2²⁰) per axis",
+            format!("{oh}×{ow}"),
         ));
     }
     let cols: Vec<(usize, usize)> = (0..ow).map(|j| adaptive_bin(j, w, ow)).collect();
