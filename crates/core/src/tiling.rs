@@ -26,6 +26,9 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 
 use crate::{Error, Result};
 
+/// The largest number of tiles one plan may hold (2²⁴).
+pub const MAX_TILES: usize = 1 << 24;
+
 /// How to place overlapping windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TileConfig {
@@ -159,6 +162,16 @@ impl TilePlan {
             Some(_) => [0, 1].map(|a| (cfg.window[a] - cfg.stride[a]) / 4),
             None => [0, 0],
         };
+        let count =
+            |len: usize, a: usize| (len.saturating_sub(win[a])).div_ceil(stride[a]) as u128 + 1;
+        let tiles = count(height, 0) * count(width, 1);
+        if tiles > MAX_TILES as u128 {
+            return Err(Error::TooLarge {
+                arg: "tiles",
+                elements: tiles,
+                limit: MAX_TILES as u128,
+            });
+        }
         let ys = axis_starts(height, win[0], stride[0]);
         let xs = axis_starts(width, win[1], stride[1]);
         let mut rng = cfg.jitter.map(ChaCha8Rng::seed_from_u64);

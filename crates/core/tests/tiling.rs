@@ -214,6 +214,10 @@ fn bad_arguments_are_errors() {
         TilePlan::new(5, 5, TileConfig::new(4, 5)),
         Err(Error::Argument { arg: "stride", .. })
     ));
+    assert!(matches!(
+        TilePlan::new(usize::MAX / 2, 1 << 20, TileConfig::new(1, 1)),
+        Err(Error::TooLarge { arg: "tiles", .. })
+    ));
     let plan = TilePlan::new(8, 8, TileConfig::new(4, 4)).unwrap();
     let x = Tensor::<B, 4>::zeros([1, 1, 8, 9], &dev);
     assert!(matches!(plan.split(x), Err(Error::Shape { arg: "x", .. })));
