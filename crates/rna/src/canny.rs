@@ -244,6 +244,11 @@ pub(crate) fn nms_sector(xs: i32, ys: i32) -> usize {
     (1 - horizontal) * (vertical + (1 - vertical) * diagonal)
 }
 
+/// A threshold on the i32 magnitude scale (magnitudes are ≥ 0 and < 2³¹).
+fn clamp_i32(t: i64) -> i32 {
+    t.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
 /// Canny edges of a gray image, identical to `cv2.Canny(gray, low, high, apertureSize, L2gradient)`.
 ///
 /// # Errors
@@ -304,37 +309,40 @@ pub fn canny_raw(src: &[u8], [h, w]: [usize; 2], cfg: &CannyConfig) -> Result<Ve
                     ),
                 );
             }
+            // Non-maximum suppression, branch-free and over contiguous slices so that it
+            // vectorises: all four neighbour tests are evaluated and the sector picks one.
+            let (low32, high32) = (clamp_i32(low), clamp_i32(high));
             let mut seeds = Vec::new();
-            // Neighbour offsets in the padded magnitude buffer per sector: horizontal,
-            // vertical, anti-diagonal (dx·dy < 0), diagonal; the second comparison is ≥ for the
-            // first two sectors and > for the diagonals, as in OpenCV.
-            let off_a = [
-                -1isize,
-                -(mw as isize),
-                -(mw as isize) + 1,
-                -(mw as isize) - 1,
-            ];
-            let off_b = [1isize, mw as isize, mw as isize - 1, mw as isize + 1];
             for (k, row) in rows.chunks_exact_mut(mw).enumerate() {
                 let (gx, gy) = (&dx[(k + 1) * w..(k + 2) * w], &dy[(k + 1) * w..(k + 2) * w]);
-                let base = (k + 1) * mw + 1;
-                for x in 0..w {
-                    let c = base + x;
-                    let m = mag[c];
-                    if m as i64 <= low {
-                        continue;
-                    }
-                    let sector = nms_sector(gx[x] as i32, gy[x] as i32);
-                    let a = mag[(c as isize + off_a[sector]) as usize];
-                    let b = mag[(c as isize + off_b[sector]) as usize];
-                    let is_max = (m as i64 > low) & (m > a) & ((m > b) | ((sector < 2) & (m == b)));
-                    // 1 (not a maximum), 0 (weak) or 2 (strong), without branches.
-                    let class = 1 - is_max as u8 + 2 * (is_max & (m as i64 > high)) as u8;
-                    row[x + 1] = class;
-                    if class == 2 {
-                        seeds.push((y0 + k + 1) * mw + x + 1);
-                    }
+                let up = mag[k * mw..(k + 1) * mw].windows(3);
+                let mid = mag[(k + 1) * mw..(k + 2) * mw].windows(3);
+                let down = mag[(k + 2) * mw..(k + 3) * mw].windows(3);
+                let out = row[1..=w].iter_mut();
+                for (((((u, m3), d), &xs), &ys), o) in
+                    up.zip(mid).zip(down).zip(gx).zip(gy).zip(out)
+                {
+                    let m = m3[1];
+                    let sector = nms_sector(xs as i32, ys as i32);
+                    let horizontal = (m > m3[0]) & (m >= m3[2]);
+                    let vertical = (m > u[1]) & (m >= d[1]);
+                    let anti = (m > u[2]) & (m > d[0]);
+                    let diagonal = (m > u[0]) & (m > d[2]);
+                    let is_max = ((sector == 0) & horizontal)
+                        | ((sector == 1) & vertical)
+                        | ((sector == 2) & anti)
+                        | ((sector == 3) & diagonal);
+                    let keep = is_max & (m > low32);
+                    // 1 (not an edge), 0 (weak) or 2 (strong).
+                    *o = 1 - keep as u8 + 2 * (keep & (m > high32)) as u8;
                 }
+                let y = y0 + k + 1;
+                seeds.extend(
+                    row.iter()
+                        .enumerate()
+                        .filter(|&(_, &c)| c == 2)
+                        .map(|(x, _)| y * mw + x),
+                );
             }
             seeds
         })
