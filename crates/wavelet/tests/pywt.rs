@@ -96,8 +96,9 @@ fn perfect_reconstruction_and_parseval_for_all_builtins() {
             let x = Tensor::<B64, 4>::random(
                 [2, 1, h, wd],
                 burn::tensor::Distribution::Uniform(-1.0, 1.0),
-                &device,
+                (&device, burn::tensor::DType::F64),
             );
+            assert_eq!(x.dtype(), burn::tensor::DType::F64);
             let c = dwt2(x.clone(), &w, mode).unwrap();
             let rec = idwt2(c, &w, mode).unwrap();
             let rec = rec.slice([0..2, 0..1, 0..h, 0..wd]);
