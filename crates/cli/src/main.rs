@@ -11,6 +11,9 @@ use ultrares::core::image::{read_gray8, read_rgb8, save_image};
 use ultrares::rna::RegionNoiseConfig;
 use ultrares::rna::canny::{CannyConfig, canny};
 
+#[cfg(feature = "ndarray")]
+mod wavelet;
+
 /// Ultra-high-resolution latent diffusion tools (LSRNA, WaveDiff, Diffusion-4K).
 #[derive(Debug, Parser)]
 #[command(name = "ultrares", version, about, propagate_version = true)]
@@ -72,6 +75,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// 2-D wavelet decomposition of a .npy array (rank 2-4, last two axes) into an .npz with
+    /// keys a, h1, v1, d1, ... (level 1 finest); equal to `pywt.wavedec2`.
+    Dwt {
+        /// Input `.npy` (float32 or float64).
+        input: PathBuf,
+        /// Output `.npz`.
+        output: PathBuf,
+        /// Wavelet: haar, db1-db38, sym2-sym20, coif1-coif17.
+        #[arg(long, default_value = "haar")]
+        wavelet: String,
+        /// Signal extension: zero, constant, symmetric, reflect, periodic, periodization,
+        /// antisymmetric.
+        #[arg(long, default_value = "symmetric")]
+        mode: String,
+        /// Decomposition levels.
+        #[arg(long, default_value_t = 1)]
+        level: usize,
+        /// Print a JSON summary of the written arrays.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inverse of `dwt`: reads an .npz (a, h1, v1, d1, ...) and writes the .npy; equal to
+    /// `pywt.waverec2`.
+    Idwt {
+        /// Input `.npz`.
+        input: PathBuf,
+        /// Output `.npy`.
+        output: PathBuf,
+        /// Wavelet used for the decomposition.
+        #[arg(long, default_value = "haar")]
+        wavelet: String,
+        /// Signal extension used for the decomposition.
+        #[arg(long, default_value = "symmetric")]
+        mode: String,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -98,6 +139,37 @@ fn parse_size(s: &str) -> Result<[usize; 2], String> {
 
 fn run(command: Command) -> Result<(), String> {
     match command {
+        #[cfg(feature = "ndarray")]
+        Command::Dwt {
+            input,
+            output,
+            wavelet,
+            mode,
+            level,
+            json,
+        } => {
+            let summary = wavelet::dwt(&input, &output, &wavelet, &mode, level)?;
+            if json {
+                println!("{summary}");
+            }
+        }
+        #[cfg(feature = "ndarray")]
+        Command::Idwt {
+            input,
+            output,
+            wavelet,
+            mode,
+            json,
+        } => {
+            let summary = wavelet::idwt(&input, &output, &wavelet, &mode)?;
+            if json {
+                println!("{summary}");
+            }
+        }
+        #[cfg(not(feature = "ndarray"))]
+        Command::Dwt { .. } | Command::Idwt { .. } => {
+            return Err("dwt/idwt run on the CPU: build with the `ndarray` feature".into());
+        }
         Command::Info { json } => println!("{}", info(json)),
         Command::Canny {
             input,

@@ -142,3 +142,89 @@ fn bad_inputs_exit_2_with_one_line() {
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+/// `dwt` equals `pywt.wavedec2` (the wavelet crate's fixture) and `idwt` inverts it.
+#[cfg(feature = "ndarray")]
+#[test]
+fn dwt_and_idwt_match_pywavelets() {
+    use ndarray::{ArrayD, IxDyn};
+    use ndarray_npy::{NpzReader, ReadNpyExt, WriteNpyExt};
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../wavelet/tests/fixtures/multilevel.npz");
+    let mut golden = NpzReader::new(std::fs::File::open(fixture).unwrap()).unwrap();
+    let mut get = |k: &str| -> ArrayD<f32> {
+        golden
+            .by_name::<ndarray::OwnedRepr<f32>, IxDyn>(&format!("{k}.npy"))
+            .unwrap()
+    };
+    let x = get("odd/x"); // (1, 1, 41, 43)
+    let x2 = x.clone().into_shape_with_order(IxDyn(&[41, 43])).unwrap();
+    let dir = std::env::temp_dir().join(format!("ultrares-cli-dwt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (xin, coeffs, back) = (dir.join("x.npy"), dir.join("c.npz"), dir.join("r.npy"));
+    x2.write_npy(std::fs::File::create(&xin).unwrap()).unwrap();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let args = ["--wavelet", "sym3", "--mode", "antisymmetric"];
+    let out = ultrares(
+        &[
+            &["dwt", &s(&xin), &s(&coeffs), "--level", "3", "--json"][..],
+            &args[..],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["arrays"].as_array().unwrap().len(), 10);
+    let mut got = NpzReader::new(std::fs::File::open(&coeffs).unwrap()).unwrap();
+    for key in ["a", "h1", "v1", "d1", "h2", "v2", "d2", "h3", "v3", "d3"] {
+        let g = got.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(key).unwrap();
+        let w = get(&format!("sym3/antisymmetric/odd/{key}"));
+        assert_eq!(g.ndim(), 2, "rank kept");
+        let err = g
+            .iter()
+            .zip(w.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(err <= 1e-5, "{key}: {err}");
+    }
+    let out = ultrares(&[&["idwt", &s(&coeffs), &s(&back)][..], &args[..]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = ArrayD::<f32>::read_npy(std::fs::File::open(&back).unwrap()).unwrap();
+    let w = get("sym3/antisymmetric/odd/rec");
+    assert_eq!(r.shape(), &[42, 44]);
+    let err = r
+        .iter()
+        .zip(w.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(err <= 1e-5, "waverec2: {err}");
+    // Bad input: one line, exit 2.
+    for bad in [
+        vec![
+            "dwt",
+            &xin.to_str().unwrap(),
+            "/dev/null",
+            "--wavelet",
+            "db99",
+        ],
+        vec!["dwt", &xin.to_str().unwrap(), "/dev/null", "--level", "9"],
+        vec!["idwt", &xin.to_str().unwrap(), "/dev/null"],
+    ] {
+        let out = ultrares(&bad);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.starts_with("error:") && err.trim().lines().count() == 1,
+            "{err}"
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

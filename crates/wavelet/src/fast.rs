@@ -125,8 +125,7 @@ impl<B: Backend, C: burn::backend::autodiff::checkpoint::strategy::CheckpointStr
 #[cfg(feature = "ndarray")]
 mod ndarray_kernel {
     use burn::backend::ndarray::{
-        FloatNdArrayElement, IntNdArrayElement, NdArray, NdArrayTensor, QuantElement,
-        SharedArray,
+        FloatNdArrayElement, IntNdArrayElement, NdArray, NdArrayTensor, QuantElement, SharedArray,
     };
     use ndarray::{ArcArray, ArrayView, IxDyn};
     use rayon::prelude::*;

@@ -102,7 +102,11 @@ impl WaveletLoss {
     ///
     /// # Errors
     /// [`Error::Shape`] if the shapes differ, and the errors of [`wavedec2`] (level too deep).
-    pub fn forward<B: Backend>(&self, pred: Tensor<B, 4>, target: Tensor<B, 4>) -> Result<Tensor<B, 1>> {
+    pub fn forward<B: Backend>(
+        &self,
+        pred: Tensor<B, 4>,
+        target: Tensor<B, 4>,
+    ) -> Result<Tensor<B, 1>> {
         if pred.dims() != target.dims() {
             return Err(Error::shape(format!(
                 "wavelet loss: prediction {:?} and target {:?} differ",

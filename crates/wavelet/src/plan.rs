@@ -87,7 +87,11 @@ pub(crate) fn synthesis(m: usize, w: &Wavelet, mode: Mode) -> Result<Ell> {
         ))
     })?;
     let mut entries: Vec<Vec<(i64, f64)>> = vec![Vec::new(); out_len];
-    let shift = if mode == Mode::Periodization { l / 2 } else { 1 };
+    let shift = if mode == Mode::Periodization {
+        l / 2
+    } else {
+        1
+    };
     for o in 0..m {
         for j in 0..l {
             let pos = (2 * o + shift) as i64 - j as i64;

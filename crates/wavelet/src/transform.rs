@@ -194,7 +194,16 @@ pub fn waverec2<B: Backend>(
         if (ah, aw) != (dh, dw) {
             a = a.slice([0..n, 0..ch, 0..dh, 0..dw]);
         }
-        a = idwt2(Coeffs2 { a, h: d.h, v: d.v, d: d.d }, wavelet, mode)?;
+        a = idwt2(
+            Coeffs2 {
+                a,
+                h: d.h,
+                v: d.v,
+                d: d.d,
+            },
+            wavelet,
+            mode,
+        )?;
     }
     Ok(a)
 }

@@ -10,7 +10,11 @@ type AD = Autodiff<B64>;
 
 fn rand(shape: [usize; 4]) -> Tensor<AD, 4> {
     // Explicit dtype: Burn 0.21 resolves the default float dtype per device type.
-    Tensor::random(shape, Distribution::Uniform(-1.0, 1.0), (&Default::default(), DType::F64))
+    Tensor::random(
+        shape,
+        Distribution::Uniform(-1.0, 1.0),
+        (&Default::default(), DType::F64),
+    )
 }
 
 /// `f(x) = Σ_bands <dwt2(x)_band, y_band>`.
@@ -52,7 +56,11 @@ fn dwt2_gradient_matches_finite_differences() {
                 pairing(xt, &y, &w, mode).into_scalar()
             };
             let fd = (bump(eps) - bump(-eps)) / (2.0 * eps);
-            assert!((fd - gv[i]).abs() < 1e-8, "{name} {mode} i={i}: fd {fd} vs grad {}", gv[i]);
+            assert!(
+                (fd - gv[i]).abs() < 1e-8,
+                "{name} {mode} i={i}: fd {fd} vs grad {}",
+                gv[i]
+            );
         }
     }
 }
@@ -70,7 +78,10 @@ fn adjoint_identity_orthogonal_periodization() {
         let grads = f.backward();
         let g = x.grad(&grads).unwrap();
         let inv = idwt2(Coeffs2::from_array(y.clone()), &w, Mode::Periodization).unwrap();
-        assert!(max_diff(&g, &inv.clone().inner()) < 1e-12, "{name}: grad != idwt");
+        assert!(
+            max_diff(&g, &inv.clone().inner()) < 1e-12,
+            "{name}: grad != idwt"
+        );
         let lhs = f.into_scalar();
         let rhs = (x.inner() * inv.inner()).sum().into_scalar();
         assert!((lhs - rhs).abs() < 1e-10, "{name}: {lhs} vs {rhs}");
@@ -85,7 +96,9 @@ fn idwt2_gradient_is_the_analysis_adjoint() {
     let z = rand([1, 3, 12, 10]);
     let rec = idwt2(Coeffs2::from_array(c.clone()), &w, Mode::Periodization).unwrap();
     let grads = (rec * z.clone()).sum().backward();
-    let want = dwt2(z.inner(), &w, Mode::Periodization).unwrap().into_array();
+    let want = dwt2(z.inner(), &w, Mode::Periodization)
+        .unwrap()
+        .into_array();
     for (ci, wi) in c.iter().zip(want.iter()) {
         assert!(max_diff(&ci.grad(&grads).unwrap(), wi) < 1e-12);
     }
@@ -96,8 +109,12 @@ fn fast_path_gradients_equal_generic() {
     let haar = Wavelet::haar();
     let x = rand([2, 3, 8, 10]).require_grad();
     let y = [0; 4].map(|_| rand([2, 3, 4, 5]));
-    let g_generic = x.grad(&pairing(x.clone(), &y, &haar, Mode::Zero).backward()).unwrap();
-    let c = fast::dwt2(x.clone(), &haar, Mode::Zero).unwrap().into_array();
+    let g_generic = x
+        .grad(&pairing(x.clone(), &y, &haar, Mode::Zero).backward())
+        .unwrap();
+    let c = fast::dwt2(x.clone(), &haar, Mode::Zero)
+        .unwrap()
+        .into_array();
     let f = c
         .into_iter()
         .zip(y.iter())

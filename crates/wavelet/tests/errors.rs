@@ -3,7 +3,9 @@ mod common;
 
 use burn::tensor::Tensor;
 use common::B;
-use ultrares_wavelet::{Coeffs2, Decomposition2, Error, Mode, Wavelet, dwt2, idwt2, wavedec2, waverec2};
+use ultrares_wavelet::{
+    Coeffs2, Decomposition2, Error, Mode, Wavelet, dwt2, idwt2, wavedec2, waverec2,
+};
 
 fn zeros(shape: [usize; 4]) -> Tensor<B, 4> {
     Tensor::zeros(shape, &Default::default())
@@ -11,9 +13,15 @@ fn zeros(shape: [usize; 4]) -> Tensor<B, 4> {
 
 #[test]
 fn unknown_names() {
-    assert!(matches!("db4x".parse::<Wavelet>(), Err(Error::UnknownWavelet(_))));
+    assert!(matches!(
+        "db4x".parse::<Wavelet>(),
+        Err(Error::UnknownWavelet(_))
+    ));
     assert!(matches!("per".parse::<Mode>(), Err(Error::UnknownMode(_))));
-    assert_eq!("Periodization".parse::<Mode>().unwrap(), Mode::Periodization);
+    assert_eq!(
+        "Periodization".parse::<Mode>().unwrap(),
+        Mode::Periodization
+    );
     let msg = "smooth".parse::<Mode>().unwrap_err().to_string();
     assert!(msg.contains("smooth") && msg.contains("symmetric"), "{msg}");
 }
@@ -30,17 +38,32 @@ fn level_too_deep_or_zero() {
         wavedec2(zeros([1, 1, 8, 8]), &Wavelet::haar(), Mode::Zero, 0),
         Err(Error::Level(_))
     ));
-    let empty = Decomposition2 { a: zeros([1, 1, 2, 2]), details: vec![] };
-    assert!(matches!(waverec2(empty, &db4, Mode::Zero), Err(Error::Level(_))));
+    let empty = Decomposition2 {
+        a: zeros([1, 1, 2, 2]),
+        details: vec![],
+    };
+    assert!(matches!(
+        waverec2(empty, &db4, Mode::Zero),
+        Err(Error::Level(_))
+    ));
 }
 
 #[test]
 fn empty_and_degenerate_shapes() {
     let haar = Wavelet::haar();
-    assert!(matches!(dwt2(zeros([1, 1, 0, 4]), &haar, Mode::Zero), Err(Error::Shape(_))));
-    assert!(matches!(dwt2(zeros([0, 1, 4, 4]), &haar, Mode::Zero), Err(Error::Shape(_))));
+    assert!(matches!(
+        dwt2(zeros([1, 1, 0, 4]), &haar, Mode::Zero),
+        Err(Error::Shape(_))
+    ));
+    assert!(matches!(
+        dwt2(zeros([0, 1, 4, 4]), &haar, Mode::Zero),
+        Err(Error::Shape(_))
+    ));
     // PyWavelets: "Input data length must be greater than 1 for [anti]reflect mode."
-    assert!(matches!(dwt2(zeros([1, 1, 1, 4]), &haar, Mode::Reflect), Err(Error::Shape(_))));
+    assert!(matches!(
+        dwt2(zeros([1, 1, 1, 4]), &haar, Mode::Reflect),
+        Err(Error::Shape(_))
+    ));
     assert!(dwt2(zeros([1, 1, 1, 4]), &haar, Mode::Symmetric).is_ok());
 }
 
@@ -59,7 +82,10 @@ fn mismatched_bands_on_inverse() {
     // Too few coefficients for the filter: db4 needs ≥ 4 per axis outside periodization.
     let db4 = Wavelet::new("db4").unwrap();
     let c = Coeffs2::from_array([0; 4].map(|_| zeros([1, 1, 3, 8])));
-    assert!(matches!(idwt2(c.clone(), &db4, Mode::Symmetric), Err(Error::Shape(_))));
+    assert!(matches!(
+        idwt2(c.clone(), &db4, Mode::Symmetric),
+        Err(Error::Shape(_))
+    ));
     assert!(idwt2(c, &db4, Mode::Periodization).is_ok());
     // Multi-level: approximation does not fit the details.
     let d = ultrares_wavelet::Details2 {
@@ -67,8 +93,20 @@ fn mismatched_bands_on_inverse() {
         v: zeros([1, 1, 4, 4]),
         d: zeros([1, 1, 4, 4]),
     };
-    let dec = Decomposition2 { a: zeros([1, 1, 6, 4]), details: vec![d.clone()] };
-    assert!(matches!(waverec2(dec, &haar, Mode::Zero), Err(Error::Shape(_))));
-    let dec = Decomposition2 { a: zeros([1, 2, 4, 4]), details: vec![d] };
-    assert!(matches!(waverec2(dec, &haar, Mode::Zero), Err(Error::Shape(_))));
+    let dec = Decomposition2 {
+        a: zeros([1, 1, 6, 4]),
+        details: vec![d.clone()],
+    };
+    assert!(matches!(
+        waverec2(dec, &haar, Mode::Zero),
+        Err(Error::Shape(_))
+    ));
+    let dec = Decomposition2 {
+        a: zeros([1, 2, 4, 4]),
+        details: vec![d],
+    };
+    assert!(matches!(
+        waverec2(dec, &haar, Mode::Zero),
+        Err(Error::Shape(_))
+    ));
 }

@@ -16,24 +16,49 @@ fn check<Bk: WaveletBackend>(shape: [usize; 4], tol: f64) {
     let dtype = <Bk::FloatElem as burn::tensor::Element>::dtype();
     let x = Tensor::<Bk, 4>::random(shape, Distribution::Uniform(-4.0, 4.0), (&device, dtype));
     assert_eq!(x.dtype(), dtype);
-    let reference = dwt2(x.clone(), &haar, Mode::Periodization).unwrap().into_array();
+    let reference = dwt2(x.clone(), &haar, Mode::Periodization)
+        .unwrap()
+        .into_array();
     // The backend's kernel (ndarray: the CPU kernel).
-    let kernel = fast::dwt2(x.clone(), &haar, Mode::Periodization).unwrap().into_array();
+    let kernel = fast::dwt2(x.clone(), &haar, Mode::Periodization)
+        .unwrap()
+        .into_array();
     // The generic tensor-op default.
     let default = generic_haar_dwt2::<Bk>(x.clone().into_primitive().tensor())
         .map(|t| Tensor::<Bk, 4>::from_primitive(TensorPrimitive::Float(t)));
     for i in 0..4 {
-        assert!(max_diff(&kernel[i], &reference[i]) <= tol, "{shape:?} band {i} kernel");
-        assert!(max_diff(&default[i], &reference[i]) <= tol, "{shape:?} band {i} default");
+        assert!(
+            max_diff(&kernel[i], &reference[i]) <= tol,
+            "{shape:?} band {i} kernel"
+        );
+        assert!(
+            max_diff(&default[i], &reference[i]) <= tol,
+            "{shape:?} band {i} default"
+        );
     }
-    let rec_ref = idwt2(Coeffs2::from_array(reference.clone()), &haar, Mode::Periodization).unwrap();
-    let rec_kernel = fast::idwt2(Coeffs2::from_array(reference.clone()), &haar, Mode::Zero).unwrap();
-    let rec_default = Tensor::<Bk, 4>::from_primitive(TensorPrimitive::Float(generic_haar_idwt2::<Bk>(
-        reference.map(|t| t.into_primitive().tensor()),
-    )));
-    assert!(max_diff(&rec_kernel, &rec_ref) <= tol, "{shape:?} inverse kernel");
-    assert!(max_diff(&rec_default, &rec_ref) <= tol, "{shape:?} inverse default");
-    assert!(max_diff(&rec_kernel, &x) <= 2.0 * tol, "{shape:?} round trip");
+    let rec_ref = idwt2(
+        Coeffs2::from_array(reference.clone()),
+        &haar,
+        Mode::Periodization,
+    )
+    .unwrap();
+    let rec_kernel =
+        fast::idwt2(Coeffs2::from_array(reference.clone()), &haar, Mode::Zero).unwrap();
+    let rec_default = Tensor::<Bk, 4>::from_primitive(TensorPrimitive::Float(
+        generic_haar_idwt2::<Bk>(reference.map(|t| t.into_primitive().tensor())),
+    ));
+    assert!(
+        max_diff(&rec_kernel, &rec_ref) <= tol,
+        "{shape:?} inverse kernel"
+    );
+    assert!(
+        max_diff(&rec_default, &rec_ref) <= tol,
+        "{shape:?} inverse default"
+    );
+    assert!(
+        max_diff(&rec_kernel, &x) <= 2.0 * tol,
+        "{shape:?} round trip"
+    );
 }
 
 #[test]
@@ -69,7 +94,10 @@ fn falls_back_outside_the_hot_case() {
         assert!(max_diff(&ra, &rb) < 1e-6);
     }
     assert!(!fast::is_hot_case(&Wavelet::haar(), [1, 1, 8, 7]));
-    assert!(fast::is_hot_case(&Wavelet::new("db1").unwrap(), [1, 1, 8, 8]));
+    assert!(fast::is_hot_case(
+        &Wavelet::new("db1").unwrap(),
+        [1, 1, 8, 8]
+    ));
 }
 
 fn _assert_backend<Bk: Backend + WaveletBackend>() {}

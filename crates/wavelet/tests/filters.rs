@@ -26,16 +26,30 @@ fn builtin_filters_equal_pywavelets_exactly() {
     assert_eq!(checked, 1 + 38 + 19 + 17);
     assert!(Wavelet::new("haar").unwrap().is_haar());
     assert!(Wavelet::new("db1").unwrap().is_haar());
-    assert_eq!(Wavelet::haar().rec_lo(), Wavelet::new("db1").unwrap().rec_lo());
+    assert_eq!(
+        Wavelet::haar().rec_lo(),
+        Wavelet::new("db1").unwrap().rec_lo()
+    );
     assert!(!Wavelet::new("db2").unwrap().is_haar());
 }
 
 #[test]
 fn custom_banks() {
     let npz = Npz::open("filters.npz");
-    let f = |n: &str| npz.get(&format!("bior2.2/{n}")).as_slice().unwrap().to_vec();
-    let b = Wavelet::biorthogonal("bior2.2", f("dec_lo"), f("dec_hi"), f("rec_lo"), f("rec_hi"))
-        .unwrap();
+    let f = |n: &str| {
+        npz.get(&format!("bior2.2/{n}"))
+            .as_slice()
+            .unwrap()
+            .to_vec()
+    };
+    let b = Wavelet::biorthogonal(
+        "bior2.2",
+        f("dec_lo"),
+        f("dec_hi"),
+        f("rec_lo"),
+        f("rec_hi"),
+    )
+    .unwrap();
     assert!(!b.is_orthogonal());
     assert_eq!(b.filter_len(), 6);
     // A custom orthogonal bank reproduces the built-in one.
@@ -47,12 +61,27 @@ fn custom_banks() {
 
 #[test]
 fn bad_banks_and_names_are_errors() {
-    assert!(matches!(Wavelet::new("db99"), Err(Error::UnknownWavelet(_))));
-    assert!(matches!("morlet".parse::<Wavelet>(), Err(Error::UnknownWavelet(_))));
+    assert!(matches!(
+        Wavelet::new("db99"),
+        Err(Error::UnknownWavelet(_))
+    ));
+    assert!(matches!(
+        "morlet".parse::<Wavelet>(),
+        Err(Error::UnknownWavelet(_))
+    ));
     assert!(Wavelet::new(" DB4 ").is_ok());
-    assert!(matches!(Wavelet::orthogonal("x", vec![]), Err(Error::FilterBank(_))));
-    assert!(matches!(Wavelet::orthogonal("x", vec![1.0, 1.0]), Err(Error::FilterBank(_))));
-    assert!(matches!(Wavelet::orthogonal("x", vec![0.5, 0.5, 0.5]), Err(Error::FilterBank(_))));
+    assert!(matches!(
+        Wavelet::orthogonal("x", vec![]),
+        Err(Error::FilterBank(_))
+    ));
+    assert!(matches!(
+        Wavelet::orthogonal("x", vec![1.0, 1.0]),
+        Err(Error::FilterBank(_))
+    ));
+    assert!(matches!(
+        Wavelet::orthogonal("x", vec![0.5, 0.5, 0.5]),
+        Err(Error::FilterBank(_))
+    ));
     assert!(matches!(
         Wavelet::orthogonal("x", vec![f64::NAN, 0.5]),
         Err(Error::FilterBank(_))
@@ -68,7 +97,16 @@ fn bad_banks_and_names_are_errors() {
 fn max_level_matches_pywavelets() {
     // pywt.dwt_max_level(n, filter_len)
     let db4 = Wavelet::new("db4").unwrap(); // 8 taps
-    for (n, want) in [(0, 0), (6, 0), (7, 0), (13, 0), (14, 1), (27, 1), (28, 2), (1000, 7)] {
+    for (n, want) in [
+        (0, 0),
+        (6, 0),
+        (7, 0),
+        (13, 0),
+        (14, 1),
+        (27, 1),
+        (28, 2),
+        (1000, 7),
+    ] {
         assert_eq!(db4.max_level(n), want, "db4 n={n}");
     }
     let haar = Wavelet::haar();

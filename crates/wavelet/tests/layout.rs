@@ -31,7 +31,12 @@ fn pytorch_wavelets_layout_and_modes() {
         // DWTInverse((yl, yh)) trims like waverec2 (17 rows come back as 17... or 18).
         let rec = waverec2(dec, &db2, mode).unwrap();
         let want = npz.get(&format!("{k}/rec"));
-        let [n, c, h, w] = [want.shape()[0], want.shape()[1], want.shape()[2], want.shape()[3]];
+        let [n, c, h, w] = [
+            want.shape()[0],
+            want.shape()[1],
+            want.shape()[2],
+            want.shape()[3],
+        ];
         let rec = rec.slice([0..n, 0..c, 0..h, 0..w]);
         let e = max_err(&rec, want, k);
         assert!(e <= 1e-5, "{k} DWTInverse {e}");
@@ -75,13 +80,28 @@ fn stacking_layouts_and_exact_inverse() {
         assert_eq!(max_diff(&group(2), &second.clone().mul_scalar(0.5)), 0.0);
         assert_eq!(max_diff(&group(3), &c.d.clone().mul_scalar(0.5)), 0.0);
         let back = s.unstack(stacked).unwrap();
-        for (a, b) in [(&back.a, &c.a), (&back.h, &c.h), (&back.v, &c.v), (&back.d, &c.d)] {
+        for (a, b) in [
+            (&back.a, &c.a),
+            (&back.h, &c.h),
+            (&back.v, &c.v),
+            (&back.d, &c.d),
+        ] {
             assert_eq!(max_diff(a, b), 0.0, "÷2 then ×2 is exact");
         }
     }
-    assert!(Stacking::diffusion_4k().unstack(Tensor::<B, 4>::zeros([1, 6, 2, 2], &device)).is_err());
-    let bad = Stacking { order: BandOrder::Pywt, scale: 0.0 };
-    assert!(bad.unstack(Tensor::<B, 4>::zeros([1, 4, 2, 2], &device)).is_err());
+    assert!(
+        Stacking::diffusion_4k()
+            .unstack(Tensor::<B, 4>::zeros([1, 6, 2, 2], &device))
+            .is_err()
+    );
+    let bad = Stacking {
+        order: BandOrder::Pywt,
+        scale: 0.0,
+    };
+    assert!(
+        bad.unstack(Tensor::<B, 4>::zeros([1, 4, 2, 2], &device))
+            .is_err()
+    );
 }
 
 #[test]
@@ -90,15 +110,22 @@ fn diffusion_4k_loss_equals_reference() {
     let pred: Tensor<B, 4> = npz.tensor("even/pred");
     let target: Tensor<B, 4> = npz.tensor("even/target");
     // The stacked prediction equals pytorch_wavelets' cat([yl, yh[:, :, 0..3]]).
-    let stacked = Stacking::diffusion_4k().stack(dwt2(pred.clone(), &Wavelet::haar(), Mode::Zero).unwrap());
+    let stacked =
+        Stacking::diffusion_4k().stack(dwt2(pred.clone(), &Wavelet::haar(), Mode::Zero).unwrap());
     let e = max_err(&stacked, npz.get("even/stacked_pred"), "stacked");
     assert!(e <= 1e-6, "stacked {e}");
     let loss = WaveletLossConfig::diffusion_4k().init().unwrap();
-    let got = loss.forward(pred.clone(), target.clone()).unwrap().into_scalar() as f64;
+    let got = loss
+        .forward(pred.clone(), target.clone())
+        .unwrap()
+        .into_scalar() as f64;
     let want = npz.get("even/loss")[[0]];
     assert!((got - want).abs() <= 1e-6 * want, "{got} vs {want}");
     // Equal weights reduce to plain MSE (Parseval, orthonormal Haar on even sizes).
-    let mse = (pred.clone() - target.clone()).powi_scalar(2).mean().into_scalar() as f64;
+    let mse = (pred.clone() - target.clone())
+        .powi_scalar(2)
+        .mean()
+        .into_scalar() as f64;
     assert!((got - mse).abs() <= 1e-6 * mse, "{got} vs mse {mse}");
     // Also for 2 levels of an orthogonal wavelet in periodization mode.
     let mut cfg = WaveletLossConfig::diffusion_4k().with_levels(2);
@@ -107,7 +134,13 @@ fn diffusion_4k_loss_equals_reference() {
     let device = Default::default();
     let p = Tensor::<B, 4>::random([2, 4, 64, 64], Distribution::Default, &device);
     let t = Tensor::<B, 4>::random([2, 4, 64, 64], Distribution::Default, &device);
-    let got = cfg.clone().init().unwrap().forward(p.clone(), t.clone()).unwrap().into_scalar() as f64;
+    let got = cfg
+        .clone()
+        .init()
+        .unwrap()
+        .forward(p.clone(), t.clone())
+        .unwrap()
+        .into_scalar() as f64;
     let mse = (p.clone() - t.clone()).powi_scalar(2).mean().into_scalar() as f64;
     assert!((got - mse).abs() <= 1e-5 * mse, "{got} vs mse {mse}");
     // Weights change it: only the approximation band, weight 4.
@@ -120,16 +153,40 @@ fn diffusion_4k_loss_equals_reference() {
         .into_scalar() as f64;
     let dp = wavedec2(p, &Wavelet::new("sym4").unwrap(), Mode::Periodization, 2).unwrap();
     let dt = wavedec2(t, &Wavelet::new("sym4").unwrap(), Mode::Periodization, 2).unwrap();
-    let want = 4.0 * (dp.a - dt.a).powi_scalar(2).sum().into_scalar() as f64 / (2.0 * 4.0 * 64.0 * 64.0);
-    assert!((weighted - want).abs() <= 1e-5 * want, "{weighted} vs {want}");
+    let want =
+        4.0 * (dp.a - dt.a).powi_scalar(2).sum().into_scalar() as f64 / (2.0 * 4.0 * 64.0 * 64.0);
+    assert!(
+        (weighted - want).abs() <= 1e-5 * want,
+        "{weighted} vs {want}"
+    );
 }
 
 #[test]
 fn loss_config_errors() {
-    assert!(WaveletLossConfig::diffusion_4k().with_levels(0).init().is_err());
-    assert!(WaveletLossConfig::diffusion_4k().with_weights(1.0, vec![[1.0; 3]; 2]).init().is_err());
-    assert!(WaveletLossConfig::diffusion_4k().with_weights(-1.0, vec![]).init().is_err());
-    assert!(WaveletLossConfig::diffusion_4k().with_weights(f64::NAN, vec![]).init().is_err());
+    assert!(
+        WaveletLossConfig::diffusion_4k()
+            .with_levels(0)
+            .init()
+            .is_err()
+    );
+    assert!(
+        WaveletLossConfig::diffusion_4k()
+            .with_weights(1.0, vec![[1.0; 3]; 2])
+            .init()
+            .is_err()
+    );
+    assert!(
+        WaveletLossConfig::diffusion_4k()
+            .with_weights(-1.0, vec![])
+            .init()
+            .is_err()
+    );
+    assert!(
+        WaveletLossConfig::diffusion_4k()
+            .with_weights(f64::NAN, vec![])
+            .init()
+            .is_err()
+    );
     let loss = WaveletLossConfig::diffusion_4k().init().unwrap();
     let device = Default::default();
     let a = Tensor::<B, 4>::zeros([1, 4, 8, 8], &device);

@@ -9,7 +9,13 @@ const TOL: f64 = 1e-5;
 
 fn wavelet(name: &str, filters: &Npz) -> Wavelet {
     Wavelet::new(name).unwrap_or_else(|_| {
-        let f = |n: &str| filters.get(&format!("{name}/{n}")).as_slice().unwrap().to_vec();
+        let f = |n: &str| {
+            filters
+                .get(&format!("{name}/{n}"))
+                .as_slice()
+                .unwrap()
+                .to_vec()
+        };
         Wavelet::biorthogonal(name, f("dec_lo"), f("dec_hi"), f("rec_lo"), f("rec_hi")).unwrap()
     })
 }
@@ -52,7 +58,11 @@ fn multilevel_equals_pywt_wavedec2_waverec2() {
     assert_eq!(cases.len(), 4 * 7 * 2 + 2 * 2);
     for key in cases {
         let mut parts = key.split('/');
-        let (name, mode, size) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        let (name, mode, size) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
         let w = wavelet(name, &filters);
         let mode: Mode = mode.parse().unwrap();
         let x: Tensor<B, 4> = npz.tensor(&format!("{size}/x"));
@@ -107,13 +117,17 @@ fn perfect_reconstruction_and_parseval_for_all_builtins() {
         }
         // Parseval on an even size over two levels (periodization is orthonormal for every
         // even length, also below `max_level`, so dwt2 is applied twice by hand).
-        let x = Tensor::<B, 4>::random([1, 2, 16, 12], burn::tensor::Distribution::Default, &device);
+        let x =
+            Tensor::<B, 4>::random([1, 2, 16, 12], burn::tensor::Distribution::Default, &device);
         let energy = |t: &Tensor<B, 4>| t.clone().powi_scalar(2).sum().into_scalar() as f64;
         let l1 = dwt2(x.clone(), &w, Mode::Periodization).unwrap();
         let mut coeff_energy = energy(&l1.h) + energy(&l1.v) + energy(&l1.d);
         let l2 = dwt2(l1.a, &w, Mode::Periodization).unwrap();
         coeff_energy += energy(&l2.a) + energy(&l2.h) + energy(&l2.v) + energy(&l2.d);
         let e0 = energy(&x);
-        assert!((coeff_energy - e0).abs() <= 1e-5 * e0, "{name}: {coeff_energy} vs {e0}");
+        assert!(
+            (coeff_energy - e0).abs() <= 1e-5 * e0,
+            "{name}: {coeff_energy} vs {e0}"
+        );
     }
 }

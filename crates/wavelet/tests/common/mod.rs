@@ -38,7 +38,9 @@ impl Npz {
     }
 
     pub fn get(&self, key: &str) -> &ArrayD<f64> {
-        self.0.get(key).unwrap_or_else(|| panic!("fixture key {key}"))
+        self.0
+            .get(key)
+            .unwrap_or_else(|| panic!("fixture key {key}"))
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -64,7 +66,9 @@ impl Npz {
     }
 }
 
-pub fn to_tensor<Bk: burn::tensor::backend::Backend, const D: usize>(a: &ArrayD<f64>) -> Tensor<Bk, D> {
+pub fn to_tensor<Bk: burn::tensor::backend::Backend, const D: usize>(
+    a: &ArrayD<f64>,
+) -> Tensor<Bk, D> {
     let data = TensorData::new(a.iter().copied().collect::<Vec<f64>>(), a.shape().to_vec());
     Tensor::from_data(data, &Default::default())
 }
@@ -76,16 +80,28 @@ pub fn max_err<Bk: burn::tensor::backend::Backend, const D: usize>(
     what: &str,
 ) -> f64 {
     assert_eq!(t.dims().to_vec(), want.shape().to_vec(), "{what}: shape");
-    let got = t.to_data().convert::<f64>().to_vec::<f64>().expect("f64 data");
+    let got = t
+        .to_data()
+        .convert::<f64>()
+        .to_vec::<f64>()
+        .expect("f64 data");
     got.iter()
         .zip(want.iter())
         .map(|(g, w)| (g - w).abs())
         .fold(0.0, f64::max)
 }
 
-pub fn max_diff<Bk: burn::tensor::backend::Backend, const D: usize>(a: &Tensor<Bk, D>, b: &Tensor<Bk, D>) -> f64 {
+pub fn max_diff<Bk: burn::tensor::backend::Backend, const D: usize>(
+    a: &Tensor<Bk, D>,
+    b: &Tensor<Bk, D>,
+) -> f64 {
     assert_eq!(a.dims(), b.dims(), "shapes");
-    a.clone().sub(b.clone()).abs().max().into_scalar().to_f64_lossy()
+    a.clone()
+        .sub(b.clone())
+        .abs()
+        .max()
+        .into_scalar()
+        .to_f64_lossy()
 }
 
 trait Lossy {
