@@ -41,8 +41,10 @@ def write_filters_rs():
         f"{version('PyWavelets')}; do not edit.",
         "//! Reconstruction low-pass filters (`rec_lo`) of PyWavelets' orthogonal wavelets.",
         "//! The other three filters follow exactly (sign flips and reversal; see `wavelet.rs`).",
+        "#![allow(clippy::approx_constant, clippy::excessive_precision, clippy::unreadable_literal)]",
         "",
         "/// `(name, rec_lo)` for every built-in orthogonal wavelet.",
+        "#[rustfmt::skip]",
         "pub(crate) static REC_LO: &[(&str, &[f64])] = &[",
     ]
     for name in ORTHO:

@@ -13,22 +13,74 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use crate::{Coeffs2, Error, Mode, Result, Wavelet};
+use crate::{Coeffs2, Decomposition2, Error, Mode, Result, Wavelet};
 
-/// Backends with a fast one-level Haar DWT/IDWT on even-sized NCHW tensors.
+/// Backends with fast one-level 2-D transforms.
 ///
-/// Inputs are guaranteed by the callers in this module: rank 4, non-empty, even H and W
-/// (forward), four bands of one shape (inverse).
+/// The default methods use the generic tensor-op Haar in the hot case (Haar, even H and W)
+/// and [`crate::dwt2`]/[`crate::idwt2`] otherwise. burn-ndarray (feature `ndarray`) overrides
+/// them with host kernels: the Haar butterfly, and PyWavelets' sums for every other wavelet
+/// and mode. Callers ([`dwt2`], [`idwt2`]) have checked that the input is non-empty and that
+/// the four bands share one shape.
 pub trait WaveletBackend: Backend {
-    /// `(N, C, H, W)` → `[a, h, v, d]`, each `(N, C, H/2, W/2)` (PyWavelets' `cA, cH, cV, cD`).
-    fn haar_dwt2(x: FloatTensor<Self>) -> [FloatTensor<Self>; 4] {
-        generic_haar_dwt2::<Self>(x)
+    /// One-level analysis: `[a, h, v, d]` (PyWavelets' `cA, cH, cV, cD`).
+    ///
+    /// # Errors
+    /// As [`crate::dwt2`].
+    fn wavelet_dwt2(
+        x: FloatTensor<Self>,
+        wavelet: &Wavelet,
+        mode: Mode,
+    ) -> Result<[FloatTensor<Self>; 4]> {
+        default_dwt2::<Self>(x, wavelet, mode)
     }
 
-    /// `[a, h, v, d]` → `(N, C, 2h, 2w)`.
-    fn haar_idwt2(bands: [FloatTensor<Self>; 4]) -> FloatTensor<Self> {
-        generic_haar_idwt2::<Self>(bands)
+    /// One-level synthesis from `[a, h, v, d]`.
+    ///
+    /// # Errors
+    /// As [`crate::idwt2`].
+    fn wavelet_idwt2(
+        bands: [FloatTensor<Self>; 4],
+        wavelet: &Wavelet,
+        mode: Mode,
+    ) -> Result<FloatTensor<Self>> {
+        default_idwt2::<Self>(bands, wavelet, mode)
     }
+}
+
+/// The default of [`WaveletBackend::wavelet_dwt2`].
+///
+/// # Errors
+/// As [`crate::dwt2`].
+pub fn default_dwt2<B: Backend>(
+    x: FloatTensor<B>,
+    wavelet: &Wavelet,
+    mode: Mode,
+) -> Result<[FloatTensor<B>; 4]> {
+    let x = Tensor::<B, 4>::from_primitive(TensorPrimitive::Float(x));
+    if is_hot_case(wavelet, x.dims()) {
+        return Ok(generic_haar_dwt2::<B>(x.into_primitive().tensor()));
+    }
+    Ok(crate::dwt2(x, wavelet, mode)?
+        .into_array()
+        .map(|t| t.into_primitive().tensor()))
+}
+
+/// The default of [`WaveletBackend::wavelet_idwt2`].
+///
+/// # Errors
+/// As [`crate::idwt2`].
+pub fn default_idwt2<B: Backend>(
+    bands: [FloatTensor<B>; 4],
+    wavelet: &Wavelet,
+    mode: Mode,
+) -> Result<FloatTensor<B>> {
+    if wavelet.is_haar() {
+        return Ok(generic_haar_idwt2::<B>(bands));
+    }
+    let c =
+        Coeffs2::<B>::from_array(bands.map(|t| Tensor::from_primitive(TensorPrimitive::Float(t))));
+    Ok(crate::idwt2(c, wavelet, mode)?.into_primitive().tensor())
 }
 
 /// The generic tensor-op Haar analysis (the default of [`WaveletBackend::haar_dwt2`]).
@@ -77,8 +129,8 @@ pub fn is_hot_case(wavelet: &Wavelet, dims: [usize; 4]) -> bool {
     wavelet.is_haar() && n > 0 && c > 0 && h > 0 && w > 0 && h % 2 == 0 && w % 2 == 0
 }
 
-/// [`crate::dwt2`] with the backend's fast Haar kernel in the hot case (same results up to
-/// floating-point rounding: the kernel computes `(a ± b ± c ± d)/2` directly).
+/// [`crate::dwt2`] through the backend's [`WaveletBackend`] kernels (same results up to
+/// floating-point rounding).
 ///
 /// # Errors
 /// As [`crate::dwt2`].
@@ -87,16 +139,20 @@ pub fn dwt2<B: WaveletBackend>(
     wavelet: &Wavelet,
     mode: Mode,
 ) -> Result<Coeffs2<B>> {
-    if !is_hot_case(wavelet, x.dims()) {
-        return crate::dwt2(x, wavelet, mode);
+    let [n, c, h, w] = x.dims();
+    if n == 0 || c == 0 || h == 0 || w == 0 {
+        return Err(Error::shape(format!(
+            "dwt2 needs a non-empty (N, C, H, W) tensor, got {:?}",
+            [n, c, h, w]
+        )));
     }
-    let bands = B::haar_dwt2(x.into_primitive().tensor());
+    let bands = B::wavelet_dwt2(x.into_primitive().tensor(), wavelet, mode)?;
     Ok(Coeffs2::from_array(bands.map(|t| {
         Tensor::from_primitive(TensorPrimitive::Float(t))
     })))
 }
 
-/// [`crate::idwt2`] with the backend's fast Haar kernel in the hot case.
+/// [`crate::idwt2`] through the backend's [`WaveletBackend`] kernels.
 ///
 /// # Errors
 /// As [`crate::idwt2`].
@@ -106,15 +162,48 @@ pub fn idwt2<B: WaveletBackend>(
     mode: Mode,
 ) -> Result<Tensor<B, 4>> {
     let shape = c.a.dims();
-    let same = [&c.h, &c.v, &c.d].iter().all(|b| b.dims() == shape);
-    if !(wavelet.is_haar() && same && shape.iter().all(|&s| s > 0)) {
-        return crate::idwt2(c, wavelet, mode);
+    for (name, band) in [("h", &c.h), ("v", &c.v), ("d", &c.d)] {
+        if band.dims() != shape {
+            return Err(Error::shape(format!(
+                "idwt2 needs bands of one shape: a is {shape:?}, {name} is {:?}",
+                band.dims()
+            )));
+        }
+    }
+    if shape.contains(&0) {
+        return Err(Error::shape(format!("idwt2 got empty bands {shape:?}")));
     }
     if shape[2] > crate::plan::MAX_LEN / 2 || shape[3] > crate::plan::MAX_LEN / 2 {
         return Err(Error::shape(format!("bands {shape:?} are too large")));
     }
-    let out = B::haar_idwt2(c.into_array().map(|t| t.into_primitive().tensor()));
+    let bands = c.into_array().map(|t| t.into_primitive().tensor());
+    let out = B::wavelet_idwt2(bands, wavelet, mode)?;
     Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))
+}
+
+/// [`crate::wavedec2`] through the backend's kernels.
+///
+/// # Errors
+/// As [`crate::wavedec2`].
+pub fn wavedec2<B: WaveletBackend>(
+    x: Tensor<B, 4>,
+    wavelet: &Wavelet,
+    mode: Mode,
+    level: usize,
+) -> Result<Decomposition2<B>> {
+    crate::transform::wavedec2_with(x, wavelet, mode, level, dwt2)
+}
+
+/// [`crate::waverec2`] through the backend's kernels.
+///
+/// # Errors
+/// As [`crate::waverec2`].
+pub fn waverec2<B: WaveletBackend>(
+    c: Decomposition2<B>,
+    wavelet: &Wavelet,
+    mode: Mode,
+) -> Result<Tensor<B, 4>> {
+    crate::transform::waverec2_with(c, wavelet, mode, idwt2)
 }
 
 impl<B: Backend, C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy>
@@ -122,18 +211,18 @@ impl<B: Backend, C: burn::backend::autodiff::checkpoint::strategy::CheckpointStr
 {
 }
 
+pub mod cpu;
+
 #[cfg(feature = "ndarray")]
 mod ndarray_kernel {
     use burn::backend::ndarray::{
         FloatNdArrayElement, IntNdArrayElement, NdArray, NdArrayTensor, QuantElement, SharedArray,
     };
     use ndarray::{ArcArray, ArrayView, IxDyn};
-    use rayon::prelude::*;
 
-    use super::{WaveletBackend, generic_haar_dwt2, generic_haar_idwt2};
-
-    /// Rows handed to one rayon task at least (keeps tasks ≥ ~32 KiB of output).
-    const MIN_ELEMS_PER_TASK: usize = 8192;
+    use super::cpu::{self, Real};
+    use super::{WaveletBackend, default_dwt2, default_idwt2};
+    use crate::{Mode, Result, Wavelet};
 
     impl<E: FloatNdArrayElement, I: IntNdArrayElement, Q: QuantElement> WaveletBackend
         for NdArray<E, I, Q>
@@ -141,50 +230,53 @@ mod ndarray_kernel {
         NdArrayTensor: From<SharedArray<E>>,
         NdArrayTensor: From<SharedArray<I>>,
     {
-        fn haar_dwt2(x: NdArrayTensor) -> [NdArrayTensor; 4] {
+        fn wavelet_dwt2(
+            x: NdArrayTensor,
+            wavelet: &Wavelet,
+            mode: Mode,
+        ) -> Result<[NdArrayTensor; 4]> {
             match x {
-                NdArrayTensor::F32(s) => dwt_kernel(s.view()).map(Into::into),
-                NdArrayTensor::F64(s) => dwt_kernel(s.view()).map(Into::into),
-                other => generic_haar_dwt2::<Self>(other),
+                NdArrayTensor::F32(s) => {
+                    Ok(dwt(s.view(), wavelet, mode, |v| v as f32)?.map(Into::into))
+                }
+                NdArrayTensor::F64(s) => Ok(dwt(s.view(), wavelet, mode, |v| v)?.map(Into::into)),
+                other => default_dwt2::<Self>(other, wavelet, mode),
             }
         }
 
-        fn haar_idwt2(bands: [NdArrayTensor; 4]) -> NdArrayTensor {
+        fn wavelet_idwt2(
+            bands: [NdArrayTensor; 4],
+            wavelet: &Wavelet,
+            mode: Mode,
+        ) -> Result<NdArrayTensor> {
             match bands {
                 [
                     NdArrayTensor::F32(a),
                     NdArrayTensor::F32(h),
                     NdArrayTensor::F32(v),
                     NdArrayTensor::F32(d),
-                ] => idwt_kernel([a.view(), h.view(), v.view(), d.view()]).into(),
+                ] => Ok(idwt(
+                    [a.view(), h.view(), v.view(), d.view()],
+                    wavelet,
+                    mode,
+                    |v| v as f32,
+                )?
+                .into()),
                 [
                     NdArrayTensor::F64(a),
                     NdArrayTensor::F64(h),
                     NdArrayTensor::F64(v),
                     NdArrayTensor::F64(d),
-                ] => idwt_kernel([a.view(), h.view(), v.view(), d.view()]).into(),
-                other => generic_haar_idwt2::<Self>(other),
+                ] => Ok(idwt(
+                    [a.view(), h.view(), v.view(), d.view()],
+                    wavelet,
+                    mode,
+                    |v| v,
+                )?
+                .into()),
+                other => default_idwt2::<Self>(other, wavelet, mode),
             }
         }
-    }
-
-    /// Element types of the kernel.
-    trait Real:
-        Copy
-        + Send
-        + Sync
-        + Default
-        + std::ops::Add<Output = Self>
-        + std::ops::Sub<Output = Self>
-        + std::ops::Mul<Output = Self>
-    {
-        const HALF: Self;
-    }
-    impl Real for f32 {
-        const HALF: f32 = 0.5;
-    }
-    impl Real for f64 {
-        const HALF: f64 = 0.5;
     }
 
     fn contiguous<'a, T: Real>(v: &'a ArrayView<'a, T, IxDyn>) -> std::borrow::Cow<'a, [T]> {
@@ -195,68 +287,50 @@ mod ndarray_kernel {
     }
 
     fn shared<T: Real>(data: Vec<T>, shape: [usize; 4]) -> SharedArray<T> {
-        // The length is n·c·h·w by construction.
+        // The length is the product of the shape by construction.
         ArcArray::from_shape_vec(IxDyn(&shape), data)
             .unwrap_or_else(|e| unreachable!("kernel output shape: {e}"))
     }
 
-    fn dwt_kernel<T: Real>(x: ArrayView<'_, T, IxDyn>) -> [SharedArray<T>; 4] {
-        let s = x.shape();
-        let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
-        let (h2, w2) = (h / 2, w / 2);
-        let input = contiguous(&x);
-        let len = n * c * h2 * w2;
-        let mut out: [Vec<T>; 4] = std::array::from_fn(|_| vec![T::default(); len]);
-        let [oa, oh, ov, od] = &mut out;
-        let min_rows = (MIN_ELEMS_PER_TASK / w2.max(1)).max(1);
-        oa.par_chunks_mut(w2)
-            .zip(oh.par_chunks_mut(w2))
-            .zip(ov.par_chunks_mut(w2))
-            .zip(od.par_chunks_mut(w2))
-            .enumerate()
-            .with_min_len(min_rows)
-            .for_each(|(row, (((ra, rh), rv), rd))| {
-                let (plane, r) = (row / h2, row % h2);
-                let top = &input[(plane * h + 2 * r) * w..][..w];
-                let bottom = &input[(plane * h + 2 * r + 1) * w..][..w];
-                for k in 0..w2 {
-                    let (p00, p01) = (top[2 * k], top[2 * k + 1]);
-                    let (p10, p11) = (bottom[2 * k], bottom[2 * k + 1]);
-                    let (s0, d0, s1, d1) = (p00 + p01, p00 - p01, p10 + p11, p10 - p11);
-                    ra[k] = (s0 + s1) * T::HALF;
-                    rh[k] = (s0 - s1) * T::HALF;
-                    rv[k] = (d0 + d1) * T::HALF;
-                    rd[k] = (d0 - d1) * T::HALF;
-                }
-            });
-        let shape = [n, c, h2, w2];
-        out.map(|v| shared(v, shape))
+    fn dims(v: &ArrayView<'_, impl Real, IxDyn>) -> [usize; 4] {
+        let s = v.shape();
+        [s[0], s[1], s[2], s[3]]
     }
 
-    fn idwt_kernel<T: Real>(bands: [ArrayView<'_, T, IxDyn>; 4]) -> SharedArray<T> {
-        let s = bands[0].shape();
-        let (n, c, h2, w2) = (s[0], s[1], s[2], s[3]);
-        let (h, w) = (2 * h2, 2 * w2);
-        let [a, hh, v, d] = [0, 1, 2, 3].map(|i| contiguous(&bands[i]));
-        let mut out = vec![T::default(); n * c * h * w];
-        let min_rows = (MIN_ELEMS_PER_TASK / (2 * w).max(1)).max(1);
-        out.par_chunks_mut(2 * w)
-            .enumerate()
-            .with_min_len(min_rows)
-            .for_each(|(row, pair)| {
-                let (top, bottom) = pair.split_at_mut(w);
-                let off = row * w2;
-                let (ra, rh) = (&a[off..][..w2], &hh[off..][..w2]);
-                let (rv, rd) = (&v[off..][..w2], &d[off..][..w2]);
-                for k in 0..w2 {
-                    let (ahs, ahd) = (ra[k] + rh[k], ra[k] - rh[k]);
-                    let (vds, vdd) = (rv[k] + rd[k], rv[k] - rd[k]);
-                    top[2 * k] = (ahs + vds) * T::HALF;
-                    top[2 * k + 1] = (ahs - vds) * T::HALF;
-                    bottom[2 * k] = (ahd + vdd) * T::HALF;
-                    bottom[2 * k + 1] = (ahd - vdd) * T::HALF;
-                }
-            });
-        shared(out, [n, c, h, w])
+    fn dwt<T: Real>(
+        x: ArrayView<'_, T, IxDyn>,
+        wavelet: &Wavelet,
+        mode: Mode,
+        real: impl Fn(f64) -> T + Sync,
+    ) -> Result<[SharedArray<T>; 4]> {
+        let [n, c, h, w] = dims(&x);
+        let input = contiguous(&x);
+        if super::is_hot_case(wavelet, [n, c, h, w]) {
+            let len = n * c * (h / 2) * (w / 2);
+            let mut out: [Vec<T>; 4] = std::array::from_fn(|_| cpu::alloc_output(len));
+            let [a, hh, v, d] = &mut out;
+            cpu::haar_dwt2(&input, [n, c, h, w], [a, hh, v, d]);
+            return Ok(out.map(|v| shared(v, [n, c, h / 2, w / 2])));
+        }
+        let (out, shape) = cpu::dwt2_any(&input, [n, c, h, w], wavelet, mode, real)?;
+        Ok(out.map(|v| shared(v, shape)))
+    }
+
+    fn idwt<T: Real>(
+        bands: [ArrayView<'_, T, IxDyn>; 4],
+        wavelet: &Wavelet,
+        mode: Mode,
+        real: impl Fn(f64) -> T + Sync,
+    ) -> Result<SharedArray<T>> {
+        let shape = dims(&bands[0]);
+        let [n, c, h2, w2] = shape;
+        let [a, h, v, d] = [0, 1, 2, 3].map(|i| contiguous(&bands[i]));
+        if wavelet.is_haar() {
+            let mut out = cpu::alloc_output(n * c * 4 * h2 * w2);
+            cpu::haar_idwt2([&a, &h, &v, &d], shape, &mut out);
+            return Ok(shared(out, [n, c, 2 * h2, 2 * w2]));
+        }
+        let (out, shape) = cpu::idwt2_any([&a, &h, &v, &d], shape, wavelet, mode, real)?;
+        Ok(shared(out, shape))
     }
 }

@@ -1,4 +1,4 @@
-//! One-dimensional analysis and synthesis operators, planned on the host.
+//! One-dimensional analysis and synthesis, planned on the host.
 //!
 //! PyWavelets (`_extensions/c/convolution.c.src`) computes, for a signal `x` of length `n` and a
 //! filter `f` of length `L`,
@@ -8,27 +8,20 @@
 //! with `rec_*[L−1−j]` in place of `dec_*[j]`: the output keeps the `2m − L + 2` samples
 //! `0 ≤ n < 2m − L + 2` (the "valid" part), or all `2m` samples, wrapped, for `Periodization`.
 //!
-//! Both are sparse matrices with a bounded number of entries per output, stored here "ELL"
-//! style: for slot `t`, the source index and coefficient of every output. Applying one to a
-//! tensor axis is a gather per slot plus a broadcast multiply-add, which every backend has and
-//! autodiff differentiates (the gradient is the scatter-add transpose).
+//! On tensors this becomes: one gather that materialises the extended signal
+//! `e[q] = x̃[q + s − L + 1]`, `q < 2·out + L − 2` (with a ±1/0 sign vector for the
+//! antisymmetric and zero extensions), then a stride-2 convolution with the reversed filters
+//! (analysis); and a stride-2 transposed convolution with the reconstruction filters, cropped
+//! at `L − 1 − s` (synthesis; periodization first extends the coefficients periodically).
+//! Gathers and (transposed) convolutions exist on every backend and autodiff differentiates
+//! them.
 
 use crate::{Error, Mode, Result, Wavelet};
 
 /// Largest axis length accepted (indices must fit the backends' `i32` int tensors).
 pub(crate) const MAX_LEN: usize = 1 << 30;
 
-/// A sparse operator `y[k] = Σ_t c[t][k] · x[idx[t][k]]` with one or more coefficient sets that
-/// share the gather (analysis: low-pass and high-pass).
-#[derive(Debug, Clone)]
-pub(crate) struct Ell {
-    pub(crate) out_len: usize,
-    pub(crate) idx: Vec<Vec<i64>>,
-    /// `coef[set][t][k]`.
-    pub(crate) coef: Vec<Vec<Vec<f64>>>,
-}
-
-/// Number of coefficients per band for an axis of length `n`.
+/// Number of coefficients per band for an axis of `len` samples.
 pub(crate) fn coeff_len(n: usize, filter_len: usize, mode: Mode) -> usize {
     match mode {
         Mode::Periodization => n.div_ceil(2),
@@ -44,8 +37,27 @@ pub(crate) fn rec_len(m: usize, filter_len: usize, mode: Mode) -> Option<usize> 
     }
 }
 
-/// The analysis operator of one axis of length `n`: coefficient sets `[lo, hi]`.
-pub(crate) fn analysis(n: usize, w: &Wavelet, mode: Mode) -> Result<Ell> {
+/// The filter offset `s` of the analysis sum.
+pub(crate) fn shift(filter_len: usize, mode: Mode) -> usize {
+    if mode == Mode::Periodization {
+        filter_len / 2
+    } else {
+        1
+    }
+}
+
+/// The extended signal an analysis convolution reads: source indices and, where the
+/// extension is not a plain copy, signs (0 for zero padding, −1 for antisymmetric).
+#[derive(Debug, Clone)]
+pub(crate) struct Extension {
+    /// Source index of each extended sample (`2·coeff_len + L − 2` of them).
+    pub(crate) idx: Vec<i64>,
+    /// Sign of each extended sample, when any differs from 1.
+    pub(crate) sign: Option<Vec<f64>>,
+}
+
+/// Plans the extension of an axis of length `n` for analysis.
+pub(crate) fn extension(n: usize, w: &Wavelet, mode: Mode) -> Result<Extension> {
     check_len(n)?;
     if mode == Mode::Reflect && n < 2 {
         return Err(Error::shape(
@@ -54,69 +66,32 @@ pub(crate) fn analysis(n: usize, w: &Wavelet, mode: Mode) -> Result<Ell> {
     }
     let l = w.filter_len();
     let out_len = coeff_len(n, l, mode);
-    let (ext_n, shift) = match mode {
-        Mode::Periodization => (n + n % 2, l / 2),
-        _ => (n, 1),
+    let ext_n = if mode == Mode::Periodization {
+        n + n % 2
+    } else {
+        n
     };
-    let mut idx = vec![vec![0i64; out_len]; l];
-    let mut coef = vec![vec![vec![0.0; out_len]; l]; 2];
-    for o in 0..out_len {
-        for j in 0..l {
-            let pos = (2 * o + shift) as i64 - j as i64;
-            let (mut src, sign) = mode.source(pos, ext_n as i64);
-            if src == n as i64 {
-                src -= 1; // periodization of an odd length: the padded copy of x[n−1]
-            }
-            idx[j][o] = src;
-            coef[0][j][o] = f64::from(sign) * w.dec_lo()[j];
-            coef[1][j][o] = f64::from(sign) * w.dec_hi()[j];
+    let offset = shift(l, mode) as i64 - l as i64 + 1;
+    let len = 2 * out_len + l - 2;
+    let mut idx = Vec::with_capacity(len);
+    let mut sign = Vec::with_capacity(len);
+    for q in 0..len as i64 {
+        let (mut src, sg) = mode.source(q + offset, ext_n as i64);
+        if src == n as i64 {
+            src -= 1; // periodization of an odd length: the padded copy of x[n−1]
         }
+        idx.push(src);
+        sign.push(f64::from(sg));
     }
-    Ok(Ell { out_len, idx, coef })
+    let sign = sign.iter().any(|&s| s != 1.0).then_some(sign);
+    Ok(Extension { idx, sign })
 }
 
-/// The synthesis operator from `m` coefficients per band: reads the concatenation
-/// `[approx (m); detail (m)]` along the axis; one coefficient set.
-pub(crate) fn synthesis(m: usize, w: &Wavelet, mode: Mode) -> Result<Ell> {
-    check_len(m)?;
-    let l = w.filter_len();
-    let out_len = rec_len(m, l, mode).ok_or_else(|| {
-        Error::shape(format!(
-            "{m} coefficients are too few to reconstruct with a {l}-tap filter (need ≥ {})",
-            l / 2
-        ))
-    })?;
-    let mut entries: Vec<Vec<(i64, f64)>> = vec![Vec::new(); out_len];
-    let shift = if mode == Mode::Periodization {
-        l / 2
-    } else {
-        1
-    };
-    for o in 0..m {
-        for j in 0..l {
-            let pos = (2 * o + shift) as i64 - j as i64;
-            let target = if mode == Mode::Periodization {
-                pos.rem_euclid(out_len as i64)
-            } else if (0..out_len as i64).contains(&pos) {
-                pos
-            } else {
-                continue;
-            };
-            let e = &mut entries[target as usize];
-            e.push((o as i64, w.rec_lo()[l - 1 - j]));
-            e.push(((m + o) as i64, w.rec_hi()[l - 1 - j]));
-        }
-    }
-    let slots = entries.iter().map(Vec::len).max().unwrap_or(0);
-    let mut idx = vec![vec![0i64; out_len]; slots];
-    let mut coef = vec![vec![vec![0.0; out_len]; slots]];
-    for (k, e) in entries.iter().enumerate() {
-        for (t, &(i, c)) in e.iter().enumerate() {
-            idx[t][k] = i;
-            coef[0][t][k] = c;
-        }
-    }
-    Ok(Ell { out_len, idx, coef })
+/// Periodic extension of `m` coefficients by `e` on both sides (synthesis in periodization).
+pub(crate) fn periodic(m: usize, e: usize) -> Vec<i64> {
+    (-(e as i64)..(m + e) as i64)
+        .map(|i| i.rem_euclid(m as i64))
+        .collect()
 }
 
 fn check_len(n: usize) -> Result<()> {

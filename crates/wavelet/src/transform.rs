@@ -2,9 +2,11 @@
 //! PyWavelets band for band.
 
 use burn::tensor::backend::Backend;
+use burn::tensor::module::{conv_transpose2d, conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Int, Tensor, TensorData};
 
-use crate::plan::{self, Ell};
+use crate::plan;
 use crate::{Error, Mode, Result, Wavelet};
 
 /// One level of a 2-D decomposition, in PyWavelets' names: `pywt.dwt2` returns
@@ -82,7 +84,8 @@ impl<B: Backend> Decomposition2<B> {
 /// PyWavelets exactly. Non-finite values propagate as in PyWavelets (no check: it would need a
 /// device read-back).
 ///
-/// Cost: `L` gathers and multiply-adds per axis (`L` = filter length); autodiff-safe.
+/// Cost per axis: one gather (the extended signal) and one stride-2 convolution;
+/// autodiff-safe.
 /// For Haar on even sizes, [`crate::fast::dwt2`] uses a single-pass kernel where the backend
 /// has one.
 ///
@@ -96,11 +99,9 @@ pub fn dwt2<B: Backend>(x: Tensor<B, 4>, wavelet: &Wavelet, mode: Mode) -> Resul
             [n, c, h, w]
         )));
     }
-    let along_h = plan::analysis(h, wavelet, mode)?;
-    let along_w = plan::analysis(w, wavelet, mode)?;
-    let [lo, hi] = two(apply(x, 2, &along_h));
-    let [a, v] = two(apply(lo, 3, &along_w));
-    let [hd, d] = two(apply(hi, 3, &along_w));
+    let [lo, hi] = analyze(x, 2, wavelet, mode)?;
+    let [a, v] = analyze(lo, 3, wavelet, mode)?;
+    let [hd, d] = analyze(hi, 3, wavelet, mode)?;
     Ok(Coeffs2 { a, h: hd, v, d })
 }
 
@@ -124,12 +125,9 @@ pub fn idwt2<B: Backend>(c: Coeffs2<B>, wavelet: &Wavelet, mode: Mode) -> Result
     if shape[0] == 0 || shape[1] == 0 {
         return Err(Error::shape(format!("idwt2 got empty bands {shape:?}")));
     }
-    let along_w = plan::synthesis(shape[3], wavelet, mode)?;
-    let along_h = plan::synthesis(shape[2], wavelet, mode)?;
-    let [lo] = one(apply(Tensor::cat(vec![c.a, c.v], 3), 3, &along_w));
-    let [hi] = one(apply(Tensor::cat(vec![c.h, c.d], 3), 3, &along_w));
-    let [x] = one(apply(Tensor::cat(vec![lo, hi], 2), 2, &along_h));
-    Ok(x)
+    let lo = synthesize(c.a, c.v, 3, wavelet, mode)?;
+    let hi = synthesize(c.h, c.d, 3, wavelet, mode)?;
+    synthesize(lo, hi, 2, wavelet, mode)
 }
 
 /// Multi-level 2-D DWT; equals `pywt.wavedec2(x, wavelet, mode, level)` with the details stored
@@ -145,6 +143,17 @@ pub fn wavedec2<B: Backend>(
     mode: Mode,
     level: usize,
 ) -> Result<Decomposition2<B>> {
+    wavedec2_with(x, wavelet, mode, level, dwt2)
+}
+
+/// [`wavedec2`] over any one-level transform (the generic one or [`crate::fast::dwt2`]).
+pub(crate) fn wavedec2_with<B: Backend>(
+    x: Tensor<B, 4>,
+    wavelet: &Wavelet,
+    mode: Mode,
+    level: usize,
+    dwt: impl Fn(Tensor<B, 4>, &Wavelet, Mode) -> Result<Coeffs2<B>>,
+) -> Result<Decomposition2<B>> {
     let [_, _, h, w] = x.dims();
     let max = wavelet.max_level(h.min(w));
     if level == 0 || level > max {
@@ -158,7 +167,7 @@ pub fn wavedec2<B: Backend>(
     let mut details = Vec::with_capacity(level);
     let mut a = x;
     for _ in 0..level {
-        let (next, d) = dwt2(a, wavelet, mode)?.split();
+        let (next, d) = dwt(a, wavelet, mode)?.split();
         details.push(d);
         a = next;
     }
@@ -174,6 +183,16 @@ pub fn waverec2<B: Backend>(
     c: Decomposition2<B>,
     wavelet: &Wavelet,
     mode: Mode,
+) -> Result<Tensor<B, 4>> {
+    waverec2_with(c, wavelet, mode, idwt2)
+}
+
+/// [`waverec2`] over any one-level inverse (the generic one or [`crate::fast::idwt2`]).
+pub(crate) fn waverec2_with<B: Backend>(
+    c: Decomposition2<B>,
+    wavelet: &Wavelet,
+    mode: Mode,
+    idwt: impl Fn(Coeffs2<B>, &Wavelet, Mode) -> Result<Tensor<B, 4>>,
 ) -> Result<Tensor<B, 4>> {
     if c.details.is_empty() {
         return Err(Error::Level("waverec2 needs at least one level".into()));
@@ -194,7 +213,7 @@ pub fn waverec2<B: Backend>(
         if (ah, aw) != (dh, dw) {
             a = a.slice([0..n, 0..ch, 0..dh, 0..dw]);
         }
-        a = idwt2(
+        a = idwt(
             Coeffs2 {
                 a,
                 h: d.h,
@@ -208,55 +227,139 @@ pub fn waverec2<B: Backend>(
     Ok(a)
 }
 
-/// Applies `op` along `dim` (2 or 3): one output per coefficient set.
-fn apply<B: Backend>(x: Tensor<B, 4>, dim: usize, op: &Ell) -> Vec<Tensor<B, 4>> {
+/// The `[1, 1, L, 1]`-shaped (dim 2) or `[1, 1, 1, L]`-shaped (dim 3) kernel geometry.
+fn kernel_shape(dim: usize, len: usize, channels: [usize; 2]) -> [usize; 4] {
+    if dim == 2 {
+        [channels[0], channels[1], len, 1]
+    } else {
+        [channels[0], channels[1], 1, len]
+    }
+}
+
+fn stride(dim: usize) -> [usize; 2] {
+    if dim == 2 { [2, 1] } else { [1, 2] }
+}
+
+fn index<B: Backend>(idx: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
+    let n = idx.len();
+    Tensor::from_data(TensorData::new(idx, [n]), device)
+}
+
+/// One-level analysis along `dim` (2 = H, 3 = W): `[low-pass, high-pass]`.
+fn analyze<B: Backend>(
+    x: Tensor<B, 4>,
+    dim: usize,
+    w: &Wavelet,
+    mode: Mode,
+) -> Result<[Tensor<B, 4>; 2]> {
+    let [n, c, _, _] = x.dims();
     let device = x.device();
     let dtype = x.dtype();
-    let len = op.out_len;
-    let mut shape = x.dims();
-    shape[dim] = len;
-    let mut bshape = [1usize; 4];
-    bshape[dim] = len;
-    let mut acc: Vec<Option<Tensor<B, 4>>> = vec![None; op.coef.len()];
-    for (t, idx) in op.idx.iter().enumerate() {
-        if op.coef.iter().all(|set| set[t].iter().all(|&v| v == 0.0)) {
-            continue;
-        }
-        let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx.clone(), [len]), &device);
-        let gathered = x.clone().select(dim, idx);
-        for (set, sum) in op.coef.iter().zip(acc.iter_mut()) {
-            let c = &set[t];
-            if c.iter().all(|&v| v == 0.0) {
-                continue;
-            }
-            let term = if c.iter().all(|&v| v == c[0]) {
-                gathered.clone().mul_scalar(c[0])
-            } else {
-                let data = TensorData::new(c.clone(), bshape).convert_dtype(dtype);
-                gathered.clone() * Tensor::<B, 4>::from_data(data, (&device, dtype))
-            };
-            *sum = Some(match sum.take() {
-                Some(s) => s + term,
-                None => term,
-            });
-        }
+    let ext = plan::extension(x.dims()[dim], w, mode)?;
+    let elen = ext.idx.len();
+    let mut xe = x.select(dim, index::<B>(ext.idx, &device));
+    if let Some(sign) = ext.sign {
+        let mut shape = [1; 4];
+        shape[dim] = elen;
+        xe = xe * Tensor::<B, 4>::from_data(TensorData::new(sign, shape), (&device, dtype));
     }
-    acc.into_iter()
-        .map(|s| s.unwrap_or_else(|| Tensor::zeros(shape, (&device, dtype))))
-        .collect()
+    let [_, _, he, we] = xe.dims();
+    let xe = xe.reshape([n * c, 1, he, we]);
+    // Cross-correlation with the reversed decomposition filters.
+    let l = w.filter_len();
+    let taps: Vec<f64> = w
+        .dec_lo()
+        .iter()
+        .rev()
+        .chain(w.dec_hi().iter().rev())
+        .copied()
+        .collect();
+    let weight = Tensor::<B, 4>::from_data(
+        TensorData::new(taps, kernel_shape(dim, l, [2, 1])),
+        (&device, dtype),
+    );
+    let y = conv2d(
+        xe,
+        weight,
+        None,
+        ConvOptions::new(stride(dim), [0, 0], [1, 1], 1),
+    );
+    let [_, _, ho, wo] = y.dims();
+    let band = |i: usize| {
+        y.clone()
+            .slice([0..n * c, i..i + 1, 0..ho, 0..wo])
+            .reshape([n, c, ho, wo])
+    };
+    Ok([band(0), band(1)])
 }
 
-fn two<B: Backend>(v: Vec<Tensor<B, 4>>) -> [Tensor<B, 4>; 2] {
-    let mut it = v.into_iter();
-    match (it.next(), it.next()) {
-        (Some(a), Some(b)) => [a, b],
-        _ => unreachable!("analysis operators have two coefficient sets"),
+/// One-level synthesis along `dim` from the low-pass and high-pass coefficients.
+fn synthesize<B: Backend>(
+    lo: Tensor<B, 4>,
+    hi: Tensor<B, 4>,
+    dim: usize,
+    w: &Wavelet,
+    mode: Mode,
+) -> Result<Tensor<B, 4>> {
+    let [n, c, _, _] = lo.dims();
+    let device = lo.device();
+    let dtype = lo.dtype();
+    let m = lo.dims()[dim];
+    let l = w.filter_len();
+    let out_len = plan::rec_len(m, l, mode).ok_or_else(|| {
+        Error::shape(format!(
+            "{m} coefficients are too few to reconstruct with a {l}-tap filter (need ≥ {})",
+            l / 2
+        ))
+    })?;
+    if m > plan::MAX_LEN / 2 {
+        return Err(Error::shape(format!(
+            "{m} coefficients per axis is too many"
+        )));
     }
-}
-
-fn one<B: Backend>(v: Vec<Tensor<B, 4>>) -> [Tensor<B, 4>; 1] {
-    match v.into_iter().next() {
-        Some(a) => [a],
-        None => unreachable!("synthesis operators have one coefficient set"),
-    }
+    // Periodization wraps: extend the coefficients periodically and crop further in.
+    let (lo, hi, e) = if mode == Mode::Periodization {
+        let e = l.div_ceil(2);
+        let idx = plan::periodic(m, e);
+        (
+            lo.select(dim, index::<B>(idx.clone(), &device)),
+            hi.select(dim, index::<B>(idx, &device)),
+            e,
+        )
+    } else {
+        (lo, hi, 0)
+    };
+    let [_, _, hl, wl] = lo.dims();
+    let z = Tensor::cat(
+        vec![
+            lo.reshape([n * c, 1, hl, wl]),
+            hi.reshape([n * c, 1, hl, wl]),
+        ],
+        1,
+    );
+    let taps: Vec<f64> = w
+        .rec_lo()
+        .iter()
+        .chain(w.rec_hi().iter())
+        .copied()
+        .collect();
+    let weight = Tensor::<B, 4>::from_data(
+        TensorData::new(taps, kernel_shape(dim, l, [2, 1])),
+        (&device, dtype),
+    );
+    let y = conv_transpose2d(
+        z,
+        weight,
+        None,
+        ConvTransposeOptions::new(stride(dim), [0, 0], [0, 0], [1, 1], 1),
+    );
+    let start = l - 1 - plan::shift(l, mode) + 2 * e;
+    let [_, _, hy, wy] = y.dims();
+    let y = if dim == 2 {
+        y.slice([0..n * c, 0..1, start..start + out_len, 0..wy])
+    } else {
+        y.slice([0..n * c, 0..1, 0..hy, start..start + out_len])
+    };
+    let [_, _, ho, wo] = y.dims();
+    Ok(y.reshape([n, c, ho, wo]))
 }

@@ -56,7 +56,7 @@ impl Wavelet {
     /// orthonormal to its even shifts (`Σ h[k] h[k+2m] = δ_m` within `1e-6`).
     pub fn orthogonal(name: impl Into<String>, rec_lo: Vec<f64>) -> Result<Self> {
         check_filter("rec_lo", &rec_lo)?;
-        if rec_lo.len() % 2 != 0 {
+        if !rec_lo.len().is_multiple_of(2) {
             return Err(Error::FilterBank(format!(
                 "an orthogonal filter has even length, got {}",
                 rec_lo.len()
@@ -116,7 +116,7 @@ impl Wavelet {
 
     fn expand_orthogonal(name: String, rec_lo: Vec<f64>) -> Self {
         let l = rec_lo.len();
-        let sign = |i: usize| if i % 2 == 0 { 1.0 } else { -1.0 };
+        let sign = |i: usize| if i.is_multiple_of(2) { 1.0 } else { -1.0 };
         Self {
             name,
             dec_lo: rec_lo.iter().rev().copied().collect(),

@@ -3,9 +3,40 @@ mod common;
 
 use burn::tensor::Tensor;
 use common::{B, B64, Npz, max_diff, max_err};
-use ultrares_wavelet::{Mode, Wavelet, dwt2, idwt2, wavedec2, waverec2};
+use ultrares_wavelet::{Coeffs2, Mode, Wavelet, dwt2, idwt2, wavedec2, waverec2};
 
 const TOL: f64 = 1e-5;
+
+/// The implementations under test: the generic tensor-op path, and (feature `ndarray`) the
+/// backend kernels behind `fast::` — both must equal PyWavelets.
+#[derive(Debug, Clone, Copy)]
+enum Imp {
+    Generic,
+    #[cfg(feature = "ndarray")]
+    Kernel,
+}
+
+const IMPS: &[Imp] = &[
+    Imp::Generic,
+    #[cfg(feature = "ndarray")]
+    Imp::Kernel,
+];
+
+fn dwt(imp: Imp, x: Tensor<B, 4>, w: &Wavelet, mode: Mode) -> Coeffs2<B> {
+    match imp {
+        Imp::Generic => dwt2(x, w, mode).unwrap(),
+        #[cfg(feature = "ndarray")]
+        Imp::Kernel => ultrares_wavelet::fast::dwt2(x, w, mode).unwrap(),
+    }
+}
+
+fn idwt(imp: Imp, c: Coeffs2<B>, w: &Wavelet, mode: Mode) -> Tensor<B, 4> {
+    match imp {
+        Imp::Generic => idwt2(c, w, mode).unwrap(),
+        #[cfg(feature = "ndarray")]
+        Imp::Kernel => ultrares_wavelet::fast::idwt2(c, w, mode).unwrap(),
+    }
+}
 
 fn wavelet(name: &str, filters: &Npz) -> Wavelet {
     Wavelet::new(name).unwrap_or_else(|_| {
@@ -34,17 +65,19 @@ fn single_level_equals_pywt_dwt2_idwt2() {
         let w = wavelet(name, &filters);
         let mode: Mode = mode.parse().unwrap();
         seen_modes.insert(mode);
-        let x: Tensor<B, 4> = npz.tensor(&format!("{key}/x"));
-        let c = dwt2(x, &w, mode).unwrap();
-        for (band, t) in [("a", &c.a), ("h1", &c.h), ("v1", &c.v), ("d1", &c.d)] {
-            let e = max_err(t, npz.get(&format!("{key}/{band}")), &key);
-            assert!(e <= TOL, "{key} {band}: {e}");
+        for &imp in IMPS {
+            let x: Tensor<B, 4> = npz.tensor(&format!("{key}/x"));
+            let c = dwt(imp, x, &w, mode);
+            for (band, t) in [("a", &c.a), ("h1", &c.h), ("v1", &c.v), ("d1", &c.d)] {
+                let e = max_err(t, npz.get(&format!("{key}/{band}")), &key);
+                assert!(e <= TOL, "{imp:?} {key} {band}: {e}");
+            }
+            // Inverse from PyWavelets' own coefficients, so both directions are checked alone.
+            let bands = ["a", "h1", "v1", "d1"].map(|b| npz.tensor::<4>(&format!("{key}/{b}")));
+            let rec = idwt(imp, Coeffs2::from_array(bands), &w, mode);
+            let e = max_err(&rec, npz.get(&format!("{key}/rec")), &key);
+            assert!(e <= TOL, "{imp:?} {key} idwt2: {e}");
         }
-        // Inverse from PyWavelets' own coefficients, so both directions are checked alone.
-        let bands = ["a", "h1", "v1", "d1"].map(|b| npz.tensor::<4>(&format!("{key}/{b}")));
-        let rec = idwt2(ultrares_wavelet::Coeffs2::from_array(bands), &w, mode).unwrap();
-        let e = max_err(&rec, npz.get(&format!("{key}/rec")), &key);
-        assert!(e <= TOL, "{key} idwt2: {e}");
     }
     assert_eq!(seen_modes.len(), 7);
 }
@@ -76,6 +109,22 @@ fn multilevel_equals_pywt_wavedec2_waverec2() {
                 let e = max_err(t, npz.get(&k), &k);
                 assert!(e <= TOL, "{k}: {e}");
             }
+        }
+        // The kernels, level by level.
+        #[cfg(feature = "ndarray")]
+        {
+            let mut a = x.clone();
+            for level in 1..=3 {
+                let c = dwt(Imp::Kernel, a, &w, mode);
+                for (band, t) in [("h", &c.h), ("v", &c.v), ("d", &c.d)] {
+                    let k = format!("{key}/{band}{level}");
+                    let e = max_err(t, npz.get(&k), &k);
+                    assert!(e <= TOL, "kernel {k}: {e}");
+                }
+                a = c.a;
+            }
+            let e = max_err(&a, npz.get(&format!("{key}/a")), &key);
+            assert!(e <= TOL, "kernel {key} a: {e}");
         }
         let rec = waverec2(dec, &w, mode).unwrap();
         if size == "even" {
@@ -114,6 +163,16 @@ fn perfect_reconstruction_and_parseval_for_all_builtins() {
             let rec = rec.slice([0..2, 0..1, 0..h, 0..wd]);
             let e = max_diff(&rec, &x);
             assert!(e <= 1e-9, "{name} {mode} {h}x{wd}: {e}");
+            #[cfg(feature = "ndarray")]
+            {
+                use ultrares_wavelet::fast;
+                let c = fast::dwt2(x.clone(), &w, mode).unwrap();
+                let rec = fast::idwt2(c, &w, mode)
+                    .unwrap()
+                    .slice([0..2, 0..1, 0..h, 0..wd]);
+                let e = max_diff(&rec, &x);
+                assert!(e <= 1e-9, "kernel {name} {mode} {h}x{wd}: {e}");
+            }
         }
         // Parseval on an even size over two levels (periodization is orthonormal for every
         // even length, also below `max_level`, so dwt2 is applied twice by hand).
