@@ -19,7 +19,11 @@ Writes:
 Inputs are float32; references are computed in float64 from those float32 values and stored
 as float64 where an exact comparison matters (filters) and float32 elsewhere.
 """
+import io
+import json
 import os
+import platform
+import zipfile
 from importlib.metadata import version
 import pathlib
 import sys
@@ -55,7 +59,14 @@ def write_filters_rs():
 
 
 def save(name, arrays):
-    np.savez_compressed(OUT / name, **arrays)
+    """np.savez_compressed with fixed zip timestamps, so reruns give the same bytes."""
+    with zipfile.ZipFile(OUT / name, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
     print(f"{name}: {len(arrays)} arrays, {(OUT / name).stat().st_size} bytes")
 
 
@@ -143,7 +154,8 @@ def wavecnet(rng):
     from DWT_IDWT.DWT_IDWT_layer import DWT_2D, IDWT_2D
 
     x = rng.uniform(-1, 1, (2, 3, 8, 12)).astype(np.float32)
-    ll, lh, hl, hh = DWT_2D("haar")(torch.from_numpy(x).cuda() if torch.cuda.is_available() else torch.from_numpy(x))
+    xt = torch.from_numpy(x)
+    ll, lh, hl, hh = DWT_2D("haar")(xt.cuda() if torch.cuda.is_available() else xt)
     out = {"x": x, "LL": ll.cpu().numpy(), "LH": lh.cpu().numpy(), "HL": hl.cpu().numpy(), "HH": hh.cpu().numpy()}
     bands = [torch.from_numpy(rng.uniform(-1, 1, (2, 3, 4, 6)).astype(np.float32)) for _ in range(4)]
     rec = IDWT_2D("haar")(*bands)
@@ -186,6 +198,16 @@ def main():
     pytorch_wavelets_layout(rng)
     wavecnet(rng)
     loss(rng)
+    meta = {
+        "generator": "tools/golden/gen_wavelet.py",
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "PyWavelets": version("PyWavelets"),
+        "pytorch_wavelets": version("pytorch_wavelets"),
+        "torch": torch.__version__,
+        "wavecnet": "VinAIResearch/WaveDiff@f1ad48b DWT_IDWT/ (WAVEDIFF_DIR)",
+    }
+    (OUT / "GENERATOR.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -212,6 +212,8 @@ impl<B: Backend, C: burn::backend::autodiff::checkpoint::strategy::CheckpointStr
 }
 
 pub mod cpu;
+#[cfg(feature = "cubecl")]
+pub mod cube;
 
 #[cfg(feature = "ndarray")]
 mod ndarray_kernel {

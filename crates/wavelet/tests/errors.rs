@@ -110,3 +110,37 @@ fn mismatched_bands_on_inverse() {
         Err(Error::Shape(_))
     ));
 }
+
+#[test]
+fn slice_kernels_check_lengths() {
+    use ultrares_wavelet::fast::cpu;
+    let x = vec![1.0f32; 2 * 4 * 6];
+    let mut b = [
+        vec![0.0f32; 12],
+        vec![0.0; 12],
+        vec![0.0; 12],
+        vec![0.0; 12],
+    ];
+    let [a, h, v, d] = &mut b;
+    assert!(matches!(
+        cpu::haar_dwt2_into(&x, [1, 2, 4, 5], [a, h, v, d]),
+        Err(Error::Shape(_))
+    ));
+    let [a, h, v, d] = &mut b;
+    assert!(matches!(
+        cpu::haar_dwt2_into(&x[1..], [1, 2, 4, 6], [a, h, v, d]),
+        Err(Error::Shape(_))
+    ));
+    let [a, h, v, d] = &mut b;
+    cpu::haar_dwt2_into(&x, [1, 2, 4, 6], [a, h, v, d]).unwrap();
+    // A constant image of value v has LL = 2v and zero details.
+    assert!(b[0].iter().all(|&x| x == 2.0) && b[3].iter().all(|&x| x == 0.0));
+    let mut out = vec![0.0f32; 48];
+    let bands = [b[0].as_slice(), &b[1], &b[2], &b[3]];
+    cpu::haar_idwt2_into(bands, [1, 2, 2, 3], &mut out).unwrap();
+    assert_eq!(out, x);
+    assert!(matches!(
+        cpu::haar_idwt2_into(bands, [1, 2, 2, 3], &mut out[1..]),
+        Err(Error::Shape(_))
+    ));
+}

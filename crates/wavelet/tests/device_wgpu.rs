@@ -1,0 +1,83 @@
+//! The CubeCL Haar kernels on wgpu (opt-in: `cargo test -p ultrares-wavelet --features
+//! wgpu,ndarray --test device_wgpu`; Mesa's lavapipe is enough) equal the generic tensor-op path
+//! on the same device and the CPU kernel.
+mod common;
+
+use burn::tensor::{Tensor, TensorData};
+use common::B;
+use ultrares_wavelet::{Coeffs2, Mode, Wavelet, dwt2, fast, idwt2};
+
+type W = burn_cubecl::CubeBackend<cubecl::wgpu::WgpuRuntime, f32, i32, u32>;
+
+fn host(t: &Tensor<W, 4>) -> Vec<f32> {
+    t.to_data().convert::<f32>().to_vec::<f32>().unwrap()
+}
+
+fn max_abs(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn cube_haar_equals_generic_and_cpu() {
+    let device = Default::default();
+    let haar = Wavelet::haar();
+    for shape in [
+        [1, 1, 2, 2],
+        [2, 3, 8, 6],
+        [1, 4, 64, 130],
+        [1, 3, 256, 512],
+    ] {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0)
+            .collect();
+        let x = Tensor::<W, 4>::from_data(TensorData::new(values.clone(), shape), &device);
+        let kernel = fast::dwt2(x.clone(), &haar, Mode::Zero).unwrap();
+        let generic = dwt2(x.clone(), &haar, Mode::Zero).unwrap();
+        let cpu = fast::dwt2(
+            Tensor::<B, 4>::from_data(TensorData::new(values.clone(), shape), &Default::default()),
+            &haar,
+            Mode::Zero,
+        )
+        .unwrap();
+        let (k, g, c) = (
+            kernel.clone().into_array(),
+            generic.into_array(),
+            cpu.into_array(),
+        );
+        for i in 0..4 {
+            let kv = host(&k[i]);
+            assert!(
+                max_abs(&kv, &host(&g[i])) <= 1e-5,
+                "{shape:?} band {i} vs generic"
+            );
+            let cv = c[i].to_data().to_vec::<f32>().unwrap();
+            assert!(max_abs(&kv, &cv) <= 1e-6, "{shape:?} band {i} vs cpu");
+        }
+        let back = fast::idwt2(kernel.clone(), &haar, Mode::Zero).unwrap();
+        assert!(
+            max_abs(&host(&back), &values) <= 1e-5,
+            "{shape:?} round trip"
+        );
+        let back_generic = idwt2(Coeffs2::from_array(k), &haar, Mode::Zero).unwrap();
+        assert!(
+            max_abs(&host(&back), &host(&back_generic)) <= 1e-5,
+            "{shape:?} inverse vs generic"
+        );
+    }
+}
+
+#[test]
+fn cube_backend_falls_back_for_other_wavelets() {
+    let device = Default::default();
+    let db2 = Wavelet::new("db2").unwrap();
+    let values: Vec<f32> = (0..2 * 9 * 7).map(|i| (i % 13) as f32 - 6.0).collect();
+    let x = Tensor::<W, 4>::from_data(TensorData::new(values.clone(), [1, 2, 9, 7]), &device);
+    let k = fast::dwt2(x.clone(), &db2, Mode::Symmetric).unwrap();
+    let g = dwt2(x, &db2, Mode::Symmetric).unwrap();
+    assert!(max_abs(&host(&k.d), &host(&g.d)) <= 1e-6);
+}
