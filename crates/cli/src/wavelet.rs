@@ -75,6 +75,11 @@ fn from_tensor(t: Tensor<Cpu, 4>, rank: usize) -> Result<ArrayD<f64>, String> {
     ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| e.to_string())
 }
 
+fn parse(wavelet: &str, mode: &str) -> Result<(Wavelet, Mode), String> {
+    let err = |e: ultrares::wavelet::Error| e.to_string();
+    Ok((wavelet.parse().map_err(err)?, mode.parse().map_err(err)?))
+}
+
 /// `ultrares dwt`.
 pub fn dwt(
     input: &Path,
@@ -83,12 +88,7 @@ pub fn dwt(
     mode: &str,
     level: usize,
 ) -> Result<String, String> {
-    let w: Wavelet = wavelet
-        .parse()
-        .map_err(|e: ultrares::wavelet::Error| e.to_string())?;
-    let mode: Mode = mode
-        .parse()
-        .map_err(|e: ultrares::wavelet::Error| e.to_string())?;
+    let (w, mode) = parse(wavelet, mode)?;
     let x = read_npy(input)?;
     let (t, shape) = to_tensor(&x.data)?;
     let dec = wavedec2(t, &w, mode, level).map_err(|e| e.to_string())?;
@@ -118,12 +118,7 @@ pub fn dwt(
 
 /// `ultrares idwt`.
 pub fn idwt(input: &Path, output: &Path, wavelet: &str, mode: &str) -> Result<String, String> {
-    let w: Wavelet = wavelet
-        .parse()
-        .map_err(|e: ultrares::wavelet::Error| e.to_string())?;
-    let mode: Mode = mode
-        .parse()
-        .map_err(|e: ultrares::wavelet::Error| e.to_string())?;
+    let (w, mode) = parse(wavelet, mode)?;
     let file = File::open(input).map_err(|e| format!("reading {}: {e}", input.display()))?;
     let mut npz =
         NpzReader::new(file).map_err(|e| format!("{}: not an .npz file ({e})", input.display()))?;

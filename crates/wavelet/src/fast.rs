@@ -161,18 +161,7 @@ pub fn idwt2<B: WaveletBackend>(
     wavelet: &Wavelet,
     mode: Mode,
 ) -> Result<Tensor<B, 4>> {
-    let shape = c.a.dims();
-    for (name, band) in [("h", &c.h), ("v", &c.v), ("d", &c.d)] {
-        if band.dims() != shape {
-            return Err(Error::shape(format!(
-                "idwt2 needs bands of one shape: a is {shape:?}, {name} is {:?}",
-                band.dims()
-            )));
-        }
-    }
-    if shape.contains(&0) {
-        return Err(Error::shape(format!("idwt2 got empty bands {shape:?}")));
-    }
+    let shape = c.check()?;
     if shape[2] > crate::plan::MAX_LEN / 2 || shape[3] > crate::plan::MAX_LEN / 2 {
         return Err(Error::shape(format!("bands {shape:?} are too large")));
     }

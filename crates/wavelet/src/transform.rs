@@ -50,6 +50,27 @@ pub struct Decomposition2<B: Backend> {
 }
 
 impl<B: Backend> Coeffs2<B> {
+    /// Checks that the four bands share one non-empty shape (what every inverse needs) and
+    /// returns it.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] naming the band that differs.
+    pub fn check(&self) -> Result<[usize; 4]> {
+        let shape = self.a.dims();
+        for (name, band) in [("h", &self.h), ("v", &self.v), ("d", &self.d)] {
+            if band.dims() != shape {
+                return Err(Error::shape(format!(
+                    "idwt2 needs bands of one shape: a is {shape:?}, {name} is {:?}",
+                    band.dims()
+                )));
+            }
+        }
+        if shape.contains(&0) {
+            return Err(Error::shape(format!("idwt2 got empty bands {shape:?}")));
+        }
+        Ok(shape)
+    }
+
     /// The bands as an array `[a, h, v, d]`.
     pub fn into_array(self) -> [Tensor<B, 4>; 4] {
         [self.a, self.h, self.v, self.d]
@@ -86,8 +107,8 @@ impl<B: Backend> Decomposition2<B> {
 ///
 /// Cost per axis: one gather (the extended signal) and one stride-2 convolution;
 /// autodiff-safe.
-/// For Haar on even sizes, [`crate::fast::dwt2`] uses a single-pass kernel where the backend
-/// has one.
+/// [`crate::fast::dwt2`] uses the backend's kernels where it has them (burn-ndarray: every
+/// wavelet; CubeCL: Haar on even sizes).
 ///
 /// # Errors
 /// [`Error::Shape`] for an empty axis, an axis over 2³⁰, or `Reflect` with a length-1 axis.
@@ -113,18 +134,7 @@ pub fn dwt2<B: Backend>(x: Tensor<B, 4>, wavelet: &Wavelet, mode: Mode) -> Resul
 /// # Errors
 /// [`Error::Shape`] if band shapes differ or are too small for the filter.
 pub fn idwt2<B: Backend>(c: Coeffs2<B>, wavelet: &Wavelet, mode: Mode) -> Result<Tensor<B, 4>> {
-    let shape = c.a.dims();
-    for (name, band) in [("h", &c.h), ("v", &c.v), ("d", &c.d)] {
-        if band.dims() != shape {
-            return Err(Error::shape(format!(
-                "idwt2 needs bands of one shape: a is {shape:?}, {name} is {:?}",
-                band.dims()
-            )));
-        }
-    }
-    if shape[0] == 0 || shape[1] == 0 {
-        return Err(Error::shape(format!("idwt2 got empty bands {shape:?}")));
-    }
+    c.check()?;
     let lo = synthesize(c.a, c.v, 3, wavelet, mode)?;
     let hi = synthesize(c.h, c.d, 3, wavelet, mode)?;
     synthesize(lo, hi, 2, wavelet, mode)
