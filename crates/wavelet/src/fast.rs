@@ -1,13 +1,18 @@
-//! The hot case — Haar, one level, even H and W — as a backend extension.
+//! Backend kernels for one-level transforms ([`WaveletBackend`]).
 //!
-//! [`WaveletBackend`]'s default methods are a generic tensor-op Haar (four strided quarter
-//! views, the 2×2 butterflies of spec `wavelet.md` §1.1); backends override them with a
-//! single-pass kernel. With the `ndarray` feature, burn-ndarray gets a CPU kernel (rayon over
-//! output rows, f32 and f64). Autodiff backends keep the default, which autodiff
-//! differentiates. [`dwt2`]/[`idwt2`] here dispatch to the extension in the hot case and to
-//! [`crate::dwt2`]/[`crate::idwt2`] otherwise, so they accept every wavelet and mode.
+//! The trait's defaults are the generic paths: a tensor-op Haar butterfly in the hot case
+//! (Haar, even H and W; the 2×2 butterflies of spec `wavelet.md` §1.1) and
+//! [`crate::dwt2`]/[`crate::idwt2`] otherwise. Backends override them:
+//! * burn-ndarray (feature `ndarray`): host kernels, rayon over output rows, f32 and f64 — the
+//!   Haar butterfly (memory-bandwidth bound) and PyWavelets' sums for every other wavelet and
+//!   mode ([`cpu`], which also works on plain slices);
+//! * CubeCL backends (feature `cubecl`): the Haar butterfly as a CubeCL kernel for every float
+//!   dtype (f32, f16, bf16), generic path otherwise ([`cube`](self) module, feature-gated);
+//! * `Autodiff<B>` keeps the defaults, which autodiff differentiates.
 //!
-//! For even sizes every [`Mode`] gives the same Haar coefficients (no extension is read).
+//! [`dwt2`]/[`idwt2`]/[`wavedec2`]/[`waverec2`] here validate their input and dispatch to the
+//! trait, so they accept every wavelet and mode. For even sizes every [`Mode`] gives the same
+//! Haar coefficients (no extension is read).
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
@@ -83,7 +88,7 @@ pub fn default_idwt2<B: Backend>(
     Ok(crate::idwt2(c, wavelet, mode)?.into_primitive().tensor())
 }
 
-/// The generic tensor-op Haar analysis (the default of [`WaveletBackend::haar_dwt2`]).
+/// The generic tensor-op Haar analysis (what [`default_dwt2`] runs in the hot case).
 pub fn generic_haar_dwt2<B: Backend>(x: FloatTensor<B>) -> [FloatTensor<B>; 4] {
     let x = Tensor::<B, 4>::from_primitive(TensorPrimitive::Float(x));
     let [n, c, h, w] = x.dims();
@@ -106,7 +111,7 @@ pub fn generic_haar_dwt2<B: Backend>(x: FloatTensor<B>) -> [FloatTensor<B>; 4] {
     .map(|t| t.into_primitive().tensor())
 }
 
-/// The generic tensor-op Haar synthesis (the default of [`WaveletBackend::haar_idwt2`]).
+/// The generic tensor-op Haar synthesis (what [`default_idwt2`] runs for Haar).
 pub fn generic_haar_idwt2<B: Backend>(bands: [FloatTensor<B>; 4]) -> FloatTensor<B> {
     let [a, h, v, d] = bands.map(|t| Tensor::<B, 4>::from_primitive(TensorPrimitive::Float(t)));
     let [n, c, h2, w2] = a.dims();
