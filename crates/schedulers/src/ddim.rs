@@ -1,0 +1,167 @@
+//! DDIM (Song et al., ICLR 2021), as diffusers' `DDIMScheduler`.
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use ultrares_core::PredictionType;
+
+use crate::scheduler::{check_index, check_same};
+use crate::{Error, Result, Scheduler, SchedulerConfig, TimestepSpacing};
+
+/// DDIM with `eta` (0 = deterministic) on a fixed number of inference steps.
+///
+/// Step `i` goes from timestep `t = timesteps[i]` to `t − T // n` (diffusers uses that offset
+/// for every spacing), with `ᾱ_prev = 1` past the start when `set_alpha_to_one` (else ᾱ₀):
+/// `x̂₀ = (x − √(1−ᾱ_t)·ε)/√ᾱ_t`, `σ = η·√((1−ᾱ_prev)/(1−ᾱ_t)·(1 − ᾱ_t/ᾱ_prev))`,
+/// `x_prev = √ᾱ_prev·x̂₀ + √(1 − ᾱ_prev − σ²)·ε + σ·z`.
+#[derive(Debug, Clone)]
+pub struct Ddim {
+    config: SchedulerConfig,
+    alphas_cumprod: Vec<f64>,
+    timesteps: Vec<f64>,
+    eta: f64,
+    begin: usize,
+}
+
+impl Ddim {
+    /// A DDIM schedule of `steps` steps (`eta` = 0).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for 0 steps, more steps than training steps, or invalid betas.
+    pub fn new(config: SchedulerConfig, steps: usize) -> Result<Self> {
+        config.check_steps(steps)?;
+        let alphas_cumprod = config.alphas_cumprod()?;
+        let spacing = config.timestep_spacing.unwrap_or(TimestepSpacing::Leading);
+        let timesteps = config.discrete_timesteps(steps, spacing);
+        if let Some(t) = timesteps
+            .iter()
+            .find(|&&t| t < 0.0 || t as usize >= alphas_cumprod.len())
+        {
+            return Err(Error::Config(format!(
+                "timestep {t} is outside the {} training steps (steps_offset too large?)",
+                alphas_cumprod.len()
+            )));
+        }
+        Ok(Self {
+            config,
+            alphas_cumprod,
+            timesteps,
+            eta: 0.0,
+            begin: 0,
+        })
+    }
+
+    /// Sets `eta` (0: DDIM, 1: DDPM-like ancestral noise); `step` then needs `noise`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a negative or non-finite eta.
+    pub fn with_eta(mut self, eta: f64) -> Result<Self> {
+        if !eta.is_finite() || eta < 0.0 {
+            return Err(Error::Config(format!("eta = {eta}")));
+        }
+        self.eta = eta;
+        Ok(self)
+    }
+
+    /// `ᾱ_t` for every training step.
+    pub fn alphas_cumprod(&self) -> &[f64] {
+        &self.alphas_cumprod
+    }
+
+    fn alpha(&self, t: f64) -> f64 {
+        if t >= 0.0 {
+            self.alphas_cumprod[t as usize]
+        } else if self.config.set_alpha_to_one {
+            1.0
+        } else {
+            self.alphas_cumprod[0]
+        }
+    }
+}
+
+impl Scheduler for Ddim {
+    fn timesteps(&self) -> &[f64] {
+        &self.timesteps
+    }
+
+    fn begin_index(&self) -> usize {
+        self.begin
+    }
+
+    fn set_begin_index(&mut self, index: usize) -> Result<()> {
+        check_index(index, self.timesteps.len())?;
+        self.begin = index;
+        Ok(())
+    }
+
+    fn step<B: Backend>(
+        &self,
+        model_output: Tensor<B, 4>,
+        i: usize,
+        sample: Tensor<B, 4>,
+        noise: Option<Tensor<B, 4>>,
+    ) -> Result<Tensor<B, 4>> {
+        check_index(i, self.timesteps.len())?;
+        check_same(&model_output, &sample, "DDIM step")?;
+        let t = self.timesteps[i];
+        let prev_t = t - (self.config.num_train_timesteps / self.timesteps.len()) as f64;
+        let (a_t, a_prev) = (self.alpha(t), self.alpha(prev_t));
+        let b_t = 1.0 - a_t;
+        let (x0, eps) = match self.config.prediction_type {
+            PredictionType::Epsilon => (
+                (sample - model_output.clone().mul_scalar(b_t.sqrt())).div_scalar(a_t.sqrt()),
+                model_output,
+            ),
+            PredictionType::Sample => {
+                let eps =
+                    (sample - model_output.clone().mul_scalar(a_t.sqrt())).div_scalar(b_t.sqrt());
+                (model_output, eps)
+            }
+            PredictionType::VPrediction => (
+                sample.clone().mul_scalar(a_t.sqrt()) - model_output.clone().mul_scalar(b_t.sqrt()),
+                model_output.mul_scalar(a_t.sqrt()) + sample.mul_scalar(b_t.sqrt()),
+            ),
+            PredictionType::Flow => {
+                return Err(Error::Config("DDIM does not take flow predictions".into()));
+            }
+        };
+        let variance = (1.0 - a_prev) / b_t * (1.0 - a_t / a_prev);
+        let std = self.eta * variance.max(0.0).sqrt();
+        let prev = x0.mul_scalar(a_prev.sqrt())
+            + eps.mul_scalar((1.0 - a_prev - std * std).max(0.0).sqrt());
+        if std > 0.0 {
+            let z = noise
+                .ok_or_else(|| Error::Input(format!("DDIM with eta = {} needs noise", self.eta)))?;
+            check_same(&z, &prev, "DDIM noise")?;
+            return Ok(prev + z.mul_scalar(std));
+        }
+        Ok(prev)
+    }
+
+    fn add_noise<B: Backend>(
+        &self,
+        original: Tensor<B, 4>,
+        noise: Tensor<B, 4>,
+        i: usize,
+    ) -> Result<Tensor<B, 4>> {
+        check_index(i, self.timesteps.len())?;
+        self.add_noise_at(original, noise, self.timesteps[i] as usize)
+    }
+}
+
+impl Ddim {
+    /// `√ᾱ_t·x₀ + √(1−ᾱ_t)·ε` at any training timestep `t` (diffusers' `add_noise`).
+    ///
+    /// # Errors
+    /// [`Error::Index`] if `t ≥ T`, [`Error::Input`] on shape mismatch.
+    pub fn add_noise_at<B: Backend>(
+        &self,
+        original: Tensor<B, 4>,
+        noise: Tensor<B, 4>,
+        t: usize,
+    ) -> Result<Tensor<B, 4>> {
+        check_index(t, self.alphas_cumprod.len())?;
+        check_same(&original, &noise, "add_noise")?;
+        let a = self.alphas_cumprod[t];
+        Ok(original.mul_scalar(a.sqrt()) + noise.mul_scalar((1.0 - a).sqrt()))
+    }
+}

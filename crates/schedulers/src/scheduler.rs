@@ -1,0 +1,89 @@
+//! The interface the pipelines drive.
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use crate::{Error, Result};
+
+/// A diffusion sampler with a fixed inference schedule (diffusers' `SchedulerMixin` after
+/// `set_timesteps`). Steps are addressed by index `i` into [`Scheduler::timesteps`]; partial
+/// denoising (LSRNA's last 30 of 50 steps) starts at a begin index.
+pub trait Scheduler {
+    /// Timesteps passed to the model, one per step (descending; training-step units, or σ·T for
+    /// flow matching).
+    fn timesteps(&self) -> &[f64];
+
+    /// σ per step plus a final 0, for σ-parameterised schedulers (Euler, flow matching).
+    fn sigmas(&self) -> Option<&[f64]> {
+        None
+    }
+
+    /// Standard deviation of the initial noise (`latent = noise · init_noise_sigma`).
+    fn init_noise_sigma(&self) -> f64 {
+        1.0
+    }
+
+    /// The first step index the sampling loop runs (0 unless set).
+    fn begin_index(&self) -> usize;
+
+    /// Starts sampling at step `index` (e.g. 20 of 50 for LSRNA-DemoFusion).
+    ///
+    /// # Errors
+    /// [`Error::Index`] if `index` is not a step of the schedule.
+    fn set_begin_index(&mut self, index: usize) -> Result<()>;
+
+    /// Scales the model input at step `i` (`sample / √(σ² + 1)` for Euler; identity otherwise).
+    ///
+    /// # Errors
+    /// [`Error::Index`] if `i` is out of range.
+    fn scale_model_input<B: Backend>(
+        &self,
+        sample: Tensor<B, 4>,
+        i: usize,
+    ) -> Result<Tensor<B, 4>> {
+        check_index(i, self.timesteps().len())?;
+        Ok(sample)
+    }
+
+    /// One step from step `i` to `i + 1`: the previous (less noisy) sample.
+    ///
+    /// # Errors
+    /// [`Error::Index`] if `i` is out of range, [`Error::Input`] on shape mismatches or a
+    /// missing `noise` for a stochastic step.
+    fn step<B: Backend>(
+        &self,
+        model_output: Tensor<B, 4>,
+        i: usize,
+        sample: Tensor<B, 4>,
+        noise: Option<Tensor<B, 4>>,
+    ) -> Result<Tensor<B, 4>>;
+
+    /// Noises a clean sample to the noise level of step `i` (how partial denoising starts).
+    ///
+    /// # Errors
+    /// [`Error::Index`] if `i` is out of range, [`Error::Input`] on shape mismatches.
+    fn add_noise<B: Backend>(
+        &self,
+        original: Tensor<B, 4>,
+        noise: Tensor<B, 4>,
+        i: usize,
+    ) -> Result<Tensor<B, 4>>;
+}
+
+pub(crate) fn check_index(i: usize, n: usize) -> Result<()> {
+    if i >= n {
+        return Err(Error::Index(format!("step {i} of a {n}-step schedule")));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_same<B: Backend>(a: &Tensor<B, 4>, b: &Tensor<B, 4>, what: &str) -> Result<()> {
+    if a.dims() != b.dims() {
+        return Err(Error::Input(format!(
+            "{what}: shapes {:?} and {:?} differ",
+            a.dims(),
+            b.dims()
+        )));
+    }
+    Ok(())
+}
