@@ -81,3 +81,27 @@ fn cube_backend_falls_back_for_other_wavelets() {
     let g = dwt2(x, &db2, Mode::Symmetric).unwrap();
     assert!(max_abs(&host(&k.d), &host(&g.d)) <= 1e-6);
 }
+
+/// The kernel takes the dtype at launch: f16 runs where the device supports it.
+#[test]
+fn cube_haar_f16() {
+    use burn::tensor::DType;
+    let device = Default::default();
+    let haar = Wavelet::haar();
+    let shape = [1, 2, 16, 24];
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|i| ((i * 37 % 64) as f32 / 16.0) - 2.0)
+        .collect();
+    let x = Tensor::<W, 4>::from_data(TensorData::new(values.clone(), shape), &device);
+    let x16 = x.clone().cast(DType::F16);
+    let k = fast::dwt2(x16, &haar, Mode::Zero).unwrap();
+    assert_eq!(k.a.dtype(), DType::F16);
+    let f32_bands = fast::dwt2(x, &haar, Mode::Zero).unwrap().into_array();
+    for (b16, b32) in k.clone().into_array().iter().zip(f32_bands.iter()) {
+        let g = host(&b16.clone().cast(DType::F32));
+        assert!(max_abs(&g, &host(b32)) <= 4e-3, "f16 band");
+    }
+    let back = fast::idwt2(k, &haar, Mode::Zero).unwrap().cast(DType::F32);
+    assert!(max_abs(&host(&back), &values) <= 8e-3);
+}
