@@ -31,6 +31,7 @@
 
 pub use ultrares_core as core;
 pub use ultrares_rna as rna;
+pub use ultrares_schedulers as schedulers;
 pub use ultrares_wavelet as wavelet;
 
 pub mod backend;
@@ -45,6 +46,9 @@ pub enum Error {
     /// An error from `ultrares-rna` (Canny parameters, region-noise settings).
     #[error(transparent)]
     Rna(#[from] ultrares_rna::Error),
+    /// An error from `ultrares-schedulers` (configurations, step indices).
+    #[error(transparent)]
+    Schedulers(#[from] ultrares_schedulers::Error),
     /// An error from `ultrares-wavelet` (wavelet names, levels, band shapes).
     #[error(transparent)]
     Wavelet(#[from] ultrares_wavelet::Error),

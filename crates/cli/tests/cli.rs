@@ -228,3 +228,41 @@ fn dwt_and_idwt_match_pywavelets() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn schedule_prints_diffusers_timesteps() {
+    let out = ultrares(&[
+        "schedule",
+        "--preset",
+        "sdxl",
+        "--scheduler",
+        "ddim",
+        "--steps",
+        "50",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ts = v["timesteps"].as_array().unwrap();
+    assert_eq!(ts.len(), 50);
+    assert_eq!(ts[0], 981.0);
+    assert_eq!(ts[20], 581.0); // LSRNA-DemoFusion's start
+    assert_eq!(v["alphas_cumprod"].as_array().unwrap().len(), 50);
+    let out = ultrares(&["schedule", "--preset", "sd3", "--steps", "28", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scheduler"], "flow_match_euler");
+    assert_eq!(v["sigmas"].as_array().unwrap().len(), 29);
+    for bad in [
+        &["schedule", "--preset", "sd9"][..],
+        &["schedule", "--steps", "0"],
+        &["schedule", "--steps", "2000"],
+    ] {
+        let out = ultrares(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(String::from_utf8(out.stderr).unwrap().starts_with("error:"));
+    }
+}

@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
-use crate::scheduler::{check_index, check_same};
+use crate::scheduler::{check_index, check_same, linear};
 use crate::{Error, Result, Scheduler, SchedulerConfig, TimestepSpacing};
 
 /// DDIM with `eta` (0 = deterministic) on a fixed number of inference steps.
@@ -106,28 +106,22 @@ impl Scheduler for Ddim {
         let prev_t = t - (self.config.num_train_timesteps / self.timesteps.len()) as f64;
         let (a_t, a_prev) = (self.alpha(t), self.alpha(prev_t));
         let b_t = 1.0 - a_t;
-        let (x0, eps) = match self.config.prediction_type {
-            PredictionType::Epsilon => (
-                (sample - model_output.clone().mul_scalar(b_t.sqrt())).div_scalar(a_t.sqrt()),
-                model_output,
-            ),
-            PredictionType::Sample => {
-                let eps =
-                    (sample - model_output.clone().mul_scalar(a_t.sqrt())).div_scalar(b_t.sqrt());
-                (model_output, eps)
-            }
-            PredictionType::VPrediction => (
-                sample.clone().mul_scalar(a_t.sqrt()) - model_output.clone().mul_scalar(b_t.sqrt()),
-                model_output.mul_scalar(a_t.sqrt()) + sample.mul_scalar(b_t.sqrt()),
-            ),
+        let (sa, sb) = (a_t.sqrt(), b_t.sqrt());
+        // x̂₀ = p·x + q·m and ε̂ = r·x + u·m for the model output m.
+        let [p, q, r, u] = match self.config.prediction_type {
+            PredictionType::Epsilon => [1.0 / sa, -sb / sa, 0.0, 1.0],
+            PredictionType::Sample => [0.0, 1.0, 1.0 / sb, -sa / sb],
+            PredictionType::VPrediction => [sa, -sb, sb, sa],
             PredictionType::Flow => {
                 return Err(Error::Config("DDIM does not take flow predictions".into()));
             }
         };
         let variance = (1.0 - a_prev) / b_t * (1.0 - a_t / a_prev);
         let std = self.eta * variance.max(0.0).sqrt();
-        let prev = x0.mul_scalar(a_prev.sqrt())
-            + eps.mul_scalar((1.0 - a_prev - std * std).max(0.0).sqrt());
+        let dir = (1.0 - a_prev - std * std).max(0.0).sqrt();
+        // x_prev = √ᾱ_prev·x̂₀ + dir·ε̂ (+ σ·z), one linear combination of x and m.
+        let ap = a_prev.sqrt();
+        let prev = linear(sample, ap * p + dir * r, model_output, ap * q + dir * u);
         if std > 0.0 {
             let z = noise
                 .ok_or_else(|| Error::Input(format!("DDIM with eta = {} needs noise", self.eta)))?;

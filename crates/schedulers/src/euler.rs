@@ -6,7 +6,7 @@ use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
 use crate::config::linspace;
-use crate::scheduler::{check_index, check_same};
+use crate::scheduler::{check_index, check_same, linear};
 use crate::{Error, Result, Scheduler, SchedulerConfig, TimestepSpacing};
 
 /// Euler on σ = √((1−ᾱ)/ᾱ): `x̂₀ = x − σ_i·ε`, `x_{i+1} = x + (x − x̂₀)/σ_i · (σ_{i+1} − σ_i)`.
@@ -115,14 +115,14 @@ impl Scheduler for EulerDiscrete {
         check_index(i, self.timesteps.len())?;
         check_same(&model_output, &sample, "Euler step")?;
         let (s, s_next) = (self.sigmas[i], self.sigmas[i + 1]);
-        let x0 = match self.config.prediction_type {
-            PredictionType::VPrediction => model_output
-                .mul_scalar(-s / (s * s + 1.0).sqrt())
-                .add(sample.clone().div_scalar(s * s + 1.0)),
-            _ => sample.clone() - model_output.mul_scalar(s),
+        let h = s_next - s;
+        // x_next = x + h·(x − x̂₀)/σ: ε gives x − x̂₀ = σ·m; v gives
+        // x − x̂₀ = x·σ²/(σ²+1) + m·σ/√(σ²+1).
+        let (a, c) = match self.config.prediction_type {
+            PredictionType::VPrediction => (1.0 + h * s / (s * s + 1.0), h / (s * s + 1.0).sqrt()),
+            _ => (1.0, h),
         };
-        let derivative = (sample.clone() - x0).div_scalar(s);
-        Ok(sample + derivative.mul_scalar(s_next - s))
+        Ok(linear(sample, a, model_output, c))
     }
 
     fn add_noise<B: Backend>(

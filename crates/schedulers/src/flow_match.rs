@@ -5,7 +5,7 @@ use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
 use crate::config::linspace;
-use crate::scheduler::{check_index, check_same};
+use crate::scheduler::{check_index, check_same, linear};
 use crate::{Error, Result, Scheduler, SchedulerConfig};
 
 /// Rectified-flow Euler: `x_{i+1} = x + (σ_{i+1} − σ_i)·v` with the model's velocity
@@ -152,7 +152,12 @@ impl Scheduler for FlowMatchEuler {
     ) -> Result<Tensor<B, 4>> {
         check_index(i, self.timesteps.len())?;
         check_same(&model_output, &sample, "flow-match step")?;
-        Ok(sample + model_output.mul_scalar(self.sigmas[i + 1] - self.sigmas[i]))
+        Ok(linear(
+            sample,
+            1.0,
+            model_output,
+            self.sigmas[i + 1] - self.sigmas[i],
+        ))
     }
 
     /// diffusers' `scale_noise`: `σ_i·ε + (1 − σ_i)·x₀`.

@@ -87,3 +87,13 @@ pub(crate) fn check_same<B: Backend>(a: &Tensor<B, 4>, b: &Tensor<B, 4>, what: &
     }
     Ok(())
 }
+
+/// `a·x + c·m`: every deterministic step is this linear combination of the sample and the model
+/// output, with coefficients computed on the host in f64.
+pub(crate) fn linear<B: Backend>(x: Tensor<B, 4>, a: f64, m: Tensor<B, 4>, c: f64) -> Tensor<B, 4> {
+    if a == 1.0 {
+        x + m.mul_scalar(c)
+    } else {
+        x.mul_scalar(a) + m.mul_scalar(c)
+    }
+}
