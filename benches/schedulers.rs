@@ -8,11 +8,13 @@ use std::hint::black_box;
 use burn::backend::NdArray;
 use burn::tensor::{Distribution, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
-use ultrares::schedulers::{Ddim, EulerDiscrete, FlowMatchEuler, Scheduler, SchedulerConfig};
+use ultrares::schedulers::{
+    Ddim, DpmSolverMultistep, EulerDiscrete, FlowMatchEuler, Scheduler, SchedulerConfig,
+};
 
 type B = NdArray<f32>;
 
-fn run<S: Scheduler>(s: &S, x: &Tensor<B, 4>, out: &Tensor<B, 4>) -> Tensor<B, 4> {
+fn run<S: Scheduler<B>>(mut s: S, x: &Tensor<B, 4>, out: &Tensor<B, 4>) -> Tensor<B, 4> {
     let mut x = x.clone();
     for i in 0..s.timesteps().len() {
         let inp = s.scale_model_input(x.clone(), i).unwrap();
@@ -30,19 +32,22 @@ fn loops(c: &mut Criterion) {
     // Construction (= diffusers' set_timesteps) is inside the timed loop, as in the reference.
     let (sdxl, sd3) = (SchedulerConfig::sdxl(), SchedulerConfig::sd3());
     g.bench_function("ddim", |b| {
-        b.iter(|| black_box(run(&Ddim::new(sdxl.clone(), 50).unwrap(), &x, &out)))
+        b.iter(|| black_box(run(Ddim::new(sdxl.clone(), 50).unwrap(), &x, &out)))
     });
     g.bench_function("euler", |b| {
+        b.iter(|| black_box(run(EulerDiscrete::new(sdxl.clone(), 50).unwrap(), &x, &out)))
+    });
+    g.bench_function("dpm_solver_2m", |b| {
         b.iter(|| {
             black_box(run(
-                &EulerDiscrete::new(sdxl.clone(), 50).unwrap(),
+                DpmSolverMultistep::<B>::new(sdxl.clone(), 50).unwrap(),
                 &x,
                 &out,
             ))
         })
     });
     g.bench_function("flow_match_euler", |b| {
-        b.iter(|| black_box(run(&FlowMatchEuler::new(&sd3, 50).unwrap(), &x, &out)))
+        b.iter(|| black_box(run(FlowMatchEuler::new(&sd3, 50).unwrap(), &x, &out)))
     });
     g.finish();
 }

@@ -7,7 +7,8 @@ import argparse
 import sys
 
 import torch
-from diffusers import DDIMScheduler, EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler
+from diffusers import (DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler,
+                       FlowMatchEulerDiscreteScheduler)
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from timing import bench  # noqa: E402
@@ -34,6 +35,7 @@ def main():
     for name, make in [
         ("ddim", lambda: DDIMScheduler(**SD, set_alpha_to_one=False, clip_sample=False)),
         ("euler", lambda: EulerDiscreteScheduler(**SD)),
+        ("dpm_solver_2m", lambda: DPMSolverMultistepScheduler(**SD)),
         ("flow_match_euler", lambda: FlowMatchEulerDiscreteScheduler(shift=3.0)),
     ]:
         s = make()

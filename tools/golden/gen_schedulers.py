@@ -1,6 +1,8 @@
 """Golden fixtures for ultrares-schedulers from diffusers' schedulers.
 
-Writes crates/schedulers/tests/fixtures/schedulers.npz (+ GENERATOR.json). Per case KEY:
+Writes crates/schedulers/tests/fixtures/schedulers.npz, ddgan.npz (WaveDiff's DDGAN sampler; needs
+WAVEDIFF_DIR, a checkout of VinAIResearch/WaveDiff@f1ad48b, else the committed file is kept) and
+GENERATOR.json. Per case KEY:
   KEY/timesteps, KEY/sigmas (σ schedulers), KEY/init_noise_sigma, KEY/x0 (initial latent),
   KEY/final (after the full loop), KEY/first (after step 0), KEY/noise (eta > 0 only, per step).
 The fake model is linear so both sides compute it identically:
@@ -17,7 +19,8 @@ from importlib.metadata import version
 
 import numpy as np
 import torch
-from diffusers import DDIMScheduler, EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler
+from diffusers import (DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
+                       EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler)
 
 OUT = pathlib.Path(__file__).resolve().parents[2] / "crates/schedulers/tests/fixtures"
 SD = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
@@ -41,7 +44,9 @@ def save(name, arrays):
     print(f"{name}: {len(arrays)} arrays, {(OUT / name).stat().st_size} bytes")
 
 
-def run(out, key, sched, x0, eta=None, rng=None):
+def run(out, key, sched, x0, eta=None, rng=None, seeded=False):
+    """seeded: the scheduler draws its own noise from a generator seeded 1000 + i; the same
+    draw is stored as KEY/noise."""
     ts = sched.timesteps
     out[f"{key}/timesteps"] = ts.double().numpy()
     if hasattr(sched, "sigmas") and sched.sigmas is not None:
@@ -54,6 +59,9 @@ def run(out, key, sched, x0, eta=None, rng=None):
         inp = sched.scale_model_input(x, t) if hasattr(sched, "scale_model_input") else x
         model_output = 0.5 * inp + 0.01 * i
         kwargs = {}
+        if seeded:
+            noises.append(torch.randn(x.shape, generator=torch.Generator().manual_seed(1000 + i)).numpy())
+            kwargs = dict(generator=torch.Generator().manual_seed(1000 + i))
         if eta is not None:
             z = torch.from_numpy(rng.standard_normal(x.shape).astype(np.float32))
             noises.append(z.numpy())
@@ -64,6 +72,45 @@ def run(out, key, sched, x0, eta=None, rng=None):
     out[f"{key}/final"] = x.numpy()
     if noises:
         out[f"{key}/noise"] = np.stack(noises)
+
+
+def ddgan(out, rng):
+    """WaveDiff's posterior sampler (diffusion.py from WAVEDIFF_DIR, a checkout of
+    VinAIResearch/WaveDiff@f1ad48b): coefficients and a sampling loop with a fake generator
+    x0' = 0.5·x + 0.1·t and stored noise."""
+    import os
+    import sys
+    from types import SimpleNamespace
+    path = os.environ.get("WAVEDIFF_DIR")
+    if not path:
+        print("ddgan.npz: WAVEDIFF_DIR not set, keeping the committed file")
+        return
+    sys.path.insert(0, path)
+    import diffusion as wd
+    for T in [2, 4]:
+        args = SimpleNamespace(num_timesteps=T, beta_min=0.1, beta_max=20.0, use_geometric=False)
+        post = wd.Posterior_Coefficients(args, "cpu")
+        coeff = wd.Diffusion_Coefficients(args, "cpu")
+        out[f"ddgan/{T}/c1"] = post.posterior_mean_coef1.double().numpy()
+        out[f"ddgan/{T}/c2"] = post.posterior_mean_coef2.double().numpy()
+        out[f"ddgan/{T}/logvar"] = post.posterior_log_variance_clipped.double().numpy()
+        out[f"ddgan/{T}/a_s_cum"] = coeff.a_s_cum.double().numpy()
+        out[f"ddgan/{T}/sigmas_cum"] = coeff.sigmas_cum.double().numpy()
+        x = torch.from_numpy(rng.standard_normal((1, 12, 8, 8)).astype(np.float32))
+        out[f"ddgan/{T}/x_init"] = x.numpy()
+        noises = []
+        for i in reversed(range(T)):
+            t = torch.full((1,), i, dtype=torch.int64)
+            x0_pred = 0.5 * x + 0.1 * i
+            z = torch.from_numpy(rng.standard_normal(x.shape).astype(np.float32))
+            noises.append(z.numpy())
+            # sample_posterior draws torch.randn_like(x_t): feed our z through the same formula.
+            mean = wd.extract(post.posterior_mean_coef1, t, x.shape) * x0_pred + wd.extract(post.posterior_mean_coef2, t, x.shape) * x
+            log_var = wd.extract(post.posterior_log_variance_clipped, t, x.shape)
+            nonzero = (1 - (t == 0).type(torch.float32))
+            x = mean + nonzero[:, None, None, None] * torch.exp(0.5 * log_var) * z
+        out[f"ddgan/{T}/noise"] = np.stack(noises)
+        out[f"ddgan/{T}/final"] = x.numpy()
 
 
 def main():
@@ -91,6 +138,25 @@ def main():
             s = EulerDiscreteScheduler(**SD, timestep_spacing=spacing, prediction_type=pred)
             s.set_timesteps(30)
             run(out, f"euler/{spacing}/{pred}/30", s, x0 * s.init_noise_sigma)
+    # DDPM (fixed_small) and Euler ancestral: their own seeded noise, stored.
+    for pred in ["epsilon", "v_prediction"]:
+        s = DDPMScheduler(**SD, clip_sample=False, prediction_type=pred)
+        s.set_timesteps(10)
+        run(out, f"ddpm/leading/{pred}/10", s, x0, seeded=True)
+    s = DDPMScheduler(clip_sample=True)  # diffusers' defaults: linear betas, x0 clipped to ±1
+    s.set_timesteps(10)
+    run(out, "ddpm_clip/leading/epsilon/10", s, x0, seeded=True)
+    for spacing in ["leading", "linspace"]:
+        s = EulerAncestralDiscreteScheduler(**SD, timestep_spacing=spacing)
+        s.set_timesteps(20)
+        run(out, f"euler_a/{spacing}/epsilon/20", s, x0 * s.init_noise_sigma, seeded=True)
+    # DPM-Solver++(2M): spacings, Karras sigmas, v-prediction.
+    for spacing, karras, pred in [("linspace", False, "epsilon"), ("leading", False, "epsilon"),
+                                  ("trailing", False, "v_prediction"), ("linspace", True, "epsilon"),
+                                  ("leading", True, "v_prediction")]:
+        s = DPMSolverMultistepScheduler(**SD, timestep_spacing=spacing, use_karras_sigmas=karras, prediction_type=pred)
+        s.set_timesteps(25)
+        run(out, f"dpm{'_karras' if karras else ''}/{spacing}/{pred}/25", s, x0 * s.init_noise_sigma)
     # Flow matching: SD3 (static shift 3) and Flux (dynamic, pipeline sigmas).
     s = FlowMatchEulerDiscreteScheduler(shift=3.0)
     s.set_timesteps(28)
@@ -115,8 +181,13 @@ def main():
     s.set_timesteps(50)
     out["add_noise/flow_step20"] = s.scale_noise(x0, s.timesteps[20:21], noise).numpy()
     save("schedulers.npz", out)
+    dd = {}
+    ddgan(dd, rng)
+    if dd:
+        save("ddgan.npz", dd)
     meta = {"generator": "tools/golden/gen_schedulers.py", "python": platform.python_version(),
-            "numpy": np.__version__, "torch": torch.__version__, "diffusers": version("diffusers")}
+            "numpy": np.__version__, "torch": torch.__version__, "diffusers": version("diffusers"),
+            "wavediff": "VinAIResearch/WaveDiff@f1ad48b diffusion.py (WAVEDIFF_DIR)"}
     (OUT / "GENERATOR.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 

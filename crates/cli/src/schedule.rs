@@ -1,7 +1,8 @@
 //! `ultrares schedule`: a scheduler's inference schedule (timesteps, σ or ᾱ) as text or JSON.
 
 use ultrares::schedulers::{
-    Ddim, EulerDiscrete, FlowMatchEuler, Scheduler, SchedulerConfig, TimestepSpacing,
+    Ddim, Ddpm, EulerAncestral, EulerDiscrete, FlowMatchEuler, Schedule, SchedulerConfig,
+    TimestepSpacing,
 };
 
 /// Which scheduler `--scheduler` names.
@@ -9,8 +10,14 @@ use ultrares::schedulers::{
 pub enum Kind {
     /// DDIM (eta 0).
     Ddim,
+    /// DDPM (fixed-small variance).
+    Ddpm,
     /// Euler discrete.
     Euler,
+    /// Euler ancestral.
+    EulerAncestral,
+    /// DPM-Solver++(2M) (`--karras` for Karras sigmas).
+    DpmSolver,
     /// Flow-matching Euler (SD3, Flux).
     FlowMatch,
 }
@@ -36,6 +43,9 @@ pub struct Args {
     /// Flux: image tokens, (H/16)·(W/16) (4096 for 1024²).
     #[arg(long, default_value_t = 4096)]
     image_seq_len: usize,
+    /// DPM-Solver: Karras sigmas.
+    #[arg(long)]
+    karras: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -64,10 +74,18 @@ pub fn run(args: Args) -> Result<String, String> {
         ultrares::schedulers::PredictionType::Flow => Kind::FlowMatch,
         _ => Kind::Ddim,
     });
+    cfg.use_karras_sigmas |= args.karras;
+    let sig = |s: &dyn Schedule| {
+        (
+            s.timesteps().to_vec(),
+            s.sigmas().map(<[f64]>::to_vec),
+            s.init_noise_sigma(),
+        )
+    };
     let (name, timesteps, sigmas, alphas, init) = match kind {
         Kind::Ddim => {
             let s = Ddim::new(cfg, args.steps).map_err(e)?;
-            let ac: Vec<f64> = s
+            let ac = s
                 .timesteps()
                 .iter()
                 .map(|&t| s.alphas_cumprod()[t as usize])
@@ -80,15 +98,27 @@ pub fn run(args: Args) -> Result<String, String> {
                 s.init_noise_sigma(),
             )
         }
+        Kind::Ddpm => {
+            let (t, s, i) = sig(&Ddpm::new(cfg, args.steps).map_err(e)?);
+            ("ddpm", t, s, None, i)
+        }
         Kind::Euler => {
-            let s = EulerDiscrete::new(cfg, args.steps).map_err(e)?;
-            (
-                "euler",
-                s.timesteps().to_vec(),
-                s.sigmas().map(<[f64]>::to_vec),
-                None,
-                s.init_noise_sigma(),
-            )
+            let (t, s, i) = sig(&EulerDiscrete::new(cfg, args.steps).map_err(e)?);
+            ("euler", t, s, None, i)
+        }
+        Kind::EulerAncestral => {
+            let (t, s, i) = sig(&EulerAncestral::new(cfg, args.steps).map_err(e)?);
+            ("euler_ancestral", t, s, None, i)
+        }
+        Kind::DpmSolver => {
+            #[cfg(feature = "ndarray")]
+            {
+                type Dpm = ultrares::schedulers::DpmSolverMultistep<burn::backend::NdArray>;
+                let (t, s, i) = sig(&Dpm::new(cfg, args.steps).map_err(e)?);
+                ("dpm_solver_2m", t, s, None, i)
+            }
+            #[cfg(not(feature = "ndarray"))]
+            return Err("dpm-solver needs the ndarray feature".into());
         }
         Kind::FlowMatch => {
             let s = if cfg.use_dynamic_shifting {
@@ -97,13 +127,8 @@ pub fn run(args: Args) -> Result<String, String> {
                 FlowMatchEuler::new(&cfg, args.steps)
             }
             .map_err(e)?;
-            (
-                "flow_match_euler",
-                s.timesteps().to_vec(),
-                s.sigmas().map(<[f64]>::to_vec),
-                None,
-                1.0,
-            )
+            let (t, s, i) = sig(&s);
+            ("flow_match_euler", t, s, None, i)
         }
     };
     if args.json {

@@ -58,6 +58,13 @@ pub struct SchedulerConfig {
     pub steps_offset: usize,
     /// DDIM: use ᾱ = 1 for the step past t = 0 (else ᾱ₀).
     pub set_alpha_to_one: bool,
+    /// DDPM/DDIM: clamp the predicted x₀ to `±clip_sample_range` (diffusers' default: on;
+    /// Stable Diffusion's configs turn it off).
+    pub clip_sample: bool,
+    /// Bound of `clip_sample`.
+    pub clip_sample_range: f64,
+    /// DPM-Solver: Karras et al.'s ρ = 7 σ spacing instead of the timestep spacing.
+    pub use_karras_sigmas: bool,
     /// Flow matching: static shift `σ' = sσ / (1 + (s − 1)σ)` (SD3: 3).
     pub shift: f64,
     /// Flow matching: resolution-dependent shift from the image sequence length (Flux).
@@ -83,6 +90,9 @@ impl Default for SchedulerConfig {
             timestep_spacing: None,
             steps_offset: 0,
             set_alpha_to_one: true,
+            clip_sample: true,
+            clip_sample_range: 1.0,
+            use_karras_sigmas: false,
             shift: 1.0,
             use_dynamic_shifting: false,
             base_shift: 0.5,
@@ -105,6 +115,7 @@ impl SchedulerConfig {
             timestep_spacing: Some(TimestepSpacing::Leading),
             steps_offset: 1,
             set_alpha_to_one: false,
+            clip_sample: false,
             ..Self::default()
         }
     }
@@ -219,6 +230,15 @@ impl SchedulerConfig {
             .collect())
     }
 
+    /// `σ_t = √((1 − ᾱ_t)/ᾱ_t)` for every training step.
+    pub(crate) fn train_sigmas(&self) -> Result<Vec<f64>> {
+        Ok(self
+            .alphas_cumprod()?
+            .iter()
+            .map(|a| ((1.0 - a) / a).sqrt())
+            .collect())
+    }
+
     /// Checks `n` inference steps against the training steps.
     pub(crate) fn check_steps(&self, n: usize) -> Result<()> {
         if n == 0 {
@@ -227,6 +247,18 @@ impl SchedulerConfig {
         if n > self.num_train_timesteps {
             return Err(Error::Config(format!(
                 "{n} inference steps exceed the {} training steps",
+                self.num_train_timesteps
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks that every timestep is a training step (a large `steps_offset` can push past T).
+    pub(crate) fn check_timesteps(&self, timesteps: &[f64]) -> Result<()> {
+        let t_max = self.num_train_timesteps as f64;
+        if let Some(t) = timesteps.iter().find(|&&t| !(0.0..t_max).contains(&t)) {
+            return Err(Error::Config(format!(
+                "timestep {t} is outside the {} training steps (steps_offset too large?)",
                 self.num_train_timesteps
             )));
         }

@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
-use crate::scheduler::{check_index, check_same, linear};
+use crate::scheduler::{check_index, check_same, impl_schedule, linear, need_noise};
 use crate::{Error, Result, Scheduler, SchedulerConfig, TimestepSpacing};
 
 /// DDIM with `eta` (0 = deterministic) on a fixed number of inference steps.
@@ -32,15 +32,7 @@ impl Ddim {
         let alphas_cumprod = config.alphas_cumprod()?;
         let spacing = config.timestep_spacing.unwrap_or(TimestepSpacing::Leading);
         let timesteps = config.discrete_timesteps(steps, spacing);
-        if let Some(t) = timesteps
-            .iter()
-            .find(|&&t| t < 0.0 || t as usize >= alphas_cumprod.len())
-        {
-            return Err(Error::Config(format!(
-                "timestep {t} is outside the {} training steps (steps_offset too large?)",
-                alphas_cumprod.len()
-            )));
-        }
+        config.check_timesteps(&timesteps)?;
         Ok(Self {
             config,
             alphas_cumprod,
@@ -78,23 +70,11 @@ impl Ddim {
     }
 }
 
-impl Scheduler for Ddim {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
-    }
+impl_schedule!(Ddim, stochastic = |s: &Ddim| s.eta > 0.0);
 
-    fn begin_index(&self) -> usize {
-        self.begin
-    }
-
-    fn set_begin_index(&mut self, index: usize) -> Result<()> {
-        check_index(index, self.timesteps.len())?;
-        self.begin = index;
-        Ok(())
-    }
-
-    fn step<B: Backend>(
-        &self,
+impl<B: Backend> Scheduler<B> for Ddim {
+    fn step(
+        &mut self,
         model_output: Tensor<B, 4>,
         i: usize,
         sample: Tensor<B, 4>,
@@ -121,17 +101,23 @@ impl Scheduler for Ddim {
         let dir = (1.0 - a_prev - std * std).max(0.0).sqrt();
         // x_prev = √ᾱ_prev·x̂₀ + dir·ε̂ (+ σ·z), one linear combination of x and m.
         let ap = a_prev.sqrt();
-        let prev = linear(sample, ap * p + dir * r, model_output, ap * q + dir * u);
+        let prev = if self.config.clip_sample {
+            // diffusers clamps x̂₀ and recomputes ε̂ = (x − √ᾱ_t·x̂₀)/√(1−ᾱ_t) from it.
+            let range = self.config.clip_sample_range;
+            let x0 = linear(sample.clone(), p, model_output, q).clamp(-range, range);
+            let eps = (sample - x0.clone().mul_scalar(sa)).div_scalar(sb);
+            x0.mul_scalar(ap) + eps.mul_scalar(dir)
+        } else {
+            linear(sample, ap * p + dir * r, model_output, ap * q + dir * u)
+        };
         if std > 0.0 {
-            let z = noise
-                .ok_or_else(|| Error::Input(format!("DDIM with eta = {} needs noise", self.eta)))?;
-            check_same(&z, &prev, "DDIM noise")?;
+            let z = need_noise(noise, &prev, "DDIM with eta > 0")?;
             return Ok(prev + z.mul_scalar(std));
         }
         Ok(prev)
     }
 
-    fn add_noise<B: Backend>(
+    fn add_noise(
         &self,
         original: Tensor<B, 4>,
         noise: Tensor<B, 4>,

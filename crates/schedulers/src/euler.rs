@@ -6,7 +6,7 @@ use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
 use crate::config::linspace;
-use crate::scheduler::{check_index, check_same, linear};
+use crate::scheduler::{check_index, check_same, impl_schedule, linear};
 use crate::{Error, Result, Scheduler, SchedulerConfig, TimestepSpacing};
 
 /// Euler on σ = √((1−ᾱ)/ᾱ): `x̂₀ = x − σ_i·ε`, `x_{i+1} = x + (x − x̂₀)/σ_i · (σ_{i+1} − σ_i)`.
@@ -28,40 +28,7 @@ impl EulerDiscrete {
     /// [`Error::Config`] for 0 steps, more steps than training steps, invalid betas, or a
     /// `sample`/`flow` prediction type (diffusers' Euler takes ε and v).
     pub fn new(config: SchedulerConfig, steps: usize) -> Result<Self> {
-        config.check_steps(steps)?;
-        if matches!(
-            config.prediction_type,
-            PredictionType::Sample | PredictionType::Flow
-        ) {
-            return Err(Error::Config(format!(
-                "Euler discrete takes epsilon or v_prediction, not {}",
-                config.prediction_type.as_diffusers_str()
-            )));
-        }
-        let ac = config.alphas_cumprod()?;
-        let train_sigmas: Vec<f64> = ac.iter().map(|a| ((1.0 - a) / a).sqrt()).collect();
-        let t_max = (config.num_train_timesteps - 1) as f64;
-        let spacing = config.timestep_spacing.unwrap_or(TimestepSpacing::Linspace);
-        let timesteps: Vec<f64> = match spacing {
-            TimestepSpacing::Linspace => (0..steps)
-                .rev()
-                .map(|i| linspace(0.0, t_max, steps, i))
-                .collect(),
-            other => config.discrete_timesteps(steps, other),
-        };
-        let interp = |t: f64| {
-            let t = t.clamp(0.0, t_max);
-            let lo = t.floor() as usize;
-            let hi = (lo + 1).min(train_sigmas.len() - 1);
-            train_sigmas[lo] + (train_sigmas[hi] - train_sigmas[lo]) * (t - lo as f64)
-        };
-        let mut sigmas: Vec<f64> = timesteps.iter().map(|&t| interp(t)).collect();
-        let max = sigmas.iter().copied().fold(0.0, f64::max);
-        let init_sigma = match spacing {
-            TimestepSpacing::Linspace | TimestepSpacing::Trailing => max,
-            TimestepSpacing::Leading => (max * max + 1.0).sqrt(),
-        };
-        sigmas.push(0.0);
+        let (timesteps, sigmas, init_sigma) = euler_sigmas(&config, steps)?;
         Ok(Self {
             config,
             timesteps,
@@ -72,41 +39,65 @@ impl EulerDiscrete {
     }
 }
 
-impl Scheduler for EulerDiscrete {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+/// Euler's σ schedule (shared with [`crate::EulerAncestral`]): timesteps by spacing, σ linearly
+/// interpolated at them, a final 0, and the initial noise σ.
+pub(crate) fn euler_sigmas(
+    config: &SchedulerConfig,
+    steps: usize,
+) -> Result<(Vec<f64>, Vec<f64>, f64)> {
+    config.check_steps(steps)?;
+    if matches!(
+        config.prediction_type,
+        PredictionType::Sample | PredictionType::Flow
+    ) {
+        return Err(Error::Config(format!(
+            "Euler schedulers take epsilon or v_prediction, not {}",
+            config.prediction_type.as_diffusers_str()
+        )));
     }
+    let train_sigmas = config.train_sigmas()?;
+    let t_max = (config.num_train_timesteps - 1) as f64;
+    let spacing = config.timestep_spacing.unwrap_or(TimestepSpacing::Linspace);
+    let timesteps: Vec<f64> = match spacing {
+        TimestepSpacing::Linspace => (0..steps)
+            .rev()
+            .map(|i| linspace(0.0, t_max, steps, i))
+            .collect(),
+        other => config.discrete_timesteps(steps, other),
+    };
+    config.check_timesteps(&timesteps)?;
+    let mut sigmas: Vec<f64> = timesteps
+        .iter()
+        .map(|&t| interp(&train_sigmas, t))
+        .collect();
+    let max = sigmas.iter().copied().fold(0.0, f64::max);
+    let init_sigma = match spacing {
+        TimestepSpacing::Linspace | TimestepSpacing::Trailing => max,
+        TimestepSpacing::Leading => (max * max + 1.0).sqrt(),
+    };
+    sigmas.push(0.0);
+    Ok((timesteps, sigmas, init_sigma))
+}
 
-    fn sigmas(&self) -> Option<&[f64]> {
-        Some(&self.sigmas)
-    }
+/// `numpy.interp(t, arange(len(v)), v)`.
+pub(crate) fn interp(v: &[f64], t: f64) -> f64 {
+    let t = t.clamp(0.0, (v.len() - 1) as f64);
+    let lo = t.floor() as usize;
+    let hi = (lo + 1).min(v.len() - 1);
+    v[lo] + (v[hi] - v[lo]) * (t - lo as f64)
+}
 
-    fn init_noise_sigma(&self) -> f64 {
-        self.init_sigma
-    }
+impl_schedule!(EulerDiscrete, sigmas = sigmas, init = init_sigma);
 
-    fn begin_index(&self) -> usize {
-        self.begin
-    }
-
-    fn set_begin_index(&mut self, index: usize) -> Result<()> {
-        check_index(index, self.timesteps.len())?;
-        self.begin = index;
-        Ok(())
-    }
-
-    fn scale_model_input<B: Backend>(
-        &self,
-        sample: Tensor<B, 4>,
-        i: usize,
-    ) -> Result<Tensor<B, 4>> {
+impl<B: Backend> Scheduler<B> for EulerDiscrete {
+    fn scale_model_input(&self, sample: Tensor<B, 4>, i: usize) -> Result<Tensor<B, 4>> {
         check_index(i, self.timesteps.len())?;
         let s = self.sigmas[i];
         Ok(sample.div_scalar((s * s + 1.0).sqrt()))
     }
 
-    fn step<B: Backend>(
-        &self,
+    fn step(
+        &mut self,
         model_output: Tensor<B, 4>,
         i: usize,
         sample: Tensor<B, 4>,
@@ -125,7 +116,7 @@ impl Scheduler for EulerDiscrete {
         Ok(linear(sample, a, model_output, c))
     }
 
-    fn add_noise<B: Backend>(
+    fn add_noise(
         &self,
         original: Tensor<B, 4>,
         noise: Tensor<B, 4>,

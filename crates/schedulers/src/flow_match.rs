@@ -5,7 +5,7 @@ use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
 use crate::config::linspace;
-use crate::scheduler::{check_index, check_same, linear};
+use crate::scheduler::{check_index, check_same, impl_schedule, linear};
 use crate::{Error, Result, Scheduler, SchedulerConfig};
 
 /// Rectified-flow Euler: `x_{i+1} = x + (σ_{i+1} − σ_i)·v` with the model's velocity
@@ -124,27 +124,11 @@ pub fn calculate_shift(config: &SchedulerConfig, image_seq_len: usize) -> f64 {
     image_seq_len as f64 * m + b
 }
 
-impl Scheduler for FlowMatchEuler {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
-    }
+impl_schedule!(FlowMatchEuler, sigmas = sigmas);
 
-    fn sigmas(&self) -> Option<&[f64]> {
-        Some(&self.sigmas)
-    }
-
-    fn begin_index(&self) -> usize {
-        self.begin
-    }
-
-    fn set_begin_index(&mut self, index: usize) -> Result<()> {
-        check_index(index, self.timesteps.len())?;
-        self.begin = index;
-        Ok(())
-    }
-
-    fn step<B: Backend>(
-        &self,
+impl<B: Backend> Scheduler<B> for FlowMatchEuler {
+    fn step(
+        &mut self,
         model_output: Tensor<B, 4>,
         i: usize,
         sample: Tensor<B, 4>,
@@ -161,7 +145,7 @@ impl Scheduler for FlowMatchEuler {
     }
 
     /// diffusers' `scale_noise`: `σ_i·ε + (1 − σ_i)·x₀`.
-    fn add_noise<B: Backend>(
+    fn add_noise(
         &self,
         original: Tensor<B, 4>,
         noise: Tensor<B, 4>,

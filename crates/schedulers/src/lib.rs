@@ -4,18 +4,23 @@
 //! (tested against its goldens), with the schedule math on the host in f64 and only the step's
 //! tensor arithmetic on the device (any Burn backend):
 //!
-//! - [`Ddim`] (`DDIMScheduler`: eta, `set_alpha_to_one`, `steps_offset`, ε / v / x₀ predictions),
-//! - [`EulerDiscrete`] (`EulerDiscreteScheduler`, linear σ interpolation),
+//! - [`Ddpm`] (`DDPMScheduler`, fixed-small variance),
+//! - [`Ddim`] (`DDIMScheduler`: eta, `set_alpha_to_one`, `steps_offset`, `clip_sample`, ε / v /
+//!   x₀ predictions),
+//! - [`EulerDiscrete`] and [`EulerAncestral`] (linear σ interpolation),
+//! - [`DpmSolverMultistep`] (DPM-Solver++(2M), optional Karras σ),
 //! - [`FlowMatchEuler`] (`FlowMatchEulerDiscreteScheduler`: SD3 static shift, Flux dynamic
-//!   shifting from the image token count).
+//!   shifting from the image token count),
+//! - [`DdganPosterior`] (WaveDiff's 2–4 step DDGAN posterior sampler).
 //!
 //! [`SchedulerConfig`] deserialises a diffusers `scheduler_config.json` and has presets
-//! (`sd15`, `sdxl`, `sd3`, `flux_dev`). Every scheduler implements [`Scheduler`]; partial
+//! (`sd15`, `sdxl`, `sd3`, `flux_dev`). Every scheduler implements [`Schedule`] (host side) and
+//! [`Scheduler`] (tensor side); stochastic steps take their noise as an argument. Partial
 //! denoising (LSRNA-DemoFusion runs the last 30 of 50 DDIM steps, from t = 581) starts at a
 //! begin index after [`Scheduler::add_noise`].
 //!
 //! ```
-//! use ultrares_schedulers::{Ddim, Scheduler, SchedulerConfig};
+//! use ultrares_schedulers::{Ddim, Schedule, SchedulerConfig};
 //!
 //! let ddim = Ddim::new(SchedulerConfig::sdxl(), 50)?;
 //! assert_eq!(ddim.timesteps()[0], 981.0);
@@ -25,16 +30,24 @@
 #![warn(missing_docs)]
 
 mod config;
+mod ddgan;
 mod ddim;
+mod ddpm;
+mod dpm_solver;
 mod error;
 mod euler;
+mod euler_ancestral;
 mod flow_match;
 mod scheduler;
 
 pub use config::{BetaSchedule, SchedulerConfig, TimestepSpacing};
+pub use ddgan::DdganPosterior;
 pub use ddim::Ddim;
+pub use ddpm::Ddpm;
+pub use dpm_solver::DpmSolverMultistep;
 pub use error::{Error, Result};
 pub use euler::EulerDiscrete;
+pub use euler_ancestral::EulerAncestral;
 pub use flow_match::{FlowMatchEuler, calculate_shift};
-pub use scheduler::Scheduler;
+pub use scheduler::{Schedule, Scheduler};
 pub use ultrares_core::PredictionType;

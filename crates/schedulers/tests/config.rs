@@ -3,7 +3,7 @@
 use burn::backend::NdArray;
 use burn::tensor::Tensor;
 use ultrares_schedulers::{
-    BetaSchedule, Ddim, Error, EulerDiscrete, FlowMatchEuler, PredictionType, Scheduler,
+    BetaSchedule, Ddim, Error, EulerDiscrete, FlowMatchEuler, PredictionType, Schedule, Scheduler,
     SchedulerConfig, TimestepSpacing,
 };
 
@@ -148,7 +148,7 @@ fn indices_and_inputs_are_checked() {
         Err(Error::Input(_))
     ));
     // eta > 0 needs noise.
-    let stochastic = Ddim::new(SchedulerConfig::sdxl(), 50)
+    let mut stochastic = Ddim::new(SchedulerConfig::sdxl(), 50)
         .unwrap()
         .with_eta(1.0)
         .unwrap();
