@@ -3,7 +3,7 @@
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
-use crate::scheduler::{check_index, check_same, impl_schedule, linear, need_noise};
+use crate::scheduler::{check_index, check_same, check_step, impl_schedule, linear, need_noise};
 use crate::{Error, Result, Scheduler};
 
 /// The continuous VP schedule of DDGAN discretised into `T` steps, and posterior sampling
@@ -121,8 +121,13 @@ impl<B: Backend> Scheduler<B> for DdganPosterior {
         sample: Tensor<B, 4>,
         noise: Option<Tensor<B, 4>>,
     ) -> Result<Tensor<B, 4>> {
-        check_index(i, self.timesteps.len())?;
-        check_same(&model_output, &sample, "DDGAN step")?;
+        check_step(
+            i,
+            self.timesteps.len(),
+            &model_output,
+            &sample,
+            "DDGAN step",
+        )?;
         let t = self.timesteps[i] as usize;
         let [c1, c2, logvar] = self.coef[t];
         let mean = linear(model_output, c1, sample, c2);

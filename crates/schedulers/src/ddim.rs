@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
-use crate::scheduler::{check_index, check_same, impl_schedule, linear, need_noise};
+use crate::scheduler::{check_index, check_same, check_step, impl_schedule, linear, need_noise};
 use crate::{Error, Result, Scheduler, SchedulerConfig, TimestepSpacing};
 
 /// DDIM with `eta` (0 = deterministic) on a fixed number of inference steps.
@@ -80,8 +80,7 @@ impl<B: Backend> Scheduler<B> for Ddim {
         sample: Tensor<B, 4>,
         noise: Option<Tensor<B, 4>>,
     ) -> Result<Tensor<B, 4>> {
-        check_index(i, self.timesteps.len())?;
-        check_same(&model_output, &sample, "DDIM step")?;
+        check_step(i, self.timesteps.len(), &model_output, &sample, "DDIM step")?;
         let t = self.timesteps[i];
         let prev_t = t - (self.config.num_train_timesteps / self.timesteps.len()) as f64;
         let (a_t, a_prev) = (self.alpha(t), self.alpha(prev_t));

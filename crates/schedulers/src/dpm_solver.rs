@@ -8,7 +8,7 @@ use ultrares_core::PredictionType;
 
 use crate::config::{linspace, round_half_even};
 use crate::euler::interp;
-use crate::scheduler::{check_index, check_same, linear};
+use crate::scheduler::{check_index, check_same, check_step, linear};
 use crate::{Error, Result, Schedule, Scheduler, SchedulerConfig, TimestepSpacing};
 
 /// The multistep solver. It remembers the previous step's x̂₀, so steps must run in order (a
@@ -145,8 +145,13 @@ impl<B: Backend> Scheduler<B> for DpmSolverMultistep<B> {
         sample: Tensor<B, 4>,
         _noise: Option<Tensor<B, 4>>,
     ) -> Result<Tensor<B, 4>> {
-        check_index(i, self.timesteps.len())?;
-        check_same(&model_output, &sample, "DPM-Solver step")?;
+        check_step(
+            i,
+            self.timesteps.len(),
+            &model_output,
+            &sample,
+            "DPM-Solver step",
+        )?;
         let (s0, st) = (self.sigmas[i], self.sigmas[i + 1]);
         let x0 = self.x0(model_output, sample.clone(), s0);
         let (alpha_t, sigma_t) = alpha_sigma(st);

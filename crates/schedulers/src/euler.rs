@@ -6,7 +6,7 @@ use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
 use crate::config::linspace;
-use crate::scheduler::{check_index, check_same, impl_schedule, linear};
+use crate::scheduler::{check_index, check_same, check_step, impl_schedule, linear};
 use crate::{Error, Result, Scheduler, SchedulerConfig, TimestepSpacing};
 
 /// Euler on σ = √((1−ᾱ)/ᾱ): `x̂₀ = x − σ_i·ε`, `x_{i+1} = x + (x − x̂₀)/σ_i · (σ_{i+1} − σ_i)`.
@@ -79,6 +79,20 @@ pub(crate) fn euler_sigmas(
     Ok((timesteps, sigmas, init_sigma))
 }
 
+/// `x / √(σ² + 1)` (the model sees the VP-scaled sample).
+pub(crate) fn scale_input<B: Backend>(x: Tensor<B, 4>, s: f64) -> Tensor<B, 4> {
+    x.div_scalar((s * s + 1.0).sqrt())
+}
+
+/// `(a, c)` of the Euler move `x + h·(x − x̂₀)/σ = a·x + c·m`: ε gives `x − x̂₀ = σ·m`; v gives
+/// `x − x̂₀ = x·σ²/(σ²+1) + m·σ/√(σ²+1)`.
+pub(crate) fn euler_coefficients(pred: PredictionType, s: f64, h: f64) -> (f64, f64) {
+    match pred {
+        PredictionType::VPrediction => (1.0 + h * s / (s * s + 1.0), h / (s * s + 1.0).sqrt()),
+        _ => (1.0, h),
+    }
+}
+
 /// `numpy.interp(t, arange(len(v)), v)`.
 pub(crate) fn interp(v: &[f64], t: f64) -> f64 {
     let t = t.clamp(0.0, (v.len() - 1) as f64);
@@ -92,8 +106,7 @@ impl_schedule!(EulerDiscrete, sigmas = sigmas, init = init_sigma);
 impl<B: Backend> Scheduler<B> for EulerDiscrete {
     fn scale_model_input(&self, sample: Tensor<B, 4>, i: usize) -> Result<Tensor<B, 4>> {
         check_index(i, self.timesteps.len())?;
-        let s = self.sigmas[i];
-        Ok(sample.div_scalar((s * s + 1.0).sqrt()))
+        Ok(scale_input(sample, self.sigmas[i]))
     }
 
     fn step(
@@ -103,16 +116,15 @@ impl<B: Backend> Scheduler<B> for EulerDiscrete {
         sample: Tensor<B, 4>,
         _noise: Option<Tensor<B, 4>>,
     ) -> Result<Tensor<B, 4>> {
-        check_index(i, self.timesteps.len())?;
-        check_same(&model_output, &sample, "Euler step")?;
+        check_step(
+            i,
+            self.timesteps.len(),
+            &model_output,
+            &sample,
+            "Euler step",
+        )?;
         let (s, s_next) = (self.sigmas[i], self.sigmas[i + 1]);
-        let h = s_next - s;
-        // x_next = x + h·(x − x̂₀)/σ: ε gives x − x̂₀ = σ·m; v gives
-        // x − x̂₀ = x·σ²/(σ²+1) + m·σ/√(σ²+1).
-        let (a, c) = match self.config.prediction_type {
-            PredictionType::VPrediction => (1.0 + h * s / (s * s + 1.0), h / (s * s + 1.0).sqrt()),
-            _ => (1.0, h),
-        };
+        let (a, c) = euler_coefficients(self.config.prediction_type, s, s_next - s);
         Ok(linear(sample, a, model_output, c))
     }
 

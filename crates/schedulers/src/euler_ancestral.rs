@@ -2,10 +2,9 @@
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use ultrares_core::PredictionType;
 
-use crate::euler::euler_sigmas;
-use crate::scheduler::{check_index, check_same, impl_schedule, linear, need_noise};
+use crate::euler::{euler_coefficients, euler_sigmas, scale_input};
+use crate::scheduler::{check_index, check_same, check_step, impl_schedule, linear, need_noise};
 use crate::{Result, Scheduler, SchedulerConfig};
 
 /// Euler with ancestral noise: from σ to σ', `σ_up = √(σ'²(σ² − σ'²)/σ²)`,
@@ -47,8 +46,7 @@ impl_schedule!(
 impl<B: Backend> Scheduler<B> for EulerAncestral {
     fn scale_model_input(&self, sample: Tensor<B, 4>, i: usize) -> Result<Tensor<B, 4>> {
         check_index(i, self.timesteps.len())?;
-        let s = self.sigmas[i];
-        Ok(sample.div_scalar((s * s + 1.0).sqrt()))
+        Ok(scale_input(sample, self.sigmas[i]))
     }
 
     fn step(
@@ -58,18 +56,19 @@ impl<B: Backend> Scheduler<B> for EulerAncestral {
         sample: Tensor<B, 4>,
         noise: Option<Tensor<B, 4>>,
     ) -> Result<Tensor<B, 4>> {
-        check_index(i, self.timesteps.len())?;
-        check_same(&model_output, &sample, "Euler ancestral step")?;
+        check_step(
+            i,
+            self.timesteps.len(),
+            &model_output,
+            &sample,
+            "Euler ancestral step",
+        )?;
         let (s, s_to) = (self.sigmas[i], self.sigmas[i + 1]);
         let s_up = (s_to * s_to * (s * s - s_to * s_to) / (s * s))
             .max(0.0)
             .sqrt();
         let s_down = (s_to * s_to - s_up * s_up).max(0.0).sqrt();
-        let h = s_down - s;
-        let (a, c) = match self.config.prediction_type {
-            PredictionType::VPrediction => (1.0 + h * s / (s * s + 1.0), h / (s * s + 1.0).sqrt()),
-            _ => (1.0, h),
-        };
+        let (a, c) = euler_coefficients(self.config.prediction_type, s, s_down - s);
         let prev = linear(sample, a, model_output, c);
         let z = need_noise(noise, &prev, "Euler ancestral step")?;
         Ok(prev + z.mul_scalar(s_up))

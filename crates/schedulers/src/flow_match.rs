@@ -5,7 +5,7 @@ use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
 use crate::config::linspace;
-use crate::scheduler::{check_index, check_same, impl_schedule, linear};
+use crate::scheduler::{check_index, check_same, check_step, impl_schedule, linear};
 use crate::{Error, Result, Scheduler, SchedulerConfig};
 
 /// Rectified-flow Euler: `x_{i+1} = x + (σ_{i+1} − σ_i)·v` with the model's velocity
@@ -134,8 +134,13 @@ impl<B: Backend> Scheduler<B> for FlowMatchEuler {
         sample: Tensor<B, 4>,
         _noise: Option<Tensor<B, 4>>,
     ) -> Result<Tensor<B, 4>> {
-        check_index(i, self.timesteps.len())?;
-        check_same(&model_output, &sample, "flow-match step")?;
+        check_step(
+            i,
+            self.timesteps.len(),
+            &model_output,
+            &sample,
+            "flow-match step",
+        )?;
         Ok(linear(
             sample,
             1.0,

@@ -96,6 +96,18 @@ pub(crate) fn check_same<B: Backend>(a: &Tensor<B, 4>, b: &Tensor<B, 4>, what: &
     Ok(())
 }
 
+/// The checks every `step` starts with: the index and matching shapes.
+pub(crate) fn check_step<B: Backend>(
+    i: usize,
+    n: usize,
+    model_output: &Tensor<B, 4>,
+    sample: &Tensor<B, 4>,
+    what: &str,
+) -> Result<()> {
+    check_index(i, n)?;
+    check_same(model_output, sample, what)
+}
+
 /// The noise of a stochastic step, checked.
 pub(crate) fn need_noise<B: Backend>(
     noise: Option<Tensor<B, 4>>,
