@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub use ultrares_core as core;
+pub use ultrares_metrics as metrics;
 pub use ultrares_rna as rna;
 pub use ultrares_schedulers as schedulers;
 pub use ultrares_wavelet as wavelet;
@@ -43,6 +44,9 @@ pub enum Error {
     /// An error from `ultrares-core` (shapes, arguments, image files, noise, tiling).
     #[error(transparent)]
     Core(#[from] ultrares_core::Error),
+    /// An error from `ultrares-metrics` (GLCM parameters, image sizes).
+    #[error(transparent)]
+    Metrics(#[from] ultrares_metrics::Error),
     /// An error from `ultrares-rna` (Canny parameters, region-noise settings).
     #[error(transparent)]
     Rna(#[from] ultrares_rna::Error),

@@ -11,6 +11,7 @@ use ultrares::core::image::{read_gray8, read_rgb8, save_image};
 use ultrares::rna::RegionNoiseConfig;
 use ultrares::rna::canny::{CannyConfig, canny};
 
+mod metrics;
 mod schedule;
 #[cfg(feature = "ndarray")]
 mod wavelet;
@@ -79,6 +80,8 @@ enum Command {
     /// A scheduler's inference schedule (timesteps, sigmas or alphas_cumprod), as diffusers
     /// computes it.
     Schedule(schedule::Args),
+    /// Diffusion-4K's GLCM Score (or a mean GLCM property) of images, as its eval.py.
+    GlcmScore(metrics::Args),
     /// 2-D wavelet decomposition of a .npy array (rank 2-4, last two axes) into an .npz with
     /// keys a, h1, v1, d1, ... (level 1 finest); equal to `pywt.wavedec2`.
     Dwt {
@@ -144,6 +147,7 @@ fn parse_size(s: &str) -> Result<[usize; 2], String> {
 fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Schedule(args) => println!("{}", schedule::run(args)?),
+        Command::GlcmScore(args) => println!("{}", metrics::run(args)?),
         #[cfg(feature = "ndarray")]
         Command::Dwt {
             input,

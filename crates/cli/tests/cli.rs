@@ -266,3 +266,24 @@ fn schedule_prints_diffusers_timesteps() {
         assert!(String::from_utf8(out.stderr).unwrap().starts_with("error:"));
     }
 }
+
+#[test]
+fn glcm_score_matches_diffusion_4k() {
+    let img = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../rna/tests/fixtures/astronaut_rgb.png"
+    );
+    let out = ultrares(&["glcm-score", img, "--size", "256", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // tools/golden/gen_metrics.py: eval.py's score of this image with --size 256.
+    assert!((v["glcm_score"].as_f64().unwrap() - 1.9469350450500917).abs() < 1e-12);
+    let out = ultrares(&["glcm-score", img]); // default 2048² region: too small
+    assert_eq!(out.status.code(), Some(2));
+    let out = ultrares(&["glcm-score", img, "--prop", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+}

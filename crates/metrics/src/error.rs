@@ -1,0 +1,19 @@
+//! The error type of `ultrares-metrics`.
+
+/// Everything that can go wrong in this crate. Messages name the offending value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An invalid argument (no distances, levels out of range, zero patch size, ...).
+    #[error("invalid argument: {0}")]
+    Argument(String),
+    /// An image whose size or pixel values do not fit the operation.
+    #[error("invalid image: {0}")]
+    Image(String),
+    /// An error from `ultrares-core` (reading images).
+    #[error(transparent)]
+    Core(#[from] ultrares_core::Error),
+}
+
+/// `Result<T, Error>`.
+pub type Result<T> = std::result::Result<T, Error>;

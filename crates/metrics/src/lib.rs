@@ -1,0 +1,20 @@
+//! # ultrares-metrics
+//!
+//! Detail metrics for 2K–8K images, equal to the reference tools:
+//!
+//! - [`graycomatrix`] / [`Glcm::prop`]: scikit-image's gray-level co-occurrence matrix and its
+//!   properties (contrast, dissimilarity, homogeneity, ASM, energy, correlation, mean, variance,
+//!   std, entropy);
+//! - [`glcm_score`]: Diffusion-4K's GLCM Score (Zhang et al., CVPR 2025, `eval.py`): OpenCV
+//!   gray, 64 levels, 64×64 patches of the top-left 2048², distances 1–4 × 4 angles,
+//!   non-symmetric normalised GLCM, and scikit-image's `shannon_entropy` of that tensor — the
+//!   entropy of its distinct values, not the textbook GLCM entropy.
+#![warn(missing_docs)]
+
+mod error;
+pub mod glcm;
+mod glcm_score;
+
+pub use error::{Error, Result};
+pub use glcm::{Glcm, GlcmConfig, GlcmProp, graycomatrix};
+pub use glcm_score::{GlcmScoreConfig, PatchScore, glcm_score, glcm_score_gray, glcm_score_mean};

@@ -1,0 +1,32 @@
+"""Reference for benches/metrics.rs: Diffusion-4K's GLCM Score of the procedural 2048² image with
+its own eval.py functions (needs D4K_DIR, a checkout of zhang0jhon/diffusion-4k@9bea802).
+
+    D4K_DIR=... tools/golden/.venv/bin/python tools/bench/metrics_reference.py
+"""
+import importlib.util
+import os
+import sys
+
+import cv2
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "golden"))
+from gen_metrics import procedural  # noqa: E402
+from timing import bench  # noqa: E402
+
+spec = importlib.util.spec_from_file_location("d4k_eval", os.path.join(os.environ["D4K_DIR"], "eval.py"))
+ev = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ev)
+img = cv2.cvtColor(procedural(2048, 2048), cv2.COLOR_RGB2BGR)
+
+
+def score():
+    gray64 = ev.gray_proc(img)
+    s = 0.0
+    for i in range(32):
+        for j in range(32):
+            s += ev.glcm(gray64[i * 64:i * 64 + 64, j * 64:j * 64 + 64])
+    return s / 1024
+
+
+bench("Diffusion-4K eval.py GLCM Score, one 2048² image", score, 3)

@@ -1,0 +1,123 @@
+"""Golden fixtures for ultrares-metrics: scikit-image GLCMs and Diffusion-4K's GLCM Score.
+
+Writes crates/metrics/tests/fixtures/:
+* glcm.npz      graycomatrix counts (uint32, (levels, levels, n_dist, n_angle)), graycoprops of all
+                10 properties and skimage.measure.shannon_entropy of the normed GLCM, per case
+* glcm_score.json  Diffusion-4K's per-image score from its own eval.py functions (gray_proc,
+                glcm) over the patch loop of main(), on scikit-image's astronaut (the Rust test
+                and eval.py read crates/rna/tests/fixtures/astronaut_rgb.png) and on a
+                procedural 2048² image (formula below, recomputed by the Rust test)
+Needs D4K_DIR: a checkout of zhang0jhon/diffusion-4k@9bea802 (eval.py is imported from it).
+"""
+import importlib.util
+import io
+import json
+import os
+import pathlib
+import platform
+import sys
+import zipfile
+from importlib.metadata import version
+
+import cv2
+import numpy as np
+from skimage import data
+from skimage.feature import graycomatrix, graycoprops
+from skimage.measure import shannon_entropy
+
+OUT = pathlib.Path(__file__).resolve().parents[2] / "crates/metrics/tests/fixtures"
+PROPS = ["contrast", "dissimilarity", "homogeneity", "ASM", "energy", "correlation", "mean", "variance", "std", "entropy"]
+
+
+def save(name, arrays):
+    with zipfile.ZipFile(OUT / name, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
+    print(f"{name}: {len(arrays)} arrays, {(OUT / name).stat().st_size} bytes")
+
+
+def procedural(h, w):
+    """RGB test image; the Rust test computes the same integers."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.int64)
+    base = (x * 7919 + y * 104729 + (x * y) % 251) ^ (x >> 3)
+    smooth = ((x // 16) * 37 + (y // 16) * 53) % 256
+    r = ((base % 64) + smooth) % 256
+    g = ((base // 7) % 32 + smooth // 2 + 60) % 256
+    b = (smooth + (y % 29) * 3) % 256
+    return np.stack([r, g, b], axis=-1).astype(np.uint8)
+
+
+def glcm_cases(rng):
+    out = {}
+    cases = {
+        "d4k_64x64": (rng.integers(0, 64, (64, 64), dtype=np.uint8), [1, 2, 3, 4], [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4], 64, False),
+        "sym_37x53": (rng.integers(0, 16, (37, 53), dtype=np.uint8), [1, 3, 7], [0, np.pi / 6, 2 * np.pi / 3, np.pi], 16, True),
+        "flat_20x20": (np.full((20, 20), 5, dtype=np.uint8), [1, 2], [0, np.pi / 2], 8, False),
+        "camera_64": (data.camera()[200:264, 220:284] // 4, [1, 2, 3, 4], [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4], 64, False),
+        "far_9x9": (rng.integers(0, 4, (9, 9), dtype=np.uint8), [1, 12], [0, np.pi / 4, np.pi / 2], 4, False),
+    }
+    for key, (img, dist, ang, levels, sym) in cases.items():
+        P = graycomatrix(img, dist, ang, levels=levels, symmetric=sym, normed=False)
+        Pn = graycomatrix(img, dist, ang, levels=levels, symmetric=sym, normed=True)
+        out[f"{key}/image"] = img
+        out[f"{key}/distances"] = np.array(dist, dtype=np.int64)
+        out[f"{key}/angles"] = np.array(ang, dtype=np.float64)
+        out[f"{key}/meta"] = np.array([levels, int(sym)], dtype=np.int64)
+        out[f"{key}/counts"] = P.astype(np.uint32)
+        for prop in PROPS:
+            out[f"{key}/prop_{prop}"] = graycoprops(Pn, prop).astype(np.float64)
+        out[f"{key}/shannon"] = np.array([shannon_entropy(Pn)])
+    save("glcm.npz", out)
+
+
+def d4k_scores():
+    path = os.environ.get("D4K_DIR")
+    if not path:
+        print("glcm_score.json: D4K_DIR not set, keeping the committed file")
+        return
+    spec = importlib.util.spec_from_file_location("d4k_eval", os.path.join(path, "eval.py"))
+    ev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ev)
+
+    def score(rgb, size, patch, prop):
+        gray64 = ev.gray_proc(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # eval.py gets cv2.imread BGR
+        s, n = 0.0, 0
+        for i in range(0, int(size / patch)):
+            for j in range(0, int(size / patch)):
+                s += ev.glcm(gray64[i * patch:i * patch + patch, j * patch:j * patch + patch], prop=prop)
+                n += 1
+        return s / n
+
+    res = []
+    # eval.py reads with cv2.imread; the photograph is ultrares-rna's fixture (scikit-image's
+    # astronaut, 256², public domain).
+    astro_path = pathlib.Path(__file__).resolve().parents[2] / "crates/rna/tests/fixtures/astronaut_rgb.png"
+    astro = cv2.cvtColor(cv2.imread(str(astro_path)), cv2.COLOR_BGR2RGB)
+    for size, prop in [(256, "entropy"), (256, "contrast"), (256, "correlation"), (192, "homogeneity")]:
+        res.append({"image": "astronaut", "size": size, "patch": 64, "prop": prop, "score": score(astro, size, 64, prop)})
+    # Truncated edge patches: a 250² crop with size 256 (the last row/column of patches has 58
+    # pixels). A size whose patches start outside the image makes eval.py raise (empty array).
+    crop = np.ascontiguousarray(astro[:250, :250])
+    res.append({"image": "astronaut_250", "size": 256, "patch": 64, "prop": "entropy", "score": score(crop, 256, 64, "entropy")})
+    big = procedural(2048, 2048)
+    res.append({"image": "procedural_2048", "size": 2048, "patch": 64, "prop": "entropy", "score": score(big, 2048, 64, "entropy")})
+    (OUT / "glcm_score.json").write_text(json.dumps(res, indent=1) + "\n")
+    print("glcm_score.json", res)
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    glcm_cases(np.random.default_rng(20261123))
+    d4k_scores()
+    meta = {"generator": "tools/golden/gen_metrics.py", "python": platform.python_version(), "numpy": np.__version__,
+            "scikit-image": version("scikit-image"), "opencv": cv2.__version__,
+            "diffusion-4k": "zhang0jhon/diffusion-4k@9bea802 eval.py (D4K_DIR)"}
+    (OUT / "GENERATOR.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
