@@ -293,7 +293,8 @@ impl Glcm {
     /// IEEE division is correctly rounded), so distinct values are counted by reduced fraction
     /// instead of sorting the `levels²·n_dist·n_angle` floats.
     pub fn value_entropy(&self) -> f64 {
-        let mut hist: std::collections::BTreeMap<(u64, u64), u64> = std::collections::BTreeMap::new();
+        let mut hist: std::collections::BTreeMap<(u64, u64), u64> =
+            std::collections::BTreeMap::new();
         let mut zeros = 0u64;
         let mut per_count: Vec<u64> = Vec::new();
         for d in 0..self.n_dist {
@@ -308,7 +309,12 @@ impl Glcm {
                     per_count[c as usize] += 1;
                 }
                 zeros += per_count[0];
-                for (c, &m) in per_count.iter().enumerate().skip(1).filter(|(_, m)| **m > 0) {
+                for (c, &m) in per_count
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .filter(|(_, m)| **m > 0)
+                {
                     let g = gcd(c as u64, total);
                     *hist.entry((c as u64 / g, total / g)).or_insert(0) += m;
                 }

@@ -16,11 +16,9 @@ fn fixtures() -> PathBuf {
 }
 
 /// Every array of glcm.npz as f64, plus the u8 images and u32 counts.
-fn load() -> (
-    HashMap<String, ArrayD<f64>>,
-    HashMap<String, ArrayD<u8>>,
-    HashMap<String, ArrayD<u32>>,
-) {
+type Arrays<T> = HashMap<String, ArrayD<T>>;
+
+fn load() -> (Arrays<f64>, Arrays<u8>, Arrays<u32>) {
     let mut npz =
         NpzReader::new(std::fs::File::open(fixtures().join("glcm.npz")).unwrap()).unwrap();
     let (mut f, mut b, mut c) = (HashMap::new(), HashMap::new(), HashMap::new());
