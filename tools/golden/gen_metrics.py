@@ -3,6 +3,7 @@
 Writes crates/metrics/tests/fixtures/:
 * glcm.npz      graycomatrix counts (uint32, (levels, levels, n_dist, n_angle)), graycoprops of all
                 10 properties and skimage.measure.shannon_entropy of the normed GLCM, per case
+* stats.npz     FID (pytorch-fid), KID (clean-fid), IS (torch-fidelity) on random features/logits
 * glcm_score.json  Diffusion-4K's per-image score from its own eval.py functions (gray_proc,
                 glcm) over the patch loop of main(), on scikit-image's astronaut (the Rust test
                 and eval.py read crates/rna/tests/fixtures/astronaut_rgb.png) and on a
@@ -109,13 +110,45 @@ def d4k_scores():
     print("glcm_score.json", res)
 
 
+def stats(rng):
+    """FID (pytorch-fid's statistics and calculate_frechet_distance), KID (clean-fid's
+    kernel_distance with one subset covering both sets), IS (torch-fidelity, no shuffle)."""
+    import torch
+    from cleanfid.fid import kernel_distance
+    from pytorch_fid.fid_score import calculate_frechet_distance
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    out = {}
+    a = (rng.standard_normal((200, 32)) @ rng.standard_normal((32, 32)) * 0.3 + 1.0).astype(np.float32)
+    b = (rng.standard_normal((150, 32)) @ rng.standard_normal((32, 32)) * 0.25 + 0.8).astype(np.float32)
+    out["a"], out["b"] = a, b
+    mu1, s1 = np.mean(a.astype(np.float64), axis=0), np.cov(a.astype(np.float64), rowvar=False)
+    mu2, s2 = np.mean(b.astype(np.float64), axis=0), np.cov(b.astype(np.float64), rowvar=False)
+    out["mu_a"], out["sigma_a"] = mu1, s1
+    out["fid"] = np.array([calculate_frechet_distance(mu1, s1, mu2, s2)])
+    c = rng.standard_normal((120, 32)).astype(np.float32)
+    d = (rng.standard_normal((120, 32)) * 1.1 + 0.1).astype(np.float32)
+    out["c"], out["d"] = c, d
+    np.random.seed(0)
+    # float64 copies: clean-fid would multiply float32 features in float32 (≈ 2e-5 relative).
+    out["kid"] = np.array([kernel_distance(c.astype(np.float64), d.astype(np.float64), num_subsets=1, max_subset_size=1000)])
+    logits = (rng.standard_normal((100, 10)) * 2.0).astype(np.float32)
+    out["logits"] = logits
+    r = isc_features_to_metric(torch.from_numpy(logits), splits=5, shuffle=False)
+    out["is"] = np.array([r["inception_score_mean"], r["inception_score_std"]])
+    save("stats.npz", out)
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     glcm_cases(np.random.default_rng(20261123))
+    stats(np.random.default_rng(7))
     d4k_scores()
     meta = {"generator": "tools/golden/gen_metrics.py", "python": platform.python_version(), "numpy": np.__version__,
             "scikit-image": version("scikit-image"), "opencv": cv2.__version__,
-            "diffusion-4k": "zhang0jhon/diffusion-4k@9bea802 eval.py (D4K_DIR)"}
+            "diffusion-4k": "zhang0jhon/diffusion-4k@9bea802 eval.py (D4K_DIR)",
+            "pytorch-fid": version("pytorch-fid"), "clean-fid": version("clean-fid"),
+            "torch-fidelity": version("torch-fidelity"), "scipy": version("scipy")}
     (OUT / "GENERATOR.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 

@@ -8,13 +8,17 @@
 //! - [`glcm_score`]: Diffusion-4K's GLCM Score (Zhang et al., CVPR 2025, `eval.py`): OpenCV
 //!   gray, 64 levels, 64×64 patches of the top-left 2048², distances 1–4 × 4 angles,
 //!   non-symmetric normalised GLCM, and scikit-image's `shannon_entropy` of that tensor — the
-//!   entropy of its distinct values, not the textbook GLCM entropy.
+//!   entropy of its distinct values, not the textbook GLCM entropy;
+//! - [`FeatureStats`], [`frechet_distance`] / [`fid`], [`kid`], [`inception_score`]: FID, KID and
+//!   IS from feature or logit vectors (streaming f64 statistics, faer eigendecompositions).
 #![warn(missing_docs)]
 
 mod error;
 pub mod glcm;
 mod glcm_score;
+mod stats;
 
 pub use error::{Error, Result};
 pub use glcm::{Glcm, GlcmConfig, GlcmProp, graycomatrix};
 pub use glcm_score::{GlcmScoreConfig, PatchScore, glcm_score, glcm_score_gray, glcm_score_mean};
+pub use stats::{FeatureStats, fid, frechet_distance, inception_score, kid};

@@ -1,0 +1,143 @@
+//! FID / KID / IS statistics against pytorch-fid 0.3.0, clean-fid 0.1.35 and torch-fidelity
+//! 0.4.0 (`tools/golden/gen_metrics.py`).
+
+use std::collections::HashMap;
+
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::NpzReader;
+use ultrares_metrics::{Error, FeatureStats, fid, frechet_distance, inception_score, kid};
+
+fn load() -> (HashMap<String, ArrayD<f32>>, HashMap<String, ArrayD<f64>>) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stats.npz");
+    let mut npz = NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let (mut f32s, mut f64s) = (HashMap::new(), HashMap::new());
+    for name in npz.names().unwrap() {
+        let key = name.trim_end_matches(".npy").to_string();
+        match npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(&name) {
+            Ok(a) => {
+                f32s.insert(key, a);
+            }
+            Err(_) => {
+                f64s.insert(
+                    key,
+                    npz.by_name::<ndarray::OwnedRepr<f64>, IxDyn>(&name)
+                        .unwrap(),
+                );
+            }
+        }
+    }
+    (f32s, f64s)
+}
+
+fn stats_of(x: &ArrayD<f32>, batch: usize) -> FeatureStats {
+    let d = x.shape()[1];
+    let mut s = FeatureStats::new(d).unwrap();
+    for chunk in x.as_slice().unwrap().chunks(batch * d) {
+        s.add(chunk).unwrap();
+    }
+    s
+}
+
+#[test]
+fn streaming_statistics_equal_numpy() {
+    let (f, g) = load();
+    // Batches of 7 rows (and one of everything) give numpy's mean and np.cov.
+    for batch in [7, 200] {
+        let s = stats_of(&f["a"], batch);
+        assert_eq!(s.count(), 200);
+        for (x, y) in s.mean().iter().zip(g["mu_a"].iter()) {
+            assert!((x - y).abs() < 1e-12, "mean");
+        }
+        for (x, y) in s.covariance().unwrap().iter().zip(g["sigma_a"].iter()) {
+            assert!((x - y).abs() < 1e-12, "cov");
+        }
+    }
+}
+
+#[test]
+fn fid_kid_is_equal_the_references() {
+    let (f, g) = load();
+    let got = fid(&stats_of(&f["a"], 64), &stats_of(&f["b"], 64)).unwrap();
+    let want = g["fid"][[0]];
+    assert!(
+        (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+        "FID {got} vs pytorch-fid {want}"
+    );
+    // Identical statistics: 0 (up to round-off of the eigen square roots).
+    let s = stats_of(&f["a"], 64);
+    assert!(fid(&s, &s).unwrap().abs() < 1e-9);
+    let got = kid(
+        f["c"].as_slice().unwrap(),
+        f["d"].as_slice().unwrap(),
+        32,
+        1,
+        1000,
+        0,
+    )
+    .unwrap();
+    let want = g["kid"][[0]];
+    assert!(
+        (got - want).abs() <= 1e-9 * want.abs().max(1e-3),
+        "KID {got} vs clean-fid {want}"
+    );
+    let (m, sd) = inception_score(f["logits"].as_slice().unwrap(), 10, 5).unwrap();
+    assert!(
+        (m - g["is"][[0]]).abs() < 1e-9 && (sd - g["is"][[1]]).abs() < 1e-9,
+        "IS {m} ± {sd}"
+    );
+}
+
+#[test]
+fn kid_subsets_are_seeded() {
+    let (f, _) = load();
+    let (c, d) = (f["c"].as_slice().unwrap(), f["d"].as_slice().unwrap());
+    let a = kid(c, d, 32, 10, 50, 7).unwrap();
+    assert_eq!(a, kid(c, d, 32, 10, 50, 7).unwrap());
+    assert_ne!(a, kid(c, d, 32, 10, 50, 8).unwrap());
+}
+
+#[test]
+fn bad_statistics_are_errors() {
+    assert!(matches!(FeatureStats::new(0), Err(Error::Argument(_))));
+    let mut s = FeatureStats::new(3).unwrap();
+    assert!(matches!(s.add(&[1.0f32, 2.0]), Err(Error::Argument(_))));
+    assert!(matches!(
+        s.add(&[1.0f32, f32::NAN, 2.0]),
+        Err(Error::Argument(_))
+    ));
+    s.add(&[1.0f32, 2.0, 3.0]).unwrap();
+    assert!(
+        matches!(s.covariance(), Err(Error::Argument(_))),
+        "one sample"
+    );
+    assert!(matches!(
+        frechet_distance(&[0.0; 2], &[0.0; 4], &[0.0; 3], &[0.0; 9]),
+        Err(Error::Argument(_))
+    ));
+    assert!(matches!(
+        frechet_distance(&[f64::NAN], &[1.0], &[0.0], &[1.0]),
+        Err(Error::Argument(_))
+    ));
+    assert!(
+        matches!(
+            kid(&[0.0; 3], &[0.0; 6], 3, 1, 1000, 0),
+            Err(Error::Argument(_))
+        ),
+        "one row"
+    );
+    assert!(
+        matches!(
+            kid(&[0.0; 6], &[0.0; 6], 3, 0, 1000, 0),
+            Err(Error::Argument(_))
+        ),
+        "no subsets"
+    );
+    assert!(matches!(
+        inception_score(&[0.0; 10], 10, 2),
+        Err(Error::Argument(_))
+    ));
+    assert!(matches!(
+        inception_score(&[0.0; 9], 10, 1),
+        Err(Error::Argument(_))
+    ));
+}
