@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ultrares::core::image::{Rgb, RgbImage};
-use ultrares::metrics::{GlcmScoreConfig, glcm_score};
+use ultrares::metrics::{FeatureStats, GlcmScoreConfig, fid, glcm_score};
 
 /// The procedural test image of `tools/golden/gen_metrics.py`.
 fn procedural(n: u32) -> RgbImage {
@@ -32,5 +32,39 @@ fn glcm(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, glcm);
+/// FID from 2048-d statistics of 4096 features per set (the Fréchet distance dominates: two
+/// 2048² symmetric eigendecompositions).
+fn frechet(c: &mut Criterion) {
+    let (n, d) = (4096usize, 2048usize);
+    // Deterministic pseudo-random features (an LCG; no RNG dependency in the bench).
+    let mut state = 0x2545F4914F6CDD1Du64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    let a: Vec<f32> = (0..n * d).map(|_| next()).collect();
+    let b: Vec<f32> = (0..n * d).map(|_| next() * 1.1 + 0.01).collect();
+    let mut sa = FeatureStats::new(d).unwrap();
+    let mut sb = FeatureStats::new(d).unwrap();
+    let mut g = c.benchmark_group("fid");
+    g.sample_size(10);
+    g.bench_function("stats_4096x2048_two_sets", |bch| {
+        bch.iter(|| {
+            sa = FeatureStats::new(d).unwrap();
+            sb = FeatureStats::new(d).unwrap();
+            for (ca, cb) in a.chunks(256 * d).zip(b.chunks(256 * d)) {
+                sa.add(ca).unwrap();
+                sb.add(cb).unwrap();
+            }
+        })
+    });
+    g.bench_function("frechet_distance_2048", |bch| {
+        bch.iter(|| black_box(fid(&sa, &sb).unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, glcm, frechet);
 criterion_main!(benches);

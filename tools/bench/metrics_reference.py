@@ -30,3 +30,22 @@ def score():
 
 
 bench("Diffusion-4K eval.py GLCM Score, one 2048² image", score, 3)
+
+# FID from 2048-d statistics: pytorch-fid's numpy statistics and calculate_frechet_distance
+# (scipy.linalg.sqrtm) on 4096 random features per set.
+import numpy as np  # noqa: E402
+from pytorch_fid.fid_score import calculate_frechet_distance  # noqa: E402
+
+rng = np.random.default_rng(0)
+fa = rng.random((4096, 2048), dtype=np.float32) - 0.5
+fb = (rng.random((4096, 2048), dtype=np.float32) - 0.5) * 1.1 + 0.01
+stats = {}
+
+
+def statistics():
+    stats["a"] = (np.mean(fa, axis=0), np.cov(fa, rowvar=False))
+    stats["b"] = (np.mean(fb, axis=0), np.cov(fb, rowvar=False))
+
+
+bench("pytorch-fid statistics (np.mean, np.cov), two 4096×2048 sets", statistics, 3)
+bench("pytorch-fid calculate_frechet_distance, 2048-d", lambda: calculate_frechet_distance(*stats["a"], *stats["b"]), 3)

@@ -149,9 +149,9 @@ pub fn frechet_distance(mu1: &[f64], sigma1: &[f64], mu2: &[f64], sigma2: &[f64]
         .iter()
         .map(|&l| l.max(0.0).sqrt())
         .collect();
-    let root1 = Mat::<f64>::from_fn(d, d, |i, j| {
-        (0..d).map(|k| u[(i, k)] * sq[k] * u[(j, k)]).sum()
-    });
+    // Σ₁^½ = U·diag(√λ)·Uᵀ, as (U·diag(√λ))·Uᵀ with faer's matrix product.
+    let us = Mat::<f64>::from_fn(d, d, |i, k| u[(i, k)] * sq[k]);
+    let root1 = &us * u.transpose();
     let m = &root1 * &s2 * &root1;
     let m = Mat::<f64>::from_fn(d, d, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
     let tr_sqrt: f64 = eig(&m)?
