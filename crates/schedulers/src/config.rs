@@ -271,7 +271,7 @@ impl SchedulerConfig {
         match spacing {
             TimestepSpacing::Linspace => (0..n)
                 .rev()
-                .map(|i| round_half_even(linspace(0.0, (t - 1) as f64, n, i)))
+                .map(|i| (linspace(0.0, (t - 1) as f64, n, i)).round_ties_even())
                 .collect(),
             TimestepSpacing::Leading => {
                 let ratio = t / n;
@@ -283,7 +283,7 @@ impl SchedulerConfig {
             TimestepSpacing::Trailing => {
                 let ratio = t as f64 / n as f64;
                 (0..n)
-                    .map(|i| round_half_even(t as f64 - i as f64 * ratio) - 1.0)
+                    .map(|i| (t as f64 - i as f64 * ratio).round_ties_even() - 1.0)
                     .collect()
             }
         }
@@ -297,16 +297,6 @@ pub(crate) fn linspace(a: f64, b: f64, n: usize, i: usize) -> f64 {
     }
     let step = (b - a) / (n - 1) as f64;
     if i == n - 1 { b } else { a + i as f64 * step }
-}
-
-/// `numpy.round` (half to even).
-pub(crate) fn round_half_even(x: f64) -> f64 {
-    let r = x.round();
-    if (x - x.trunc()).abs() == 0.5 {
-        2.0 * (x / 2.0).round()
-    } else {
-        r
-    }
 }
 
 mod prediction_serde {

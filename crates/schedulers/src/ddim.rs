@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
-use crate::scheduler::{check_index, check_same, check_step, impl_schedule, linear, need_noise};
+use crate::scheduler::{check_index, check_step, impl_schedule, linear, need_noise, vp_noise};
 use crate::{Error, Result, Scheduler, SchedulerConfig, TimestepSpacing};
 
 /// DDIM with `eta` (0 = deterministic) on a fixed number of inference steps.
@@ -139,8 +139,6 @@ impl Ddim {
         t: usize,
     ) -> Result<Tensor<B, 4>> {
         check_index(t, self.alphas_cumprod.len())?;
-        check_same(&original, &noise, "add_noise")?;
-        let a = self.alphas_cumprod[t];
-        Ok(original.mul_scalar(a.sqrt()) + noise.mul_scalar((1.0 - a).sqrt()))
+        vp_noise(original, noise, self.alphas_cumprod[t])
     }
 }

@@ -5,7 +5,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
-use crate::scheduler::{check_index, check_same, check_step, impl_schedule, linear, need_noise};
+use crate::scheduler::{check_index, check_step, impl_schedule, linear, need_noise, vp_noise};
 use crate::{Error, Result, Scheduler, SchedulerConfig, TimestepSpacing};
 
 /// DDPM on `n` of the `T` training steps: from `t` to `t' = t − T // n`,
@@ -99,8 +99,10 @@ impl<B: Backend> Scheduler<B> for Ddpm {
         i: usize,
     ) -> Result<Tensor<B, 4>> {
         check_index(i, self.timesteps.len())?;
-        check_same(&original, &noise, "add_noise")?;
-        let a = self.alphas_cumprod[self.timesteps[i] as usize];
-        Ok(linear(original, a.sqrt(), noise, (1.0 - a).sqrt()))
+        vp_noise(
+            original,
+            noise,
+            self.alphas_cumprod[self.timesteps[i] as usize],
+        )
     }
 }

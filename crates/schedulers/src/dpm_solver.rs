@@ -6,7 +6,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use ultrares_core::PredictionType;
 
-use crate::config::{linspace, round_half_even};
+use crate::config::linspace;
 use crate::euler::interp;
 use crate::scheduler::{check_index, check_same, check_step, linear};
 use crate::{Error, Result, Schedule, Scheduler, SchedulerConfig, TimestepSpacing};
@@ -43,7 +43,7 @@ impl<B: Backend> DpmSolverMultistep<B> {
                 // linspace(0, T − 1, n + 1).round()[::-1][:-1]
                 TimestepSpacing::Linspace => (1..=steps)
                     .rev()
-                    .map(|i| round_half_even(linspace(0.0, (t - 1) as f64, steps + 1, i)))
+                    .map(|i| (linspace(0.0, (t - 1) as f64, steps + 1, i)).round_ties_even())
                     .collect(),
                 // (arange(0, n + 1)·(T // (n + 1))).round()[::-1][:-1] + steps_offset
                 TimestepSpacing::Leading => {
@@ -70,7 +70,7 @@ impl<B: Backend> DpmSolverMultistep<B> {
             let logs: Vec<f64> = train.iter().map(|v| v.ln()).collect();
             timesteps = s
                 .iter()
-                .map(|&v| round_half_even(sigma_to_t(v, &logs)))
+                .map(|&v| (sigma_to_t(v, &logs)).round_ties_even())
                 .collect();
             s
         } else {

@@ -14,9 +14,9 @@ use crate::{Error, Result, Scheduler, SchedulerConfig, TimestepSpacing};
 /// σ = 0 is appended (diffusers' `interpolation_type="linear"`, `use_karras_sigmas=False`).
 #[derive(Debug, Clone)]
 pub struct EulerDiscrete {
-    config: SchedulerConfig,
-    timesteps: Vec<f64>,
-    sigmas: Vec<f64>,
+    pub(crate) config: SchedulerConfig,
+    pub(crate) timesteps: Vec<f64>,
+    pub(crate) sigmas: Vec<f64>,
     init_sigma: f64,
     begin: usize,
 }
@@ -39,12 +39,9 @@ impl EulerDiscrete {
     }
 }
 
-/// Euler's σ schedule (shared with [`crate::EulerAncestral`]): timesteps by spacing, σ linearly
+/// Euler's σ schedule: timesteps by spacing, σ linearly
 /// interpolated at them, a final 0, and the initial noise σ.
-pub(crate) fn euler_sigmas(
-    config: &SchedulerConfig,
-    steps: usize,
-) -> Result<(Vec<f64>, Vec<f64>, f64)> {
+fn euler_sigmas(config: &SchedulerConfig, steps: usize) -> Result<(Vec<f64>, Vec<f64>, f64)> {
     config.check_steps(steps)?;
     if matches!(
         config.prediction_type,
@@ -80,7 +77,7 @@ pub(crate) fn euler_sigmas(
 }
 
 /// `x / √(σ² + 1)` (the model sees the VP-scaled sample).
-pub(crate) fn scale_input<B: Backend>(x: Tensor<B, 4>, s: f64) -> Tensor<B, 4> {
+fn scale_input<B: Backend>(x: Tensor<B, 4>, s: f64) -> Tensor<B, 4> {
     x.div_scalar((s * s + 1.0).sqrt())
 }
 

@@ -3,20 +3,16 @@
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
-use crate::euler::{euler_coefficients, euler_sigmas, scale_input};
-use crate::scheduler::{check_index, check_same, check_step, impl_schedule, linear, need_noise};
-use crate::{Result, Scheduler, SchedulerConfig};
+use crate::euler::euler_coefficients;
+use crate::scheduler::{check_step, linear, need_noise};
+use crate::{EulerDiscrete, Result, Schedule, Scheduler, SchedulerConfig};
 
 /// Euler with ancestral noise: from σ to σ', `σ_up = √(σ'²(σ² − σ'²)/σ²)`,
-/// `σ_down = √(σ'² − σ_up²)`, `x' = x + (x − x̂₀)/σ·(σ_down − σ) + σ_up·z`. Same σ schedule as
-/// [`crate::EulerDiscrete`].
+/// `σ_down = √(σ'² − σ_up²)`, `x' = x + (x − x̂₀)/σ·(σ_down − σ) + σ_up·z`. The schedule,
+/// input scaling and `add_noise` are [`crate::EulerDiscrete`]'s; only the step differs.
 #[derive(Debug, Clone)]
 pub struct EulerAncestral {
-    config: SchedulerConfig,
-    timesteps: Vec<f64>,
-    sigmas: Vec<f64>,
-    init_sigma: f64,
-    begin: usize,
+    euler: EulerDiscrete,
 }
 
 impl EulerAncestral {
@@ -25,28 +21,36 @@ impl EulerAncestral {
     /// # Errors
     /// As [`crate::EulerDiscrete::new`].
     pub fn new(config: SchedulerConfig, steps: usize) -> Result<Self> {
-        let (timesteps, sigmas, init_sigma) = euler_sigmas(&config, steps)?;
         Ok(Self {
-            config,
-            timesteps,
-            sigmas,
-            init_sigma,
-            begin: 0,
+            euler: EulerDiscrete::new(config, steps)?,
         })
     }
 }
 
-impl_schedule!(
-    EulerAncestral,
-    sigmas = sigmas,
-    init = init_sigma,
-    stochastic = |_: &EulerAncestral| true
-);
+impl Schedule for EulerAncestral {
+    fn timesteps(&self) -> &[f64] {
+        self.euler.timesteps()
+    }
+    fn sigmas(&self) -> Option<&[f64]> {
+        self.euler.sigmas()
+    }
+    fn init_noise_sigma(&self) -> f64 {
+        self.euler.init_noise_sigma()
+    }
+    fn begin_index(&self) -> usize {
+        self.euler.begin_index()
+    }
+    fn set_begin_index(&mut self, index: usize) -> Result<()> {
+        self.euler.set_begin_index(index)
+    }
+    fn is_stochastic(&self) -> bool {
+        true
+    }
+}
 
 impl<B: Backend> Scheduler<B> for EulerAncestral {
     fn scale_model_input(&self, sample: Tensor<B, 4>, i: usize) -> Result<Tensor<B, 4>> {
-        check_index(i, self.timesteps.len())?;
-        Ok(scale_input(sample, self.sigmas[i]))
+        self.euler.scale_model_input(sample, i)
     }
 
     fn step(
@@ -58,17 +62,17 @@ impl<B: Backend> Scheduler<B> for EulerAncestral {
     ) -> Result<Tensor<B, 4>> {
         check_step(
             i,
-            self.timesteps.len(),
+            self.euler.timesteps.len(),
             &model_output,
             &sample,
             "Euler ancestral step",
         )?;
-        let (s, s_to) = (self.sigmas[i], self.sigmas[i + 1]);
+        let (s, s_to) = (self.euler.sigmas[i], self.euler.sigmas[i + 1]);
         let s_up = (s_to * s_to * (s * s - s_to * s_to) / (s * s))
             .max(0.0)
             .sqrt();
         let s_down = (s_to * s_to - s_up * s_up).max(0.0).sqrt();
-        let (a, c) = euler_coefficients(self.config.prediction_type, s, s_down - s);
+        let (a, c) = euler_coefficients(self.euler.config.prediction_type, s, s_down - s);
         let prev = linear(sample, a, model_output, c);
         let z = need_noise(noise, &prev, "Euler ancestral step")?;
         Ok(prev + z.mul_scalar(s_up))
@@ -80,8 +84,6 @@ impl<B: Backend> Scheduler<B> for EulerAncestral {
         noise: Tensor<B, 4>,
         i: usize,
     ) -> Result<Tensor<B, 4>> {
-        check_index(i, self.timesteps.len())?;
-        check_same(&original, &noise, "add_noise")?;
-        Ok(original + noise.mul_scalar(self.sigmas[i]))
+        self.euler.add_noise(original, noise, i)
     }
 }

@@ -119,6 +119,16 @@ pub(crate) fn need_noise<B: Backend>(
     Ok(z)
 }
 
+/// The VP forward process at ᾱ: `√ᾱ·x₀ + √(1−ᾱ)·ε` (diffusers' `add_noise`), checked shapes.
+pub(crate) fn vp_noise<B: Backend>(
+    original: Tensor<B, 4>,
+    noise: Tensor<B, 4>,
+    abar: f64,
+) -> Result<Tensor<B, 4>> {
+    check_same(&original, &noise, "add_noise")?;
+    Ok(linear(original, abar.sqrt(), noise, (1.0 - abar).sqrt()))
+}
+
 /// `a·x + c·m`: every deterministic step is this linear combination of the sample and the model
 /// output, with coefficients computed on the host in f64.
 pub(crate) fn linear<B: Backend>(x: Tensor<B, 4>, a: f64, m: Tensor<B, 4>, c: f64) -> Tensor<B, 4> {
