@@ -4,6 +4,10 @@ Writes crates/metrics/tests/fixtures/:
 * glcm.npz      graycomatrix counts (uint32, (levels, levels, n_dist, n_angle)), graycoprops of all
                 10 properties and skimage.measure.shannon_entropy of the normed GLCM, per case
 * stats.npz     FID (pytorch-fid), KID (clean-fid), IS (torch-fidelity) on random features/logits
+* jpeg.npz      Pillow's JPEG files (libjpeg-turbo, the encoder Diffusion-4K's Compression Ratio
+                measures): whole files for crops of the astronaut with odd sizes, random noise and
+                flat images at several qualities and subsamplings, and the file size of the full
+                256² astronaut and a procedural 1024² image (formula below)
 * glcm_score.json  Diffusion-4K's per-image score from its own eval.py functions (gray_proc,
                 glcm) over the patch loop of main(), on scikit-image's astronaut (the Rust test
                 and eval.py read crates/rna/tests/fixtures/astronaut_rgb.png) and on a
@@ -110,6 +114,41 @@ def d4k_scores():
     print("glcm_score.json", res)
 
 
+def jpeg(rng):
+    """Pillow JPEG files: `<case>_jpg` (uint8 file bytes) and, for noise, `<case>_in`."""
+    from PIL import Image, features
+
+    astro_path = pathlib.Path(__file__).resolve().parents[2] / "crates/rna/tests/fixtures/astronaut_rgb.png"
+    astro = np.asarray(Image.open(astro_path).convert("RGB"))
+    out = {}
+
+    def enc(img, quality, subsampling=None):
+        buf = io.BytesIO()
+        kw = {} if subsampling is None else {"subsampling": subsampling}
+        Image.fromarray(img).save(buf, "JPEG", quality=quality, **kw)
+        return np.frombuffer(buf.getvalue(), dtype=np.uint8)
+
+    # Crops the Rust test takes from the same PNG: astro[y0:y0+h, x0:x0+w].
+    for name, (y0, x0, h, w) in {"crop_37x53": (100, 90, 37, 53), "crop_16x16": (120, 120, 16, 16),
+                                 "crop_1x1": (50, 50, 1, 1), "crop_9x70": (10, 0, 9, 70)}.items():
+        crop = np.ascontiguousarray(astro[y0:y0 + h, x0:x0 + w])
+        for q in (95, 75, 30, 100):
+            for sub, tag in ((None, "420"), (1, "422"), (0, "444")):
+                out[f"{name}_q{q}_{tag}_jpg"] = enc(crop, q, sub)
+        out[f"{name}_gray_q95_jpg"] = enc(np.ascontiguousarray(crop.mean(axis=2).astype(np.uint8)), 95)
+    noise = rng.integers(0, 256, (33, 17, 3), dtype=np.uint8)
+    out["noise_in"] = noise
+    for q in (95, 100, 1):
+        out[f"noise_q{q}_420_jpg"] = enc(noise, q)
+    flat = np.full((21, 40, 3), (200, 30, 90), dtype=np.uint8)
+    out["flat_in"] = flat
+    out["flat_q95_420_jpg"] = enc(flat, 95)
+    out["astronaut_q95_420_jpg"] = enc(astro, 95)
+    out["procedural_1024_q95_420_size"] = np.array([len(enc(procedural(1024, 1024), 95))], dtype=np.int64)
+    save("jpeg.npz", out)
+    return features.version("libjpeg_turbo")
+
+
 def stats(rng):
     """FID (pytorch-fid's statistics and calculate_frechet_distance), KID (clean-fid's
     kernel_distance with one subset covering both sets), IS (torch-fidelity, no shuffle)."""
@@ -144,11 +183,13 @@ def main():
     glcm_cases(np.random.default_rng(20261123))
     stats(np.random.default_rng(7))
     d4k_scores()
+    turbo = jpeg(np.random.default_rng(95))
     meta = {"generator": "tools/golden/gen_metrics.py", "python": platform.python_version(), "numpy": np.__version__,
             "scikit-image": version("scikit-image"), "opencv": cv2.__version__,
             "diffusion-4k": "zhang0jhon/diffusion-4k@9bea802 eval.py (D4K_DIR)",
             "pytorch-fid": version("pytorch-fid"), "clean-fid": version("clean-fid"),
-            "torch-fidelity": version("torch-fidelity"), "scipy": version("scipy")}
+            "torch-fidelity": version("torch-fidelity"), "scipy": version("scipy"),
+            "pillow": version("pillow"), "libjpeg-turbo (Pillow's)": turbo}
     (OUT / "GENERATOR.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 

@@ -10,15 +10,22 @@
 //!   non-symmetric normalised GLCM, and scikit-image's `shannon_entropy` of that tensor — the
 //!   entropy of its distinct values, not the textbook GLCM entropy;
 //! - [`FeatureStats`], [`frechet_distance`] / [`fid`], [`kid`], [`inception_score`]: FID, KID and
-//!   IS from feature or logit vectors (streaming f64 statistics, faer eigendecompositions).
+//!   IS from feature or logit vectors (streaming f64 statistics, faer eigendecompositions);
+//! - [`CompressionRatio`] / [`compression_ratio`]: Diffusion-4K's raw-RGB / JPEG-bytes ratio,
+//!   with [`encode_jpeg`], a baseline JPEG encoder whose output equals libjpeg-turbo's (Pillow's)
+//!   byte for byte.
 #![warn(missing_docs)]
 
+mod compression_ratio;
 mod error;
 pub mod glcm;
 mod glcm_score;
+pub mod jpeg;
 mod stats;
 
+pub use compression_ratio::{CompressionRatio, compression_ratio};
 pub use error::{Error, Result};
 pub use glcm::{Glcm, GlcmConfig, GlcmProp, graycomatrix};
 pub use glcm_score::{GlcmScoreConfig, PatchScore, glcm_score, glcm_score_gray, glcm_score_mean};
+pub use jpeg::{JpegConfig, Subsampling, encode_jpeg, encode_jpeg_gray};
 pub use stats::{FeatureStats, fid, frechet_distance, inception_score, kid};

@@ -2,18 +2,16 @@
 //! official `eval.py` (`tools/golden/gen_metrics.py`).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
+mod common;
+
+use common::{fixtures, procedural};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::NpzReader;
-use ultrares_core::image::{RgbImage, read_rgb8};
+use ultrares_core::image::read_rgb8;
 use ultrares_metrics::{
     Error, GlcmConfig, GlcmProp, GlcmScoreConfig, PatchScore, glcm_score, graycomatrix,
 };
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
 
 /// Every array of glcm.npz as f64, plus the u8 images and u32 counts.
 type Arrays<T> = HashMap<String, ArrayD<T>>;
@@ -107,19 +105,6 @@ fn graycomatrix_and_props_equal_scikit_image() {
             "{key} shannon_entropy: {s} vs {want}"
         );
     }
-}
-
-/// The formula of `procedural()` in gen_metrics.py.
-fn procedural(h: usize, w: usize) -> RgbImage {
-    RgbImage::from_fn(w as u32, h as u32, |x, y| {
-        let (x, y) = (i64::from(x), i64::from(y));
-        let base = (x * 7919 + y * 104729 + (x * y) % 251) ^ (x >> 3);
-        let smooth = ((x / 16) * 37 + (y / 16) * 53) % 256;
-        let r = ((base % 64) + smooth) % 256;
-        let g = ((base / 7) % 32 + smooth / 2 + 60) % 256;
-        let b = (smooth + (y % 29) * 3) % 256;
-        ultrares_core::image::Rgb([r as u8, g as u8, b as u8])
-    })
 }
 
 #[test]
