@@ -1,12 +1,15 @@
-//! Diffusion-4K's GLCM Score of one 2048² image (1024 patches × 16 GLCMs of 64 levels), the
-//! metric's default setting. Run with `cargo bench --bench metrics`; the reference is
-//! `tools/bench/metrics_reference.py` (the official eval.py functions).
+//! Diffusion-4K's GLCM Score of one 2048² image (1024 patches × 16 GLCMs of 64 levels), FID
+//! statistics and Fréchet distance of 10,000 × 2048 features, KID with 100 subsets of 1000, and
+//! the Compression Ratio (q95 JPEG) of a 4096² image. Run with `cargo bench --bench metrics`;
+//! the reference is `tools/bench/metrics_reference.py` (eval.py, pytorch-fid, clean-fid, Pillow).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ultrares::core::image::{Rgb, RgbImage};
-use ultrares::metrics::{FeatureStats, GlcmScoreConfig, fid, glcm_score};
+use ultrares::metrics::{
+    FeatureStats, GlcmScoreConfig, JpegConfig, encode_jpeg, fid, glcm_score, kid,
+};
 
 /// The procedural test image of `tools/golden/gen_metrics.py`.
 fn procedural(n: u32) -> RgbImage {
@@ -32,39 +35,58 @@ fn glcm(c: &mut Criterion) {
     g.finish();
 }
 
-/// FID from 2048-d statistics of 4096 features per set (the Fréchet distance dominates: two
-/// 2048² symmetric eigendecompositions).
+/// Deterministic pseudo-random features in [-0.5, 0.5) (an LCG; no RNG dependency here).
+fn features(n: usize, d: usize, seed: u64, scale: f32, shift: f32) -> Vec<f32> {
+    let mut state = seed;
+    (0..n * d)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5) * scale + shift
+        })
+        .collect()
+}
+
+/// FID of two sets of 10,000 × 2048 features: streaming statistics, then the Fréchet distance
+/// (two 2048² symmetric eigendecompositions); KID with clean-fid's 100 subsets of 1000.
 fn frechet(c: &mut Criterion) {
-    let (n, d) = (4096usize, 2048usize);
-    // Deterministic pseudo-random features (an LCG; no RNG dependency in the bench).
-    let mut state = 0x2545F4914F6CDD1Du64;
-    let mut next = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    let (n, d) = (10_000usize, 2048usize);
+    let a = features(n, d, 0x2545F4914F6CDD1D, 1.0, 0.0);
+    let b = features(n, d, 0x9E3779B97F4A7C15, 1.1, 0.01);
+    let stats = |f: &[f32]| {
+        let mut s = FeatureStats::new(d).unwrap();
+        for chunk in f.chunks(500 * d) {
+            s.add(chunk).unwrap();
+        }
+        s
     };
-    let a: Vec<f32> = (0..n * d).map(|_| next()).collect();
-    let b: Vec<f32> = (0..n * d).map(|_| next() * 1.1 + 0.01).collect();
-    let mut sa = FeatureStats::new(d).unwrap();
-    let mut sb = FeatureStats::new(d).unwrap();
     let mut g = c.benchmark_group("fid");
     g.sample_size(10);
-    g.bench_function("stats_4096x2048_two_sets", |bch| {
-        bch.iter(|| {
-            sa = FeatureStats::new(d).unwrap();
-            sb = FeatureStats::new(d).unwrap();
-            for (ca, cb) in a.chunks(256 * d).zip(b.chunks(256 * d)) {
-                sa.add(ca).unwrap();
-                sb.add(cb).unwrap();
-            }
-        })
+    g.bench_function("stats_10000x2048_two_sets", |bch| {
+        bch.iter(|| black_box((stats(&a), stats(&b))))
     });
+    let (sa, sb) = (stats(&a), stats(&b));
     g.bench_function("frechet_distance_2048", |bch| {
         bch.iter(|| black_box(fid(&sa, &sb).unwrap()))
+    });
+    g.bench_function("kid_100_subsets_of_1000", |bch| {
+        bch.iter(|| black_box(kid(&a, &b, d, 100, 1000, 0).unwrap()))
     });
     g.finish();
 }
 
-criterion_group!(benches, glcm, frechet);
+/// Compression Ratio of one 4096² image: Pillow-exact q95 4:2:0 JPEG encoding.
+fn jpeg(c: &mut Criterion) {
+    let img = procedural(4096);
+    let cfg = JpegConfig::default();
+    let mut g = c.benchmark_group("compression_ratio");
+    g.sample_size(10);
+    g.bench_function("jpeg_q95_4096x4096", |b| {
+        b.iter(|| black_box(encode_jpeg(&img, &cfg).unwrap().len()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, glcm, frechet, jpeg);
 criterion_main!(benches);

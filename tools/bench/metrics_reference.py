@@ -31,14 +31,18 @@ def score():
 
 bench("Diffusion-4K eval.py GLCM Score, one 2048² image", score, 3)
 
-# FID from 2048-d statistics: pytorch-fid's numpy statistics and calculate_frechet_distance
-# (scipy.linalg.sqrtm) on 4096 random features per set.
+# FID: pytorch-fid's numpy statistics and calculate_frechet_distance (scipy.linalg.sqrtm) on
+# 10,000 random 2048-d features per set; KID: clean-fid's kernel_distance (100 subsets of 1000).
+import io  # noqa: E402
+
 import numpy as np  # noqa: E402
+from cleanfid.fid import kernel_distance  # noqa: E402
+from PIL import Image  # noqa: E402
 from pytorch_fid.fid_score import calculate_frechet_distance  # noqa: E402
 
 rng = np.random.default_rng(0)
-fa = rng.random((4096, 2048), dtype=np.float32) - 0.5
-fb = (rng.random((4096, 2048), dtype=np.float32) - 0.5) * 1.1 + 0.01
+fa = rng.random((10_000, 2048), dtype=np.float32) - 0.5
+fb = (rng.random((10_000, 2048), dtype=np.float32) - 0.5) * 1.1 + 0.01
 stats = {}
 
 
@@ -47,5 +51,18 @@ def statistics():
     stats["b"] = (np.mean(fb, axis=0), np.cov(fb, rowvar=False))
 
 
-bench("pytorch-fid statistics (np.mean, np.cov), two 4096×2048 sets", statistics, 3)
+bench("pytorch-fid statistics (np.mean, np.cov), two 10000×2048 sets", statistics, 3)
 bench("pytorch-fid calculate_frechet_distance, 2048-d", lambda: calculate_frechet_distance(*stats["a"], *stats["b"]), 3)
+bench("clean-fid kernel_distance, 100 subsets of 1000", lambda: kernel_distance(fa, fb, num_subsets=100, max_subset_size=1000), 3)
+
+# Compression Ratio: Pillow's q95 JPEG of the procedural 4096² image (Diffusion-4K's save).
+big = Image.fromarray(procedural(4096, 4096))
+
+
+def jpeg():
+    buf = io.BytesIO()
+    big.save(buf, "JPEG", quality=95)
+    return buf.tell()
+
+
+bench("Pillow JPEG q95 4:2:0, 4096² (Image.save to BytesIO)", jpeg, 10)

@@ -8,6 +8,10 @@ Writes crates/metrics/tests/fixtures/:
                 measures): whole files for crops of the astronaut with odd sizes, random noise and
                 flat images at several qualities and subsamplings, and the file size of the full
                 256² astronaut and a procedural 1024² image (formula below)
+* inception.npz pytorch-fid 0.3.0's InceptionV3 (FID variant, `InceptionV3([3])`: bilinear resize to
+                299², 2x−1, pool3) and its fc logits, with the deterministic weights of
+                `det_weights()` (an integer hash, recomputed by the Rust test), on two 40×50
+                astronaut crops (upsampled) and the procedural 320×400 image (downsampled)
 * glcm_score.json  Diffusion-4K's per-image score from its own eval.py functions (gray_proc,
                 glcm) over the patch loop of main(), on scikit-image's astronaut (the Rust test
                 and eval.py read crates/rna/tests/fixtures/astronaut_rgb.png) and on a
@@ -149,6 +153,66 @@ def jpeg(rng):
     return features.version("libjpeg_turbo")
 
 
+def splitmix_uniform(seed, n):
+    """u in [-1, 1): splitmix64 of (seed << 32) + i, top 53 bits (uint64 arithmetic wraps)."""
+    with np.errstate(over="ignore"):
+        z = (np.uint64(seed) << np.uint64(32)) + np.arange(n, dtype=np.uint64)
+        z = z * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53) * 2.0 - 1.0
+
+
+def det_weight(key, shape):
+    """The deterministic value of state-dict tensor `key` (He-scaled convs, BN near identity)."""
+    n = int(np.prod(shape))
+    u = splitmix_uniform(sum(key.encode()), n)
+    if key.endswith("conv.weight"):
+        v = u * np.sqrt(6.0 / (n // shape[0]))
+    elif key.endswith("bn.weight"):
+        v = 1.0 + 0.1 * u
+    elif key.endswith("bn.running_var"):
+        v = 1.0 + 0.25 * (u + 1.0)
+    elif key == "fc.weight":
+        v = u * np.sqrt(3.0 / shape[1])
+    else:  # bn.bias, bn.running_mean, fc.bias
+        v = 0.1 * u
+    return v.astype(np.float32).reshape(shape)
+
+
+def inception():
+    import torch
+    from PIL import Image
+    from pytorch_fid import inception as pfi
+
+    def det_state_dict(*_args, **_kwargs):
+        net = pfi._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+        sd = {}
+        for k, v in net.state_dict().items():
+            if "AuxLogits" in k:
+                continue
+            sd[k] = v if k.endswith("num_batches_tracked") else torch.from_numpy(det_weight(k, tuple(v.shape)))
+        return sd
+
+    pfi.load_state_dict_from_url = det_state_dict
+    model = pfi.InceptionV3([3]).eval()
+    sd = det_state_dict()
+    astro_path = pathlib.Path(__file__).resolve().parents[2] / "crates/rna/tests/fixtures/astronaut_rgb.png"
+    astro = np.asarray(Image.open(astro_path).convert("RGB"))
+    out = {}
+    # ToTensor: uint8 / 255 in float32.
+    batches = {"astronaut_crops": np.stack([astro[30:70, 100:150], astro[150:190, 20:70]]),
+               "procedural_320x400": procedural(320, 400)[None]}
+    with torch.no_grad():
+        for name, imgs in batches.items():
+            x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 255.0
+            pool = model(x)[0][:, :, 0, 0]
+            out[f"{name}_pool3"] = pool.numpy()
+            out[f"{name}_logits"] = (pool @ sd["fc.weight"].T + sd["fc.bias"]).numpy()
+    save("inception.npz", out)
+
+
 def stats(rng):
     """FID (pytorch-fid's statistics and calculate_frechet_distance), KID (clean-fid's
     kernel_distance with one subset covering both sets), IS (torch-fidelity, no shuffle)."""
@@ -183,12 +247,14 @@ def main():
     glcm_cases(np.random.default_rng(20261123))
     stats(np.random.default_rng(7))
     d4k_scores()
+    inception()
     turbo = jpeg(np.random.default_rng(95))
     meta = {"generator": "tools/golden/gen_metrics.py", "python": platform.python_version(), "numpy": np.__version__,
             "scikit-image": version("scikit-image"), "opencv": cv2.__version__,
             "diffusion-4k": "zhang0jhon/diffusion-4k@9bea802 eval.py (D4K_DIR)",
             "pytorch-fid": version("pytorch-fid"), "clean-fid": version("clean-fid"),
-            "torch-fidelity": version("torch-fidelity"), "scipy": version("scipy"),
+            "torch-fidelity": version("torch-fidelity"),
+            "torch": version("torch"), "torchvision": version("torchvision"), "scipy": version("scipy"),
             "pillow": version("pillow"), "libjpeg-turbo (Pillow's)": turbo}
     (OUT / "GENERATOR.json").write_text(json.dumps(meta, indent=2) + "\n")
 

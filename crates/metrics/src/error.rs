@@ -10,6 +10,9 @@ pub enum Error {
     /// An image whose size or pixel values do not fit the operation.
     #[error("invalid image: {0}")]
     Image(String),
+    /// A weight file that is missing, unreadable, or whose tensors do not match the network.
+    #[error("weights: {0}")]
+    Weights(String),
     /// An error from `ultrares-core` (reading images).
     #[error(transparent)]
     Core(#[from] ultrares_core::Error),

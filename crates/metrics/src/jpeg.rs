@@ -116,16 +116,19 @@ const ZIGZAG: [usize; 64] = [
     52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
-/// Annex K.3 Huffman tables as `(bits[1..=16], values)`.
-const DC_LUMA: ([u8; 16], &[u8]) = (
+/// A Huffman table as `(bits[1..=16], values)` (a DHT segment's payload).
+type HuffSpec = ([u8; 16], &'static [u8]);
+
+/// Annex K.3 Huffman tables.
+const DC_LUMA: HuffSpec = (
     [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0],
     &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
 );
-const DC_CHROMA: ([u8; 16], &[u8]) = (
+const DC_CHROMA: HuffSpec = (
     [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
     &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
 );
-const AC_LUMA: ([u8; 16], &[u8]) = (
+const AC_LUMA: HuffSpec = (
     [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 125],
     &[
         0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61,
@@ -141,7 +144,7 @@ const AC_LUMA: ([u8; 16], &[u8]) = (
         0xe9, 0xea, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa,
     ],
 );
-const AC_CHROMA: ([u8; 16], &[u8]) = (
+const AC_CHROMA: HuffSpec = (
     [0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 119],
     &[
         0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61,
@@ -207,7 +210,7 @@ impl Recip {
     #[inline(always)]
     fn quantize(self, x: i32) -> i32 {
         let a = x.unsigned_abs();
-        let q = ((a + self.corr) * self.recip >> self.shift) as i32;
+        let q = (((a + self.corr) * self.recip) >> self.shift) as i32;
         if x < 0 { -q } else { q }
     }
 }
@@ -220,7 +223,7 @@ struct Huffman {
 
 impl Huffman {
     /// `jpeg_make_c_derived_tbl`.
-    fn new((bits, values): ([u8; 16], &[u8])) -> Self {
+    fn new((bits, values): HuffSpec) -> Self {
         let mut t = Self {
             code: [0; 256],
             len: [0; 256],
@@ -725,7 +728,7 @@ fn write_headers(
         sof.extend_from_slice(&[c as u8 + 1, ((hs << 4) | vs) as u8, tq]);
     }
     marker(out, 0xC0, &sof);
-    let huff: &[(u8, ([u8; 16], &[u8]))] = if ch == 1 {
+    let huff: &[(u8, HuffSpec)] = if ch == 1 {
         &[(0x00, DC_LUMA), (0x10, AC_LUMA)]
     } else {
         &[

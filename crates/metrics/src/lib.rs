@@ -20,6 +20,7 @@ mod compression_ratio;
 mod error;
 pub mod glcm;
 mod glcm_score;
+pub mod inception;
 pub mod jpeg;
 mod stats;
 
@@ -27,5 +28,6 @@ pub use compression_ratio::{CompressionRatio, compression_ratio};
 pub use error::{Error, Result};
 pub use glcm::{Glcm, GlcmConfig, GlcmProp, graycomatrix};
 pub use glcm_score::{GlcmScoreConfig, PatchScore, glcm_score, glcm_score_gray, glcm_score_mean};
+pub use inception::{InceptionV3, InceptionV3Config};
 pub use jpeg::{JpegConfig, Subsampling, encode_jpeg, encode_jpeg_gray};
 pub use stats::{FeatureStats, fid, frechet_distance, inception_score, kid};

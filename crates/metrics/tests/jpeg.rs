@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{fixtures, procedural};
+use common::{astronaut, crop, fixtures, procedural};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::NpzReader;
 use ultrares_core::image::{GrayImage, Luma, Rgb, RgbImage, read_rgb8};
@@ -34,14 +34,6 @@ fn load() -> (HashMap<String, ArrayD<u8>>, HashMap<String, i64>) {
         }
     }
     (bytes, sizes)
-}
-
-fn astronaut() -> RgbImage {
-    read_rgb8(fixtures().join("../../../rna/tests/fixtures/astronaut_rgb.png")).unwrap()
-}
-
-fn crop(img: &RgbImage, y0: u32, x0: u32, h: u32, w: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| *img.get_pixel(x0 + x, y0 + y))
 }
 
 fn to_rgb(a: &ArrayD<u8>) -> RgbImage {

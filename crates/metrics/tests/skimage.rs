@@ -8,7 +8,7 @@ mod common;
 use common::{fixtures, procedural};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::NpzReader;
-use ultrares_core::image::read_rgb8;
+use ultrares_core::image::{RgbImage, read_rgb8};
 use ultrares_metrics::{
     Error, GlcmConfig, GlcmProp, GlcmScoreConfig, PatchScore, glcm_score, graycomatrix,
 };

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ultrares_core::image::{Rgb, RgbImage};
+use ultrares_core::image::{Rgb, RgbImage, read_rgb8};
 
 /// `crates/metrics/tests/fixtures`.
 pub fn fixtures() -> PathBuf {
@@ -21,4 +21,14 @@ pub fn procedural(h: usize, w: usize) -> RgbImage {
         let b = (smooth + (y % 29) * 3) % 256;
         Rgb([r as u8, g as u8, b as u8])
     })
+}
+
+/// scikit-image's astronaut (256², ultrares-rna's fixture).
+pub fn astronaut() -> RgbImage {
+    read_rgb8(fixtures().join("../../../rna/tests/fixtures/astronaut_rgb.png")).unwrap()
+}
+
+/// `img[y0..y0 + h, x0..x0 + w]`.
+pub fn crop(img: &RgbImage, y0: u32, x0: u32, h: u32, w: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| *img.get_pixel(x0 + x, y0 + y))
 }
