@@ -1,4 +1,4 @@
-"""Golden fixtures for ultrares-core (image I/O and conversions).
+"""Golden fixtures for ultrares-core (image I/O and conversions, Pillow resize).
 
 Writes crates/core/tests/fixtures/*: image files encoded by Pillow, the arrays Pillow/OpenCV
 decode or compute from them, and diffusers' float <-> uint8 conversions (VaeImageProcessor's
@@ -28,6 +28,22 @@ def synthetic_rgb(h=53, w=67, seed=0):
     r[disc], g[disc], b[disc] = 240, 30, 60
     img = np.stack([r, g, b], -1) + rng.normal(0, 12, (h, w, 3))
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def resize_cases():
+    """Pillow's Image.resize of rgb.png / gray.png with every filter, down, up and one axis."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    from npz import save_npz
+
+    out = {}
+    filters = {"box": Image.BOX, "bilinear": Image.BILINEAR, "hamming": Image.HAMMING,
+               "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS}
+    rgb, gray = Image.open(OUT / "rgb.png"), Image.open(OUT / "gray.png")
+    for fname, f in filters.items():
+        for w, h in [(20, 31), (90, 71), (40, 53), (67, 20), (7, 3)]:
+            out[f"rgb_{fname}_{w}x{h}"] = np.asarray(rgb.resize((w, h), f))
+        out[f"gray_{fname}_30x45"] = np.asarray(gray.resize((30, 45), f))
+    save_npz(OUT / "resize.npz", out)
 
 
 def main():
@@ -87,6 +103,7 @@ def main():
         "pillow": PIL.__version__,
         "opencv": cv2.__version__,
     }
+    resize_cases()
     (OUT / "GENERATOR.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 

@@ -25,7 +25,6 @@ import os
 import pathlib
 import platform
 import sys
-import zipfile
 from importlib.metadata import version
 
 import cv2
@@ -34,19 +33,15 @@ from skimage import data
 from skimage.feature import graycomatrix, graycoprops
 from skimage.measure import shannon_entropy
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from npz import save_npz  # noqa: E402
+
 OUT = pathlib.Path(__file__).resolve().parents[2] / "crates/metrics/tests/fixtures"
 PROPS = ["contrast", "dissimilarity", "homogeneity", "ASM", "energy", "correlation", "mean", "variance", "std", "entropy"]
 
 
 def save(name, arrays):
-    with zipfile.ZipFile(OUT / name, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for key, arr in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, buf.getvalue())
-    print(f"{name}: {len(arrays)} arrays, {(OUT / name).stat().st_size} bytes")
+    save_npz(OUT / name, arrays)
 
 
 def procedural(h, w):

@@ -10,17 +10,19 @@ The fake model is linear so both sides compute it identically:
 Also: acp/<schedule> (alphas_cumprod, float64 from diffusers' float32 tensors) and
 add_noise/* (DDIM at LSRNA's t = 581, Euler and flow matching at step 20 of 50).
 """
-import io
 import json
 import pathlib
 import platform
-import zipfile
+import sys
 from importlib.metadata import version
 
 import numpy as np
 import torch
 from diffusers import (DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
                        EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler)
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from npz import save_npz  # noqa: E402
 
 OUT = pathlib.Path(__file__).resolve().parents[2] / "crates/schedulers/tests/fixtures"
 SD = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
@@ -34,14 +36,7 @@ def calculate_shift(image_seq_len, base_seq_len, max_seq_len, base_shift, max_sh
 
 
 def save(name, arrays):
-    with zipfile.ZipFile(OUT / name, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for key, arr in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, buf.getvalue())
-    print(f"{name}: {len(arrays)} arrays, {(OUT / name).stat().st_size} bytes")
+    save_npz(OUT / name, arrays)
 
 
 def run(out, key, sched, x0, eta=None, rng=None, seeded=False):

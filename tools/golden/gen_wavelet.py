@@ -19,11 +19,9 @@ Writes:
 Inputs are float32; references are computed in float64 from those float32 values and stored
 as float64 where an exact comparison matters (filters) and float32 elsewhere.
 """
-import io
 import json
 import os
 import platform
-import zipfile
 from importlib.metadata import version
 import pathlib
 import sys
@@ -31,6 +29,9 @@ import sys
 import numpy as np
 import pywt
 import torch
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from npz import save_npz  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "crates/wavelet/tests/fixtures"
@@ -63,15 +64,7 @@ def write_filters_rs():
 
 
 def save(name, arrays):
-    """np.savez_compressed with fixed zip timestamps, so reruns give the same bytes."""
-    with zipfile.ZipFile(OUT / name, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for key, arr in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, buf.getvalue())
-    print(f"{name}: {len(arrays)} arrays, {(OUT / name).stat().st_size} bytes")
+    save_npz(OUT / name, arrays)
 
 
 def filters():

@@ -20,6 +20,7 @@ pub mod denoiser;
 mod error;
 pub mod image;
 pub mod noise;
+pub mod resize;
 pub mod tiling;
 pub mod upsampler;
 
