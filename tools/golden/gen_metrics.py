@@ -12,6 +12,9 @@ Writes crates/metrics/tests/fixtures/:
                 299², 2x−1, pool3) and its fc logits, with the deterministic weights of
                 `det_weights()` (an integer hash, recomputed by the Rust test), on two 40×50
                 astronaut crops (upsampled) and the procedural 320×400 image (downsampled)
+* patches.npz   pFID reference preparation: the astronaut centre-cropped to a target aspect ratio
+                (crop size round(H·w/h) or round(W·h/w), offset ⌊excess/2⌋) and resized with
+                Pillow's LANCZOS
 * glcm_score.json  Diffusion-4K's per-image score from its own eval.py functions (gray_proc,
                 glcm) over the patch loop of main(), on scikit-image's astronaut (the Rust test
                 and eval.py read crates/rna/tests/fixtures/astronaut_rgb.png) and on a
@@ -208,6 +211,23 @@ def inception():
     save("inception.npz", out)
 
 
+def patches():
+    from PIL import Image
+
+    astro_path = pathlib.Path(__file__).resolve().parents[2] / "crates/rna/tests/fixtures/astronaut_rgb.png"
+    astro = Image.open(astro_path).convert("RGB")
+    out = {}
+    for w, h in [(120, 60), (50, 90), (100, 300), (77, 77)]:
+        gw, gh = astro.size
+        if gw * h > gh * w:
+            cw, ch = min(max((gh * w * 2 + h) // (2 * h), 1), gw), gh
+        else:
+            cw, ch = gw, min(max((gw * h * 2 + w) // (2 * w), 1), gh)
+        x0, y0 = (gw - cw) // 2, (gh - ch) // 2
+        out[f"astronaut_to_{w}x{h}"] = np.asarray(astro.crop((x0, y0, x0 + cw, y0 + ch)).resize((w, h), Image.LANCZOS))
+    save("patches.npz", out)
+
+
 def stats(rng):
     """FID (pytorch-fid's statistics and calculate_frechet_distance), KID (clean-fid's
     kernel_distance with one subset covering both sets), IS (torch-fidelity, no shuffle)."""
@@ -243,6 +263,7 @@ def main():
     stats(np.random.default_rng(7))
     d4k_scores()
     inception()
+    patches()
     turbo = jpeg(np.random.default_rng(95))
     meta = {"generator": "tools/golden/gen_metrics.py", "python": platform.python_version(), "numpy": np.__version__,
             "scikit-image": version("scikit-image"), "opencv": cv2.__version__,

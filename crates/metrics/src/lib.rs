@@ -11,6 +11,10 @@
 //!   entropy of its distinct values, not the textbook GLCM entropy;
 //! - [`FeatureStats`], [`frechet_distance`] / [`fid`], [`kid`], [`inception_score`]: FID, KID and
 //!   IS from feature or logit vectors (streaming f64 statistics, faer eigendecompositions);
+//! - [`PatchSampler`] / [`reference_to_size`]: LSRNA's pFID/pKID crops (ground truth cropped to
+//!   the generated aspect ratio, Pillow Lanczos resize, seeded random 1024² crops at identical
+//!   locations in both sets);
+//! - [`InceptionV3`]: pytorch-fid's FID network (pool3 features and logits) from its weight file;
 //! - [`CompressionRatio`] / [`compression_ratio`]: Diffusion-4K's raw-RGB / JPEG-bytes ratio,
 //!   with [`encode_jpeg`], a baseline JPEG encoder whose output equals libjpeg-turbo's (Pillow's)
 //!   byte for byte.
@@ -22,6 +26,7 @@ pub mod glcm;
 mod glcm_score;
 pub mod inception;
 pub mod jpeg;
+mod patches;
 mod stats;
 
 pub use compression_ratio::{CompressionRatio, compression_ratio};
@@ -30,4 +35,5 @@ pub use glcm::{Glcm, GlcmConfig, GlcmProp, graycomatrix};
 pub use glcm_score::{GlcmScoreConfig, PatchScore, glcm_score, glcm_score_gray, glcm_score_mean};
 pub use inception::{InceptionV3, InceptionV3Config};
 pub use jpeg::{JpegConfig, Subsampling, encode_jpeg, encode_jpeg_gray};
+pub use patches::{PatchSampler, reference_to_size};
 pub use stats::{FeatureStats, fid, frechet_distance, inception_score, kid};
