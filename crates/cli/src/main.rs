@@ -11,6 +11,8 @@ use ultrares::core::image::{read_gray8, read_rgb8, save_image};
 use ultrares::rna::RegionNoiseConfig;
 use ultrares::rna::canny::{CannyConfig, canny};
 
+#[cfg(feature = "ndarray")]
+mod fid;
 mod metrics;
 mod schedule;
 #[cfg(feature = "ndarray")]
@@ -82,6 +84,16 @@ enum Command {
     Schedule(schedule::Args),
     /// Diffusion-4K's GLCM Score (or a mean GLCM property) of images, as its eval.py.
     GlcmScore(metrics::Args),
+    /// Diffusion-4K's Compression Ratio (raw RGB bytes / JPEG q95 bytes, libjpeg-turbo-exact
+    /// encoder, or the files' sizes with --on-disk).
+    CompressionRatio(metrics::CrArgs),
+    /// FID (pytorch-fid) of two sets: features .npy, statistics .npz or image folders; pFID
+    /// with --patch 1024.
+    #[cfg(feature = "ndarray")]
+    Fid(fid::FidArgs),
+    /// KID (clean-fid's unbiased polynomial MMD over subsets) of two sets; pKID with --patch.
+    #[cfg(feature = "ndarray")]
+    Kid(fid::KidArgs),
     /// 2-D wavelet decomposition of a .npy array (rank 2-4, last two axes) into an .npz with
     /// keys a, h1, v1, d1, ... (level 1 finest); equal to `pywt.wavedec2`.
     Dwt {
@@ -148,6 +160,11 @@ fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Schedule(args) => println!("{}", schedule::run(args)?),
         Command::GlcmScore(args) => println!("{}", metrics::run(args)?),
+        Command::CompressionRatio(args) => println!("{}", metrics::run_compression_ratio(args)?),
+        #[cfg(feature = "ndarray")]
+        Command::Fid(args) => println!("{}", fid::run_fid(args)?),
+        #[cfg(feature = "ndarray")]
+        Command::Kid(args) => println!("{}", fid::run_kid(args)?),
         #[cfg(feature = "ndarray")]
         Command::Dwt {
             input,

@@ -287,3 +287,134 @@ fn glcm_score_matches_diffusion_4k() {
     let out = ultrares(&["glcm-score", img, "--prop", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+const ASTRONAUT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../rna/tests/fixtures/astronaut_rgb.png"
+);
+
+fn metrics_fixture<T: ndarray_npy::ReadableElement>(file: &str, key: &str) -> ndarray::ArrayD<T> {
+    let path = format!(
+        "{}/../metrics/tests/fixtures/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    npz.by_name::<ndarray::OwnedRepr<T>, ndarray::IxDyn>(&format!("{key}.npy"))
+        .unwrap()
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ultrares-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn compression_ratio_and_bad_files() {
+    // Pillow's q95 file of this image (tools/golden/gen_metrics.py).
+    let pillow_bytes = metrics_fixture::<u8>("jpeg.npz", "astronaut_q95_420_jpg").len() as u64;
+    let out = ultrares(&["compression-ratio", ASTRONAUT, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["jpeg_bytes"].as_u64().unwrap(), pillow_bytes);
+    assert_eq!(
+        v["compression_ratio"].as_f64().unwrap(),
+        (256 * 256 * 3) as f64 / pillow_bytes as f64
+    );
+
+    // A folder with one unreadable file: an error naming it, or skipped with --skip-bad.
+    let dir = temp_dir("cr");
+    std::fs::copy(ASTRONAUT, dir.join("a.png")).unwrap();
+    std::fs::write(dir.join("b.png"), b"not a png").unwrap();
+    let d = dir.to_str().unwrap();
+    for cmd in [
+        &["compression-ratio", d][..],
+        &["glcm-score", d, "--size", "256"],
+    ] {
+        let out = ultrares(cmd);
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("b.png") && err.contains("--skip-bad"), "{err}");
+    }
+    let out = ultrares(&["compression-ratio", d, "--skip-bad", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["jpeg_bytes"].as_u64().unwrap(), pillow_bytes);
+    assert!(v["skipped"][0]["file"].as_str().unwrap().ends_with("b.png"));
+    let out = ultrares(&["glcm-score", d, "--size", "256", "--skip-bad", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!((v["glcm_score"].as_f64().unwrap() - 1.9469350450500917).abs() < 1e-12);
+    // --on-disk: eval.py's file sizes.
+    std::fs::remove_file(dir.join("b.png")).unwrap();
+    let out = ultrares(&["compression-ratio", d, "--on-disk", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["jpeg_bytes"].as_u64().unwrap(),
+        std::fs::metadata(ASTRONAUT).unwrap().len()
+    );
+    assert_eq!(
+        ultrares(&["compression-ratio", d, "--quality", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(feature = "ndarray")]
+#[test]
+fn fid_and_kid_of_feature_files_equal_the_references() {
+    use ndarray_npy::WriteNpyExt;
+    let dir = temp_dir("fid");
+    let write = |key: &str| {
+        let a = metrics_fixture::<f32>("stats.npz", key);
+        let p = dir.join(format!("{key}.npy"));
+        a.write_npy(std::fs::File::create(&p).unwrap()).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (a, b, c, d) = (write("a"), write("b"), write("c"), write("d"));
+    // pytorch-fid's calculate_frechet_distance of the fixture's statistics.
+    let fid_ref = metrics_fixture::<f64>("stats.npz", "fid")[[0]];
+    let out = ultrares(&["fid", &a, &b, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        (v["fid"].as_f64().unwrap() - fid_ref).abs() <= 1e-6 * fid_ref,
+        "{v}"
+    );
+    // clean-fid's kernel_distance with one subset covering both sets.
+    let kid_ref = metrics_fixture::<f64>("stats.npz", "kid")[[0]];
+    let out = ultrares(&["kid", &c, &d, "--subsets", "1", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        (v["kid"].as_f64().unwrap() - kid_ref).abs() <= 1e-6 * kid_ref.abs(),
+        "{v}"
+    );
+    // Mismatched dimensions, image folders without weights, --patch with features.
+    let narrow = dir.join("narrow.npy");
+    ndarray::Array2::<f32>::zeros((5, 3))
+        .write_npy(std::fs::File::create(&narrow).unwrap())
+        .unwrap();
+    for args in [
+        vec!["fid", &a, narrow.to_str().unwrap()],
+        vec!["fid", dir.to_str().unwrap(), dir.to_str().unwrap()],
+        vec!["kid", &c, &d, "--patch", "1024"],
+    ] {
+        let out = ultrares(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
