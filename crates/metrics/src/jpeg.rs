@@ -168,50 +168,63 @@ fn scaled_quant(base: &[u16; 64], quality: u8) -> [u16; 64] {
     base.map(|b| ((u32::from(b) * scale + 50) / 100).clamp(1, 255) as u16)
 }
 
-/// `compute_reciprocal` of libjpeg-turbo's `jcdctmgr.c` (16-bit `DCTELEM`, the SIMD build):
-/// `q = ((|x| + corr) · recip) >> shift`, equal to rounding division by `divisor`.
-#[derive(Clone, Copy)]
-struct Recip {
-    recip: u32,
-    corr: u32,
-    shift: u32,
+/// `compute_reciprocal` of libjpeg-turbo's `jcdctmgr.c` for the 64 divisors of a table
+/// (`8·q`, always ≥ 8), in the form of its SIMD quantiser: `q = mulhi(mulhi(|x| + corr, recip),
+/// scale)` with 16-bit high multiplies, `scale = 2^(32 − r)`. That is `((|x| + corr)·recip) >> r`,
+/// rounding division by the divisor; lanes are independent, so the loop vectorises.
+struct Quant {
+    recip: [u16; 64],
+    corr: [u16; 64],
+    scale: [u16; 64],
 }
 
-impl Recip {
-    fn new(divisor: u32) -> Self {
-        if divisor == 1 {
-            // recip 1, corr 0, shift 0 (libjpeg: shift = -16 before adding 16).
-            return Self {
-                recip: 1,
-                corr: 0,
-                shift: 0,
-            };
+impl Quant {
+    fn new(table: &[u16; 64]) -> Self {
+        let mut q = Self {
+            recip: [0; 64],
+            corr: [0; 64],
+            scale: [0; 64],
+        };
+        for (i, &t) in table.iter().enumerate() {
+            let divisor = u32::from(t) << 3;
+            let b = 31 - divisor.leading_zeros(); // flss(divisor) - 1
+            let mut r = 16 + b;
+            let mut fq = (1u32 << r) / divisor;
+            let fr = (1u32 << r) % divisor;
+            let mut c = divisor / 2;
+            if fr == 0 {
+                fq >>= 1;
+                r -= 1;
+            } else if fr <= divisor / 2 {
+                c += 1;
+            } else {
+                fq += 1;
+            }
+            // divisor ≥ 8 gives r ≥ 18: every value fits 16 bits.
+            q.recip[i] = fq as u16;
+            q.corr[i] = c as u16;
+            q.scale[i] = (1u32 << (32 - r)) as u16;
         }
-        let b = 31 - divisor.leading_zeros(); // flss(divisor) - 1
-        let mut r = 16 + b;
-        let mut fq = (1u32 << r) / divisor;
-        let fr = (1u32 << r) % divisor;
-        let mut c = divisor / 2;
-        if fr == 0 {
-            fq >>= 1;
-            r -= 1;
-        } else if fr <= divisor / 2 {
-            c += 1;
-        } else {
-            fq += 1;
-        }
-        Self {
-            recip: fq,
-            corr: c,
-            shift: r,
-        }
+        q
     }
 
+    /// Quantises a DCT block (natural order, |x| < 2¹⁵) in place.
     #[inline(always)]
-    fn quantize(self, x: i32) -> i32 {
-        let a = x.unsigned_abs();
-        let q = (((a + self.corr) * self.recip) >> self.shift) as i32;
-        if x < 0 { -q } else { q }
+    fn apply(&self, blk: &mut [i32; 64]) {
+        #[inline(always)]
+        fn mulhi(a: u16, b: u16) -> u16 {
+            ((u32::from(a) * u32::from(b)) >> 16) as u16
+        }
+        for i in 0..64 {
+            let x = blk[i] as i16;
+            let sign = x >> 15; // 0 or -1
+            let a = ((x ^ sign).wrapping_sub(sign)) as u16;
+            let q = mulhi(
+                mulhi(a.wrapping_add(self.corr[i]), self.recip[i]),
+                self.scale[i],
+            ) as i16;
+            blk[i] = i32::from((q ^ sign).wrapping_sub(sign));
+        }
     }
 }
 
@@ -256,22 +269,15 @@ impl Bits {
     #[inline(always)]
     fn put(&mut self, value: u32, len: u32) {
         debug_assert!(len <= 32 && (len == 32 || value >> len == 0));
-        if len == 0 {
-            return;
-        }
         let free = 64 - self.n;
         if len < free {
             self.acc = (self.acc << len) | u64::from(value);
             self.n += len;
         } else {
+            // 1 ≤ free ≤ len ≤ 32 here, so neither shift reaches 64.
             let rest = len - free;
-            let hi = u64::from(value) >> rest;
-            let acc = if free == 64 {
-                hi
-            } else {
-                (self.acc << free) | hi
-            };
-            self.words.push(acc);
+            self.words
+                .push((self.acc << free) | (u64::from(value) >> rest));
             self.acc = u64::from(value) & ((1u64 << rest) - 1);
             self.n = rest;
         }
@@ -285,7 +291,7 @@ struct Comp {
     /// Blocks of real data (`width_in_blocks`, `height_in_blocks`).
     wb: usize,
     hb: usize,
-    quant: [Recip; 64],
+    quant: Quant,
     dc: Huffman,
     ac: Huffman,
 }
@@ -333,7 +339,6 @@ fn encode(px: &[u8], w: usize, h: usize, ch: usize, cfg: &JpegConfig) -> Result<
     } else {
         cfg.subsampling.luma_factors()
     };
-    let recips = |q: &[u16; 64]| q.map(|d| Recip::new(u32::from(d) << 3));
     let comps: Vec<Comp> = (0..ch)
         .map(|c| {
             let (ch_, cv) = if c == 0 { (max_h, max_v) } else { (1, 1) };
@@ -343,7 +348,7 @@ fn encode(px: &[u8], w: usize, h: usize, ch: usize, cfg: &JpegConfig) -> Result<
                 v: cv,
                 wb: (w * ch_).div_ceil(8 * max_h),
                 hb: (h * cv).div_ceil(8 * max_v),
-                quant: recips(if luma { &qluma } else { &qchroma }),
+                quant: Quant::new(if luma { &qluma } else { &qchroma }),
                 dc: Huffman::new(if luma { DC_LUMA } else { DC_CHROMA }),
                 ac: Huffman::new(if luma { AC_LUMA } else { AC_CHROMA }),
             }
@@ -377,18 +382,23 @@ fn encode(px: &[u8], w: usize, h: usize, ch: usize, cfg: &JpegConfig) -> Result<
 impl Plan<'_> {
     /// Transforms and entropy-codes MCU row `r`.
     fn mcu_row(&self, r: usize) -> Bits {
-        let mut bits = Bits::default();
+        // Room for about 4 bits per sample, so the word buffer rarely grows.
+        let samples = 8 * self.max_v * self.mcus_x * 8 * self.max_h * self.ch;
+        let mut bits = Bits {
+            words: Vec::with_capacity(samples / 16),
+            ..Bits::default()
+        };
         let mut last_dc = [0i32; 3];
         if r > 0 {
             // The DC predictors entering this row: the last MCU of the row above.
-            let planes = self.planes(r - 1);
+            let planes = self.planes(r - 1, self.mcus_x - 1);
             let mut blocks = [[0i32; 64]; 6];
             for (c, comp) in self.comps.iter().enumerate() {
                 let n = self.mcu_blocks(&planes, c, comp, r - 1, self.mcus_x - 1, &mut blocks);
                 last_dc[c] = blocks[n - 1][0];
             }
         }
-        let planes = self.planes(r);
+        let planes = self.planes(r, 0);
         let mut blocks = [[0i32; 64]; 6];
         for mx in 0..self.mcus_x {
             for (c, comp) in self.comps.iter().enumerate() {
@@ -403,10 +413,12 @@ impl Plan<'_> {
 
     /// Colour-converted, downsampled samples of MCU row `r`, one plane per component
     /// (`8·v` rows × `mcus_x·8·h` columns), edges replicated as `jcprepct.c`/`jcsample.c` do.
-    fn planes(&self, r: usize) -> Vec<Vec<u8>> {
+    /// Only MCUs `mx0..` are filled (the DC predictors need just the last MCU of a row).
+    fn planes(&self, r: usize, mx0: usize) -> Vec<Vec<u8>> {
         let rows_in = 8 * self.max_v;
         let y0 = r * rows_in;
         let full_w = self.mcus_x * 8 * self.max_h;
+        let x0 = (mx0 * 8 * self.max_h).min(self.w - 1);
         // Full-resolution converted rows (clamped to the last image row), width `full_w`
         // (clamped to the last column): jcprepct's expand_bottom_edge / expand_right_edge.
         let mut full: Vec<Vec<u8>> = vec![vec![0u8; rows_in * full_w]; self.ch];
@@ -415,7 +427,7 @@ impl Plan<'_> {
             let src = &self.px[y * self.w * self.ch..(y + 1) * self.w * self.ch];
             if self.ch == 1 {
                 let dst = &mut full[0][i * full_w..(i + 1) * full_w];
-                dst[..self.w].copy_from_slice(src);
+                dst[x0..self.w].copy_from_slice(&src[x0..]);
                 let last = src[self.w - 1];
                 dst[self.w..].fill(last);
             } else {
@@ -427,11 +439,13 @@ impl Plan<'_> {
                     &mut pb[i * full_w..(i + 1) * full_w],
                     &mut pr[i * full_w..(i + 1) * full_w],
                 );
-                for (x, p) in src.chunks_exact(3).enumerate() {
-                    let (y_, cb, cr) = rgb_to_ycc(p[0], p[1], p[2]);
-                    dy[x] = y_;
-                    db[x] = cb;
-                    dr[x] = cr;
+                let px = src[3 * x0..].chunks_exact(3);
+                for (((p, y_), cb), cr) in px
+                    .zip(&mut dy[x0..self.w])
+                    .zip(&mut db[x0..self.w])
+                    .zip(&mut dr[x0..self.w])
+                {
+                    (*y_, *cb, *cr) = rgb_to_ycc(p[0], p[1], p[2]);
                 }
                 for d in [dy, db, dr] {
                     let last = d[self.w - 1];
@@ -461,17 +475,21 @@ impl Plan<'_> {
                         &src[2 * oc * full_w..(2 * oc + 1) * full_w],
                         &src[(2 * oc + 1) * full_w..(2 * oc + 2) * full_w],
                     );
-                    for (x, d) in d.iter_mut().enumerate() {
-                        let s = u32::from(a[2 * x])
-                            + u32::from(a[2 * x + 1])
-                            + u32::from(b[2 * x])
-                            + u32::from(b[2 * x + 1]);
+                    let pairs = d.iter_mut().zip(a.chunks_exact(2)).zip(b.chunks_exact(2));
+                    for (x, ((d, a), b)) in pairs.enumerate().skip(mx0 * 8) {
+                        let s =
+                            u32::from(a[0]) + u32::from(a[1]) + u32::from(b[0]) + u32::from(b[1]);
                         *d = ((s + 1 + (x as u32 & 1)) >> 2) as u8;
                     }
                 } else {
                     let a = &src[oc * full_w..(oc + 1) * full_w];
-                    for (x, d) in d.iter_mut().enumerate() {
-                        let s = u32::from(a[2 * x]) + u32::from(a[2 * x + 1]);
+                    for (x, (d, a)) in d
+                        .iter_mut()
+                        .zip(a.chunks_exact(2))
+                        .enumerate()
+                        .skip(mx0 * 8)
+                    {
+                        let s = u32::from(a[0]) + u32::from(a[1]);
                         *d = ((s + (x as u32 & 1)) >> 1) as u8;
                     }
                 }
@@ -481,7 +499,7 @@ impl Plan<'_> {
         planes
     }
 
-    /// Quantised coefficients of component `c`'s blocks in MCU `(r, mx)`, in MCU order, with
+    /// Quantised coefficients (zig-zag order) of component `c`'s blocks in MCU `(r, mx)`, in MCU order, with
     /// `jccoefct.c`'s dummy blocks (zero, DC copied) past the image. Returns the block count.
     fn mcu_blocks(
         &self,
@@ -517,9 +535,13 @@ impl Plan<'_> {
                         }
                     }
                     fdct_islow(blk);
-                    for (x, q) in blk.iter_mut().zip(&comp.quant) {
-                        *x = q.quantize(*x);
+                    // Quantised, stored in zig-zag order (what the entropy coder scans).
+                    comp.quant.apply(blk);
+                    let mut zz = [0i32; 64];
+                    for (z, &k) in zz.iter_mut().zip(&ZIGZAG) {
+                        *z = blk[k];
                     }
+                    *blk = zz;
                 }
                 n += 1;
             }
@@ -560,61 +582,76 @@ fn fdct_islow(d: &mut [i32; 64]) {
     fn descale(x: i32, n: i32) -> i32 {
         (x + (1 << (n - 1))) >> n
     }
-    // One 1-D pass over 8 elements `at(k)`; `even_shift`: pass 1 scales the even DC/4 terms up
-    // by PASS1_BITS, pass 2 descales them.
+    // One 1-D pass over `v[0..8][l]` for each of the 8 lanes `l` (independent lanes, so the
+    // loop vectorises). Pass 1 scales the even terms up by PASS1_BITS, pass 2 descales.
     #[inline(always)]
-    fn pass(d: &mut [i32; 64], base: usize, step: usize, pass1: bool) {
-        let at = |k: usize| base + k * step;
-        let tmp0 = d[at(0)] + d[at(7)];
-        let tmp7 = d[at(0)] - d[at(7)];
-        let tmp1 = d[at(1)] + d[at(6)];
-        let tmp6 = d[at(1)] - d[at(6)];
-        let tmp2 = d[at(2)] + d[at(5)];
-        let tmp5 = d[at(2)] - d[at(5)];
-        let tmp3 = d[at(3)] + d[at(4)];
-        let tmp4 = d[at(3)] - d[at(4)];
-        let tmp10 = tmp0 + tmp3;
-        let tmp13 = tmp0 - tmp3;
-        let tmp11 = tmp1 + tmp2;
-        let tmp12 = tmp1 - tmp2;
+    fn pass(v: &mut [[i32; 8]; 8], pass1: bool) {
         let sh = if pass1 { CB - P1 } else { CB + P1 };
-        if pass1 {
-            d[at(0)] = (tmp10 + tmp11) << P1;
-            d[at(4)] = (tmp10 - tmp11) << P1;
-        } else {
-            d[at(0)] = descale(tmp10 + tmp11, P1);
-            d[at(4)] = descale(tmp10 - tmp11, P1);
+        for l in 0..8 {
+            let tmp0 = v[0][l] + v[7][l];
+            let tmp7 = v[0][l] - v[7][l];
+            let tmp1 = v[1][l] + v[6][l];
+            let tmp6 = v[1][l] - v[6][l];
+            let tmp2 = v[2][l] + v[5][l];
+            let tmp5 = v[2][l] - v[5][l];
+            let tmp3 = v[3][l] + v[4][l];
+            let tmp4 = v[3][l] - v[4][l];
+            let tmp10 = tmp0 + tmp3;
+            let tmp13 = tmp0 - tmp3;
+            let tmp11 = tmp1 + tmp2;
+            let tmp12 = tmp1 - tmp2;
+            if pass1 {
+                v[0][l] = (tmp10 + tmp11) << P1;
+                v[4][l] = (tmp10 - tmp11) << P1;
+            } else {
+                v[0][l] = descale(tmp10 + tmp11, P1);
+                v[4][l] = descale(tmp10 - tmp11, P1);
+            }
+            let z1 = (tmp12 + tmp13) * F0_541;
+            v[2][l] = descale(z1 + tmp13 * F0_765, sh);
+            v[6][l] = descale(z1 - tmp12 * F1_847, sh);
+            let z1 = tmp4 + tmp7;
+            let z2 = tmp5 + tmp6;
+            let z3 = tmp4 + tmp6;
+            let z4 = tmp5 + tmp7;
+            let z5 = (z3 + z4) * F1_175;
+            let tmp4 = tmp4 * F0_298;
+            let tmp5 = tmp5 * F2_053;
+            let tmp6 = tmp6 * F3_072;
+            let tmp7 = tmp7 * F1_501;
+            let z1 = z1 * -F0_899;
+            let z2 = z2 * -F2_562;
+            let z3 = z3 * -F1_961 + z5;
+            let z4 = z4 * -F0_390 + z5;
+            v[7][l] = descale(tmp4 + z1 + z3, sh);
+            v[5][l] = descale(tmp5 + z2 + z4, sh);
+            v[3][l] = descale(tmp6 + z2 + z3, sh);
+            v[1][l] = descale(tmp7 + z1 + z4, sh);
         }
-        let z1 = (tmp12 + tmp13) * F0_541;
-        d[at(2)] = descale(z1 + tmp13 * F0_765, sh);
-        d[at(6)] = descale(z1 - tmp12 * F1_847, sh);
-        let z1 = tmp4 + tmp7;
-        let z2 = tmp5 + tmp6;
-        let z3 = tmp4 + tmp6;
-        let z4 = tmp5 + tmp7;
-        let z5 = (z3 + z4) * F1_175;
-        let tmp4 = tmp4 * F0_298;
-        let tmp5 = tmp5 * F2_053;
-        let tmp6 = tmp6 * F3_072;
-        let tmp7 = tmp7 * F1_501;
-        let z1 = z1 * -F0_899;
-        let z2 = z2 * -F2_562;
-        let z3 = z3 * -F1_961 + z5;
-        let z4 = z4 * -F0_390 + z5;
-        d[at(7)] = descale(tmp4 + z1 + z3, sh);
-        d[at(5)] = descale(tmp5 + z2 + z4, sh);
-        d[at(3)] = descale(tmp6 + z2 + z3, sh);
-        d[at(1)] = descale(tmp7 + z1 + z4, sh);
     }
-    for row in 0..8 {
-        pass(d, row * 8, 1, true);
+    // Row DCTs: lanes are rows, so work on the transpose; then column DCTs on the rows.
+    let mut t = [[0i32; 8]; 8];
+    for (i, row) in d.chunks_exact(8).enumerate() {
+        for (j, &x) in row.iter().enumerate() {
+            t[j][i] = x;
+        }
     }
-    for col in 0..8 {
-        pass(d, col, 8, false);
+    pass(&mut t, true);
+    let mut v = [[0i32; 8]; 8];
+    for (i, row) in t.iter().enumerate() {
+        for (j, &x) in row.iter().enumerate() {
+            v[j][i] = x;
+        }
+    }
+    pass(&mut v, false);
+    for (dst, row) in d.chunks_exact_mut(8).zip(&v) {
+        dst.copy_from_slice(row);
     }
 }
 
-/// `encode_one_block` (jchuff.c).
+/// `encode_one_block` (jchuff.c) of a block in zig-zag order: nonzero AC coefficients are
+/// found through a bit mask (as libjpeg-turbo's encoder does), code and magnitude bits are
+/// written together.
 #[inline(always)]
 fn encode_block(bits: &mut Bits, blk: &[i32; 64], last_dc: &mut i32, comp: &Comp) {
     #[inline(always)]
@@ -624,33 +661,34 @@ fn encode_block(bits: &mut Bits, blk: &[i32; 64], last_dc: &mut i32, comp: &Comp
         let extra = if v < 0 { (v - 1) as u32 } else { v as u32 };
         (nbits, extra & ((1u32 << nbits) - 1))
     }
+    #[inline(always)]
+    fn symbol(bits: &mut Bits, t: &Huffman, sym: usize, nb: u32, extra: u32) {
+        let (code, len) = (u32::from(t.code[sym]), u32::from(t.len[sym]));
+        bits.put((code << nb) | extra, len + nb);
+    }
     let diff = blk[0] - *last_dc;
     *last_dc = blk[0];
     let (nb, extra) = magnitude(diff);
-    bits.put(
-        u32::from(comp.dc.code[nb as usize]),
-        u32::from(comp.dc.len[nb as usize]),
-    );
-    bits.put(extra, nb);
-    let mut run = 0usize;
-    for &k in &ZIGZAG[1..] {
-        let v = blk[k];
-        if v == 0 {
-            run += 1;
-            continue;
-        }
+    symbol(bits, &comp.dc, nb as usize, nb, extra);
+    let mut mask = 0u64;
+    for (i, &v) in blk.iter().enumerate().skip(1) {
+        mask |= u64::from(v != 0) << i;
+    }
+    let mut last = 0u32;
+    while mask != 0 {
+        let k = mask.trailing_zeros();
+        mask &= mask - 1;
+        let mut run = k - last - 1;
         while run > 15 {
-            bits.put(u32::from(comp.ac.code[0xF0]), u32::from(comp.ac.len[0xF0]));
+            symbol(bits, &comp.ac, 0xF0, 0, 0);
             run -= 16;
         }
-        let (nb, extra) = magnitude(v);
-        let sym = (run << 4) + nb as usize;
-        bits.put(u32::from(comp.ac.code[sym]), u32::from(comp.ac.len[sym]));
-        bits.put(extra, nb);
-        run = 0;
+        let (nb, extra) = magnitude(blk[k as usize]);
+        symbol(bits, &comp.ac, ((run << 4) + nb) as usize, nb, extra);
+        last = k;
     }
-    if run > 0 {
-        bits.put(u32::from(comp.ac.code[0]), u32::from(comp.ac.len[0]));
+    if last < 63 {
+        symbol(bits, &comp.ac, 0, 0, 0);
     }
 }
 
@@ -670,11 +708,22 @@ fn join_stuffed(out: &mut Vec<u8>, rows: &[Bits]) {
         }
         *acc &= (1u128 << *n) - 1;
     };
+    // A 64-bit chunk without any 0xFF byte is copied whole (the common case).
+    let has_ff = |x: u64| {
+        let y = !x; // 0xFF bytes become zero bytes
+        (y.wrapping_sub(0x0101_0101_0101_0101) & !y & 0x8080_8080_8080_8080) != 0
+    };
     for row in rows {
         for &w in &row.words {
             acc = (acc << 64) | u128::from(w);
-            n += 64;
-            emit(out, &mut acc, &mut n);
+            let chunk = (acc >> n) as u64;
+            if has_ff(chunk) {
+                n += 64;
+                emit(out, &mut acc, &mut n);
+            } else {
+                out.extend_from_slice(&chunk.to_be_bytes());
+                acc &= (1u128 << n) - 1;
+            }
         }
         if row.n > 0 {
             acc = (acc << row.n) | u128::from(row.acc);

@@ -1,7 +1,8 @@
 //! Feature statistics: FID, KID and Inception Score from feature / logit vectors, equal to
 //! pytorch-fid, clean-fid and torch-fidelity's formulas (their feature extractor is separate).
 
-use faer::{Mat, Side};
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, Side};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
@@ -62,23 +63,50 @@ impl FeatureStats {
         if rows == 0 {
             return Ok(());
         }
-        let x = Mat::<f64>::from_fn(rows, d, |i, j| batch[i * d + j].into());
-        if (0..rows).any(|i| (0..d).any(|j| !x[(i, j)].is_finite())) {
+        if batch.iter().any(|&v| !v.into().is_finite()) {
             return Err(Error::Argument("features contain NaN or infinity".into()));
         }
-        let bmean: Vec<f64> = (0..d)
-            .map(|j| (0..rows).map(|i| x[(i, j)]).sum::<f64>() / rows as f64)
-            .collect();
-        let xc = Mat::<f64>::from_fn(rows, d, |i, j| x[(i, j)] - bmean[j]);
-        let bm2 = xc.transpose() * &xc;
-        let (na, nb) = (self.n as f64, rows as f64);
+        let nb = rows as f64;
+        let mut bmean = vec![0f64; d];
+        for row in batch.chunks_exact(d) {
+            for (m, &v) in bmean.iter_mut().zip(row) {
+                *m += v.into();
+            }
+        }
+        bmean.iter_mut().for_each(|m| *m /= nb);
+        let xc = Mat::<f64>::from_fn(rows, d, |i, j| batch[i * d + j].into() - bmean[j]);
+        let na = self.n as f64;
         let n = na + nb;
-        let delta: Vec<f64> = (0..d).map(|j| bmean[j] - self.mean[j]).collect();
+        let delta = Mat::<f64>::from_fn(d, 1, |j, _| bmean[j] - self.mean[j]);
+        // Chan et al.'s pairwise update, lower triangle only (covariance() mirrors it):
+        // M₂ += X_cᵀX_c + δδᵀ·nₐn_b/n.
+        let par = faer::Par::rayon(0);
+        let lower = BlockStructure::TriangularLower;
+        let rect = BlockStructure::Rectangular;
+        triangular::matmul(
+            &mut self.m2,
+            lower,
+            Accum::Add,
+            xc.transpose(),
+            rect,
+            &xc,
+            rect,
+            1.0,
+            par,
+        );
         let w = na * nb / n;
-        self.m2 = Mat::from_fn(d, d, |i, j| {
-            self.m2[(i, j)] + bm2[(i, j)] + delta[i] * delta[j] * w
-        });
-        for (m, dl) in self.mean.iter_mut().zip(&delta) {
+        triangular::matmul(
+            &mut self.m2,
+            lower,
+            Accum::Add,
+            &delta,
+            rect,
+            delta.transpose(),
+            rect,
+            w,
+            par,
+        );
+        for (m, dl) in self.mean.iter_mut().zip(delta.col(0).iter()) {
             *m += dl * nb / n;
         }
         self.n += rows as u64;
@@ -102,8 +130,13 @@ impl FeatureStats {
             )));
         }
         let k = 1.0 / (self.n - 1) as f64;
-        Ok((0..self.dim * self.dim)
-            .map(|i| self.m2[(i / self.dim, i % self.dim)] * k)
+        let d = self.dim;
+        // Only the lower triangle is accumulated.
+        Ok((0..d * d)
+            .map(|i| {
+                let (r, c) = (i / d, i % d);
+                self.m2[(r.max(c), r.min(c))] * k
+            })
             .collect())
     }
 }
@@ -154,9 +187,10 @@ pub fn frechet_distance(mu1: &[f64], sigma1: &[f64], mu2: &[f64], sigma2: &[f64]
     let root1 = &us * u.transpose();
     let m = &root1 * &s2 * &root1;
     let m = Mat::<f64>::from_fn(d, d, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
-    let tr_sqrt: f64 = eig(&m)?
-        .S()
-        .column_vector()
+    // Only the eigenvalues of the second matrix are needed.
+    let tr_sqrt: f64 = m
+        .self_adjoint_eigenvalues(Side::Lower)
+        .map_err(|e| Error::Argument(format!("eigendecomposition failed: {e:?}")))?
         .iter()
         .map(|&l| l.max(0.0).sqrt())
         .sum();
