@@ -210,6 +210,7 @@ impl Quant {
 
     /// Quantises a DCT block (natural order, |x| < 2¹⁵) in place.
     #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // one index across four arrays: a vectorisable lane loop
     fn apply(&self, blk: &mut [i32; 64]) {
         #[inline(always)]
         fn mulhi(a: u16, b: u16) -> u16 {
@@ -585,6 +586,7 @@ fn fdct_islow(d: &mut [i32; 64]) {
     // One 1-D pass over `v[0..8][l]` for each of the 8 lanes `l` (independent lanes, so the
     // loop vectorises). Pass 1 scales the even terms up by PASS1_BITS, pass 2 descales.
     #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // `l` indexes lanes of eight rows
     fn pass(v: &mut [[i32; 8]; 8], pass1: bool) {
         let sh = if pass1 { CB - P1 } else { CB + P1 };
         for l in 0..8 {

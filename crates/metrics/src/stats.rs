@@ -142,8 +142,9 @@ impl FeatureStats {
 }
 
 /// The Fréchet distance between N(μ₁, Σ₁) and N(μ₂, Σ₂):
-/// `‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2·tr √(Σ₁Σ₂)`, with `tr √(Σ₁Σ₂) = Σᵢ √λᵢ(Σ₁^½ Σ₂ Σ₁^½)` from two
-/// symmetric eigendecompositions in f64 (faer; negative round-off eigenvalues clamp to 0). This
+/// `‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2·tr √(Σ₁Σ₂)`, with `tr √(Σ₁Σ₂) = Σᵢ √λᵢ(F Σ₂ Fᵀ)`, `FᵀF = Σ₁`
+/// (Cholesky when Σ₁ is positive definite, else Σ₁^½ from a symmetric eigendecomposition), and
+/// the eigenvalues of a symmetric matrix, all in f64 (faer; negative round-off clamps to 0). This
 /// is pytorch-fid's `calculate_frechet_distance` without `scipy.linalg.sqrtm`'s complex detour.
 ///
 /// # Errors
@@ -170,24 +171,30 @@ pub fn frechet_distance(mu1: &[f64], sigma1: &[f64], mu2: &[f64], sigma2: &[f64]
     }
     let s1 = Mat::<f64>::from_fn(d, d, |i, j| sigma1[i * d + j]);
     let s2 = Mat::<f64>::from_fn(d, d, |i, j| sigma2[i * d + j]);
-    let eig = |m: &Mat<f64>| {
-        m.self_adjoint_eigen(Side::Lower)
-            .map_err(|e| Error::Argument(format!("eigendecomposition failed: {e:?}")))
+    // tr √(Σ₁Σ₂) = Σᵢ √λᵢ(F Σ₂ Fᵀ) for any F with FᵀF = Σ₁ (the eigenvalues of Σ₁Σ₂ equal
+    // those of the symmetric F Σ₂ Fᵀ). F = Lᵀ from a Cholesky factor when Σ₁ is positive
+    // definite (cheap); otherwise (fewer samples than dimensions) F = Σ₁^½ from an
+    // eigendecomposition, negative round-off eigenvalues clamped to 0.
+    let f = match s1.llt(Side::Lower) {
+        Ok(llt) => llt.L().transpose().to_owned(),
+        Err(_) => {
+            let e1 = s1
+                .self_adjoint_eigen(Side::Lower)
+                .map_err(|e| Error::Argument(format!("eigendecomposition failed: {e:?}")))?;
+            let u = e1.U();
+            let sq: Vec<f64> = e1
+                .S()
+                .column_vector()
+                .iter()
+                .map(|&l| l.max(0.0).sqrt())
+                .collect();
+            // Σ₁^½ = U·diag(√λ)·Uᵀ.
+            let us = Mat::<f64>::from_fn(d, d, |i, k| u[(i, k)] * sq[k]);
+            &us * u.transpose()
+        }
     };
-    let e1 = eig(&s1)?;
-    let u = e1.U();
-    let sq: Vec<f64> = e1
-        .S()
-        .column_vector()
-        .iter()
-        .map(|&l| l.max(0.0).sqrt())
-        .collect();
-    // Σ₁^½ = U·diag(√λ)·Uᵀ, as (U·diag(√λ))·Uᵀ with faer's matrix product.
-    let us = Mat::<f64>::from_fn(d, d, |i, k| u[(i, k)] * sq[k]);
-    let root1 = &us * u.transpose();
-    let m = &root1 * &s2 * &root1;
-    let m = Mat::<f64>::from_fn(d, d, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
-    // Only the eigenvalues of the second matrix are needed.
+    let m = &f * &s2 * f.transpose();
+    // Only the eigenvalues are needed (the lower triangle is read).
     let tr_sqrt: f64 = m
         .self_adjoint_eigenvalues(Side::Lower)
         .map_err(|e| Error::Argument(format!("eigendecomposition failed: {e:?}")))?
@@ -209,27 +216,35 @@ pub fn fid(a: &FeatureStats, b: &FeatureStats) -> Result<f64> {
 }
 
 /// Unbiased MMD² with the cubic polynomial kernel `k(x, y) = (xᵀy/d + 1)³` of one subset pair
-/// (clean-fid's `kernel_distance` inner term, before its `/ m`): `x`, `y` are row-major `m × d`.
-fn mmd_poly(x: &Mat<f64>, y: &Mat<f64>) -> f64 {
-    let (m, d) = (x.nrows() as f64, x.ncols() as f64);
-    let k = |g: Mat<f64>| -> (f64, f64) {
-        let mut sum = 0.0;
-        let mut diag = 0.0;
-        for i in 0..g.nrows() {
-            for j in 0..g.ncols() {
-                let v = (g[(i, j)] / d + 1.0).powi(3);
-                sum += v;
-                if i == j {
-                    diag += v;
-                }
-            }
+/// (clean-fid's `kernel_distance` inner term, before its `/ m`). `z` stacks the pair, `x` rows
+/// `0..m` then `y` rows `m..2m`; one lower-triangular Gram `z·zᵀ` gives all three kernel blocks
+/// (⅔ of the products of three separate ones).
+fn mmd_poly(z: &Mat<f64>, m: usize) -> f64 {
+    let d = z.ncols() as f64;
+    let mut g = Mat::<f64>::zeros(2 * m, 2 * m);
+    triangular::matmul(
+        &mut g,
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        z,
+        BlockStructure::Rectangular,
+        z.transpose(),
+        BlockStructure::Rectangular,
+        1.0,
+        faer::Par::rayon(0),
+    );
+    let k = |v: f64| (v / d + 1.0).powi(3);
+    // Off-diagonal sums of K_xx and K_yy (twice their strict lower triangles), all of K_xy.
+    let (mut off, mut xy) = (0.0, 0.0);
+    for i in 0..2 * m {
+        let start = if i < m { 0 } else { m };
+        off += (start..i).map(|j| k(g[(i, j)])).sum::<f64>();
+        if i >= m {
+            xy += (0..m).map(|j| k(g[(i, j)])).sum::<f64>();
         }
-        (sum, diag)
-    };
-    let (sxx, dxx) = k(x * x.transpose());
-    let (syy, dyy) = k(y * y.transpose());
-    let (sxy, _) = k(x * y.transpose());
-    (sxx + syy - dxx - dyy) / (m - 1.0) - sxy * 2.0 / m
+    }
+    let m = m as f64;
+    2.0 * off / (m - 1.0) - xy * 2.0 / m
 }
 
 /// KID as clean-fid computes it: the mean over `subsets` random subset pairs (size
@@ -277,14 +292,19 @@ pub fn kid(
         idx.truncate(m);
         idx
     };
-    let rows = |f: &[f32], idx: &[usize]| {
-        Mat::<f64>::from_fn(idx.len(), dim, |i, j| f64::from(f[idx[i] * dim + j]))
-    };
     let mut t = 0.0;
     for _ in 0..subsets {
-        let x = rows(feats2, &pick(n2));
-        let y = rows(feats1, &pick(n1));
-        t += mmd_poly(&x, &y);
+        // clean-fid's order: x from the second set, then y from the first.
+        let (ix, iy) = (pick(n2), pick(n1));
+        let z = Mat::<f64>::from_fn(2 * m, dim, |i, j| {
+            let (f, r) = if i < m {
+                (feats2, ix[i])
+            } else {
+                (feats1, iy[i - m])
+            };
+            f64::from(f[r * dim + j])
+        });
+        t += mmd_poly(&z, m);
     }
     Ok(t / subsets as f64 / m as f64)
 }
