@@ -212,3 +212,39 @@ fn bad_input_is_an_error() {
         Err(Error::Image(_))
     ));
 }
+
+/// The GLCM Score's patch loop equals `graycomatrix(..).value_entropy()` per patch for
+/// settings eval.py does not use: symmetric, other levels and offsets, truncated patches.
+#[test]
+fn patch_loop_equals_per_patch_glcm_entropy() {
+    let img = procedural(70, 90);
+    let gray = ultrares_core::image::rgb8_to_gray8(&img);
+    let glcm = GlcmConfig {
+        distances: vec![1, 5],
+        angles: vec![0.0, 2.0, std::f64::consts::PI],
+        levels: 16,
+        symmetric: true,
+    };
+    let cfg = GlcmScoreConfig {
+        size: Some(96),
+        patch: 32,
+        score: PatchScore::ValueEntropy,
+        glcm,
+    };
+    let got = glcm_score(&img, &cfg).unwrap();
+    let (w, h) = (90usize, 70usize);
+    let q: Vec<u8> = gray.as_raw().iter().map(|&v| v / 16).collect();
+    let mut sum = 0.0;
+    for i in 0..3 {
+        for j in 0..3 {
+            let (r0, r1, c0, c1) = (i * 32, (i * 32 + 32).min(h), j * 32, (j * 32 + 32).min(w));
+            let patch: Vec<u8> = (r0..r1)
+                .flat_map(|r| q[r * w + c0..r * w + c1].iter().copied())
+                .collect();
+            sum += graycomatrix(&patch, c1 - c0, r1 - r0, &cfg.glcm)
+                .unwrap()
+                .value_entropy();
+        }
+    }
+    assert_eq!(got, sum / 9.0);
+}
