@@ -3,7 +3,8 @@
 Writes crates/metrics/tests/fixtures/:
 * glcm.npz      graycomatrix counts (uint32, (levels, levels, n_dist, n_angle)), graycoprops of all
                 10 properties and skimage.measure.shannon_entropy of the normed GLCM, per case
-* stats.npz     FID (pytorch-fid), KID (clean-fid), IS (torch-fidelity) on random features/logits
+* stats.npz     FID (pytorch-fid; also 2048-d from hashed features), KID (clean-fid), IS
+                (torch-fidelity) on random features/logits
 * jpeg.npz      Pillow's JPEG files (libjpeg-turbo, the encoder Diffusion-4K's Compression Ratio
                 measures): whole files for crops of the astronaut with odd sizes, random noise and
                 flat images at several qualities and subsamplings, and the file size of the full
@@ -244,6 +245,12 @@ def stats(rng):
     mu2, s2 = np.mean(b.astype(np.float64), axis=0), np.cov(b.astype(np.float64), rowvar=False)
     out["mu_a"], out["sigma_a"] = mu1, s1
     out["fid"] = np.array([calculate_frechet_distance(mu1, s1, mu2, s2)])
+    # 2048-d, as the protocol uses: pytorch-fid's own statistics lines (np.mean / np.cov of float32
+    # activations) on 3000 hashed features per set (splitmix_uniform, recomputed by the Rust test).
+    ha = splitmix_uniform(11, 3000 * 2048).astype(np.float32).reshape(3000, 2048)
+    hb = (splitmix_uniform(12, 3000 * 2048) * 0.9 + 0.05).astype(np.float32).reshape(3000, 2048)
+    out["fid_2048"] = np.array([calculate_frechet_distance(np.mean(ha, axis=0), np.cov(ha, rowvar=False),
+                                                           np.mean(hb, axis=0), np.cov(hb, rowvar=False))])
     c = rng.standard_normal((120, 32)).astype(np.float32)
     d = (rng.standard_normal((120, 32)) * 1.1 + 0.1).astype(np.float32)
     out["c"], out["d"] = c, d

@@ -66,7 +66,7 @@ const MAX_DIMENSION: usize = 65500;
 
 /// Encodes an RGB image as Pillow does (`Image.save(..., "JPEG", quality, subsampling)`).
 pub fn encode_jpeg(img: &RgbImage, config: &JpegConfig) -> Result<Vec<u8>> {
-    encode(
+    encode_jpeg_raw(
         img.as_raw(),
         img.width() as usize,
         img.height() as usize,
@@ -77,7 +77,7 @@ pub fn encode_jpeg(img: &RgbImage, config: &JpegConfig) -> Result<Vec<u8>> {
 
 /// Encodes an 8-bit grayscale image (Pillow mode `"L"`: one component).
 pub fn encode_jpeg_gray(img: &GrayImage, config: &JpegConfig) -> Result<Vec<u8>> {
-    encode(
+    encode_jpeg_raw(
         img.as_raw(),
         img.width() as usize,
         img.height() as usize,
@@ -94,7 +94,75 @@ pub fn encode_jpeg_raw(
     channels: usize,
     config: &JpegConfig,
 ) -> Result<Vec<u8>> {
-    encode(pixels, width, height, channels, config)
+    let (px, w, h, ch, cfg) = (pixels, width, height, channels, config);
+    if ch != 1 && ch != 3 {
+        return Err(Error::Image(format!(
+            "JPEG input must have 1 or 3 channels, got {ch}"
+        )));
+    }
+    if w == 0 || h == 0 || w > MAX_DIMENSION || h > MAX_DIMENSION {
+        return Err(Error::Image(format!(
+            "JPEG size must be 1..={MAX_DIMENSION} per side, got {w}×{h}"
+        )));
+    }
+    if px.len() != w * h * ch {
+        return Err(Error::Image(format!(
+            "{} bytes for a {w}×{h}×{ch} image (expected {})",
+            px.len(),
+            w * h * ch
+        )));
+    }
+    if !(1..=100).contains(&cfg.quality) {
+        return Err(Error::Argument(format!(
+            "JPEG quality must be 1..=100, got {}",
+            cfg.quality
+        )));
+    }
+    let qluma = scaled_quant(&STD_LUMA_QUANT, cfg.quality);
+    let qchroma = scaled_quant(&STD_CHROMA_QUANT, cfg.quality);
+    let (max_h, max_v) = if ch == 1 {
+        (1, 1)
+    } else {
+        cfg.subsampling.luma_factors()
+    };
+    let comps: Vec<Comp> = (0..ch)
+        .map(|c| {
+            let (ch_, cv) = if c == 0 { (max_h, max_v) } else { (1, 1) };
+            let luma = c == 0;
+            Comp {
+                h: ch_,
+                v: cv,
+                wb: (w * ch_).div_ceil(8 * max_h),
+                hb: (h * cv).div_ceil(8 * max_v),
+                quant: Quant::new(if luma { &qluma } else { &qchroma }),
+                dc: Huffman::new(if luma { DC_LUMA } else { DC_CHROMA }),
+                ac: Huffman::new(if luma { AC_LUMA } else { AC_CHROMA }),
+            }
+        })
+        .collect();
+    let plan = Plan {
+        px,
+        w,
+        h,
+        ch,
+        comps,
+        max_h,
+        max_v,
+        mcus_x: w.div_ceil(8 * max_h),
+        mcus_y: h.div_ceil(8 * max_v),
+    };
+
+    let rows: Vec<Bits> = (0..plan.mcus_y)
+        .into_par_iter()
+        .map(|r| plan.mcu_row(r))
+        .collect();
+
+    let total_bits: usize = rows.iter().map(|b| b.words.len() * 64 + b.n as usize).sum();
+    let mut out = Vec::with_capacity(700 + total_bits / 8 * 101 / 100 + 16);
+    write_headers(&mut out, w, h, ch, max_h, max_v, &qluma, &qchroma);
+    join_stuffed(&mut out, &rows);
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    Ok(out)
 }
 
 /// Quantisation tables of Annex K in natural (row-major) order.
@@ -307,77 +375,6 @@ struct Plan<'a> {
     max_v: usize,
     mcus_x: usize,
     mcus_y: usize,
-}
-
-fn encode(px: &[u8], w: usize, h: usize, ch: usize, cfg: &JpegConfig) -> Result<Vec<u8>> {
-    if ch != 1 && ch != 3 {
-        return Err(Error::Image(format!(
-            "JPEG input must have 1 or 3 channels, got {ch}"
-        )));
-    }
-    if w == 0 || h == 0 || w > MAX_DIMENSION || h > MAX_DIMENSION {
-        return Err(Error::Image(format!(
-            "JPEG size must be 1..={MAX_DIMENSION} per side, got {w}×{h}"
-        )));
-    }
-    if px.len() != w * h * ch {
-        return Err(Error::Image(format!(
-            "{} bytes for a {w}×{h}×{ch} image (expected {})",
-            px.len(),
-            w * h * ch
-        )));
-    }
-    if !(1..=100).contains(&cfg.quality) {
-        return Err(Error::Argument(format!(
-            "JPEG quality must be 1..=100, got {}",
-            cfg.quality
-        )));
-    }
-    let qluma = scaled_quant(&STD_LUMA_QUANT, cfg.quality);
-    let qchroma = scaled_quant(&STD_CHROMA_QUANT, cfg.quality);
-    let (max_h, max_v) = if ch == 1 {
-        (1, 1)
-    } else {
-        cfg.subsampling.luma_factors()
-    };
-    let comps: Vec<Comp> = (0..ch)
-        .map(|c| {
-            let (ch_, cv) = if c == 0 { (max_h, max_v) } else { (1, 1) };
-            let luma = c == 0;
-            Comp {
-                h: ch_,
-                v: cv,
-                wb: (w * ch_).div_ceil(8 * max_h),
-                hb: (h * cv).div_ceil(8 * max_v),
-                quant: Quant::new(if luma { &qluma } else { &qchroma }),
-                dc: Huffman::new(if luma { DC_LUMA } else { DC_CHROMA }),
-                ac: Huffman::new(if luma { AC_LUMA } else { AC_CHROMA }),
-            }
-        })
-        .collect();
-    let plan = Plan {
-        px,
-        w,
-        h,
-        ch,
-        comps,
-        max_h,
-        max_v,
-        mcus_x: w.div_ceil(8 * max_h),
-        mcus_y: h.div_ceil(8 * max_v),
-    };
-
-    let rows: Vec<Bits> = (0..plan.mcus_y)
-        .into_par_iter()
-        .map(|r| plan.mcu_row(r))
-        .collect();
-
-    let total_bits: usize = rows.iter().map(|b| b.words.len() * 64 + b.n as usize).sum();
-    let mut out = Vec::with_capacity(700 + total_bits / 8 * 101 / 100 + 16);
-    write_headers(&mut out, w, h, ch, max_h, max_v, &qluma, &qchroma);
-    join_stuffed(&mut out, &rows);
-    out.extend_from_slice(&[0xFF, 0xD9]);
-    Ok(out)
 }
 
 impl Plan<'_> {

@@ -236,11 +236,13 @@ fn mmd_poly(z: &Mat<f64>, m: usize) -> f64 {
     let k = |v: f64| (v / d + 1.0).powi(3);
     // Off-diagonal sums of K_xx and K_yy (twice their strict lower triangles), all of K_xy.
     let (mut off, mut xy) = (0.0, 0.0);
-    for i in 0..2 * m {
-        let start = if i < m { 0 } else { m };
-        off += (start..i).map(|j| k(g[(i, j)])).sum::<f64>();
-        if i >= m {
-            xy += (0..m).map(|j| k(g[(i, j)])).sum::<f64>();
+    // faer is column-major: walk each column's contiguous lower part.
+    for j in 0..2 * m {
+        let col = g.col(j);
+        let end = if j < m { m } else { 2 * m };
+        off += (j + 1..end).map(|i| k(col[i])).sum::<f64>();
+        if j < m {
+            xy += (m..2 * m).map(|i| k(col[i])).sum::<f64>();
         }
     }
     let m = m as f64;

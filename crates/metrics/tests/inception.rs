@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use burn::backend::NdArray;
 use burn::prelude::*;
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot};
-use common::{astronaut, crop, fixtures, procedural};
+use common::{astronaut, crop, fixtures, procedural, splitmix_uniform};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::NpzReader;
 use ultrares_core::image::{ValueRange, rgb8_batch_to_tensor};
@@ -18,19 +18,6 @@ use ultrares_metrics::inception::resize_bilinear;
 use ultrares_metrics::{Error, InceptionV3, InceptionV3Config};
 
 type B = NdArray<f32>;
-
-/// `splitmix_uniform` of gen_metrics.py: u ∈ [−1, 1).
-fn splitmix_uniform(seed: u64, n: usize) -> impl Iterator<Item = f64> {
-    (0..n as u64).map(move |i| {
-        let mut z = (seed << 32)
-            .wrapping_add(i)
-            .wrapping_mul(0x9E3779B97F4A7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    })
-}
 
 /// `det_weight` of gen_metrics.py.
 fn det_weight(key: &str, shape: &[usize]) -> Vec<f32> {

@@ -1,6 +1,8 @@
 //! FID / KID / IS statistics against pytorch-fid 0.3.0, clean-fid 0.1.35 and torch-fidelity
 //! 0.4.0 (`tools/golden/gen_metrics.py`).
 
+mod common;
+
 use std::collections::HashMap;
 
 use ndarray::{ArrayD, IxDyn};
@@ -158,4 +160,29 @@ fn singular_covariance_takes_the_eigen_path_and_agrees() {
     // The 23 zero eigenvalues come out as ±ε‖M‖ round-off whose square roots add O(√ε)
     // (≈ 1.5e-8) relative error on either path — the conditioning of tr √ at rank deficiency.
     assert!((d1 - d2).abs() <= 1e-7 * d1, "{d1} vs {d2}");
+}
+
+/// The protocol's dimension: 2048-d statistics of 3000 hashed features per set, against
+/// pytorch-fid's own `np.mean` / `np.cov` / `calculate_frechet_distance` (scipy `sqrtm`).
+#[test]
+fn fid_2048_equals_pytorch_fid() {
+    let (_, g) = load();
+    let d = 2048;
+    let a: Vec<f32> = common::splitmix_uniform(11, 3000 * d)
+        .map(|u| u as f32)
+        .collect();
+    let b: Vec<f32> = common::splitmix_uniform(12, 3000 * d)
+        .map(|u| (u * 0.9 + 0.05) as f32)
+        .collect();
+    let (mut sa, mut sb) = (FeatureStats::new(d).unwrap(), FeatureStats::new(d).unwrap());
+    for (ca, cb) in a.chunks(700 * d).zip(b.chunks(700 * d)) {
+        sa.add(ca).unwrap();
+        sb.add(cb).unwrap();
+    }
+    let got = fid(&sa, &sb).unwrap();
+    let want = g["fid_2048"][[0]];
+    assert!(
+        (got - want).abs() <= 1e-6 * want,
+        "FID {got} vs pytorch-fid {want}"
+    );
 }
