@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub use ultrares_core as core;
+pub use ultrares_lsr as lsr;
 pub use ultrares_metrics as metrics;
 pub use ultrares_rna as rna;
 pub use ultrares_schedulers as schedulers;
@@ -44,6 +45,9 @@ pub enum Error {
     /// An error from `ultrares-core` (shapes, arguments, image files, noise, tiling).
     #[error(transparent)]
     Core(#[from] ultrares_core::Error),
+    /// An error from `ultrares-lsr` (checkpoints, sizes, inputs).
+    #[error(transparent)]
+    Lsr(#[from] ultrares_lsr::Error),
     /// An error from `ultrares-metrics` (GLCM parameters, image sizes).
     #[error(transparent)]
     Metrics(#[from] ultrares_metrics::Error),
@@ -70,4 +74,5 @@ pub mod prelude {
     pub use ultrares_core::image::ValueRange;
     pub use ultrares_core::tiling::{Blend, TileConfig, TileMerger, TilePlan};
     pub use ultrares_core::{CodecTiling, Denoiser, LatentCodec, LatentUpsampler, PredictionType};
+    pub use ultrares_lsr::{Liif, LiifConfig};
 }

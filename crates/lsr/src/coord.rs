@@ -103,7 +103,8 @@ mod tests {
         let right = axis_shift(&q, 4, 1, true);
         assert_eq!(left.index, vec![0, 0, 0, 1, 1, 2, 2, 3]);
         assert_eq!(right.index, vec![0, 1, 1, 2, 2, 3, 3, 3]);
-        assert!((left.rel[2] - 0.25).abs() < 1e-6 && (right.rel[2] + 0.75).abs() < 1e-6);
+        // Query 2 (c = −0.375) against cell centres −0.75 and −0.25, in cell units.
+        assert!((left.rel[2] - 1.5).abs() < 1e-6 && (right.rel[2] + 0.5).abs() < 1e-6);
     }
 
     #[test]
