@@ -80,7 +80,7 @@ impl SwinIrConfig {
         if let Some(h) = self
             .num_heads
             .iter()
-            .find(|&&h| h == 0 || self.embed_dim % h != 0)
+            .find(|&&h| h == 0 || !self.embed_dim.is_multiple_of(h))
         {
             return Err(Error::argument(
                 "num_heads",
@@ -98,7 +98,7 @@ impl SwinIrConfig {
                 return Err(Error::argument(arg, "≥ 1", v));
             }
         }
-        if !(self.mlp_ratio > 0.0) {
+        if self.mlp_ratio.is_nan() || self.mlp_ratio <= 0.0 {
             return Err(Error::argument("mlp_ratio", "> 0", self.mlp_ratio));
         }
         Ok(())
