@@ -25,7 +25,8 @@ pub struct EdsrConfig {
     pub n_colors: usize,
 }
 
-fn conv<B: Backend>(cin: usize, cout: usize, k: usize, device: &B::Device) -> Conv2d<B> {
+/// A `k × k` convolution with PyTorch's `padding = k // 2` (shared with the SwinIR backbone).
+pub(crate) fn conv<B: Backend>(cin: usize, cout: usize, k: usize, device: &B::Device) -> Conv2d<B> {
     Conv2dConfig::new([cin, cout], [k, k])
         .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
         .init(device)

@@ -473,14 +473,10 @@ impl<B: Backend> Liif<B> {
             areas.swap(0, 3);
             areas.swap(1, 2);
         }
+        let tot: Vec<f32> = (0..q).map(|i| areas.iter().map(|a| a[i]).sum()).collect();
         let mut ret: Option<Tensor<B, 3>> = None;
         for (k, pred) in preds.into_iter().enumerate() {
-            let weights: Vec<f32> = (0..q)
-                .map(|i| {
-                    let tot: f32 = areas.iter().map(|a| a[i]).sum();
-                    areas[k][i] / tot
-                })
-                .collect();
+            let weights: Vec<f32> = areas[k].iter().zip(&tot).map(|(a, t)| a / t).collect();
             let wt = Tensor::<B, 3>::from_data(TensorData::new(weights, [1, q, 1]), &device);
             let term = pred * wt;
             ret = Some(match ret {

@@ -10,13 +10,14 @@
 //! Shapes: `[N, in_chans, h, w] → [N, 64, h, w]`.
 
 use burn::module::Param;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::conv::Conv2d;
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, leaky_relu, softmax};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Int, TensorData};
 
+use crate::edsr::conv;
 use crate::weights::Visitor;
 use crate::{Error, Result};
 
@@ -52,12 +53,6 @@ pub struct SwinIrConfig {
     /// LayerNorm after the patch embedding.
     #[config(default = true)]
     pub patch_norm: bool,
-}
-
-fn conv3<B: Backend>(cin: usize, cout: usize, device: &B::Device) -> Conv2d<B> {
-    Conv2dConfig::new([cin, cout], [3, 3])
-        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-        .init(device)
 }
 
 /// Output channels of the `upsampler = 'none'` head (`num_feat` upstream, fixed).
@@ -151,11 +146,11 @@ impl SwinIrConfig {
                             })
                             .collect(),
                     },
-                    conv: conv3(c, c, device),
+                    conv: conv(c, c, 3, device),
                 })
                 .collect();
         Ok(SwinIr {
-            conv_first: conv3(self.in_chans, c, device),
+            conv_first: conv(self.in_chans, c, 3, device),
             patch_embed: PatchEmbed {
                 norm: self
                     .patch_norm
@@ -163,8 +158,8 @@ impl SwinIrConfig {
             },
             layers,
             norm: LayerNormConfig::new(c).init(device),
-            conv_after_body: conv3(c, c, device),
-            conv_before_upsample: conv3(c, NUM_FEAT, device),
+            conv_after_body: conv(c, c, 3, device),
+            conv_before_upsample: conv(c, NUM_FEAT, 3, device),
             window_size: ws,
         })
     }
