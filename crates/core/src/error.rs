@@ -74,6 +74,14 @@ pub enum Error {
         /// The backend's message.
         message: String,
     },
+    /// A checkpoint could not be read, or its tensors do not fit the model.
+    #[error("checkpoint {source_name}: {message}")]
+    Weights {
+        /// The file (or in-memory source) being loaded.
+        source_name: String,
+        /// What went wrong: unreadable file, missing/unexpected/mis-shaped keys, bad config.
+        message: String,
+    },
     /// An operation was cancelled by the caller.
     #[error("cancelled")]
     Cancelled,
@@ -89,6 +97,14 @@ impl Error {
             arg,
             expected: expected.into(),
             got: got.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::Weights`].
+    pub fn weights(source: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Weights {
+            source_name: source.into(),
+            message: message.into(),
         }
     }
 

@@ -9,6 +9,9 @@
 //!   stream, identical on every backend;
 //! * [`tiling`]: overlapping windows (DemoFusion's layout and jitter), blend weights and merging,
 //!   so that work on 4K tensors has bounded memory;
+//! * [`weights`]: checkpoints (safetensors, PyTorch pickles) as a name → tensor [`StateDict`],
+//!   and the [`weights::Visitor`] that moves them into modules by upstream name, listing every
+//!   missing, unexpected or mis-shaped key in one error;
 //! * [`Error`], the crate's error type.
 //!
 //! Everything is generic over a Burn [`Backend`](burn::tensor::backend::Backend); no backend is
@@ -18,13 +21,17 @@
 pub mod codec;
 pub mod denoiser;
 mod error;
+mod finite;
 pub mod image;
 pub mod noise;
 pub mod resize;
 pub mod tiling;
 pub mod upsampler;
+pub mod weights;
 
 pub use codec::{CodecTiling, LatentCodec};
 pub use denoiser::{Denoiser, PredictionType};
 pub use error::{Error, Result};
+pub use finite::check_finite;
 pub use upsampler::LatentUpsampler;
+pub use weights::StateDict;

@@ -6,7 +6,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::weights::Visitor;
+use ultrares_core::weights::Visitor;
 
 /// EDSR without its upsampling tail: a feature extractor `[N, 3, h, w] → [N, n_feats, h, w]`.
 #[derive(Config, Debug)]

@@ -14,15 +14,8 @@ pub enum Error {
         /// What was given.
         got: String,
     },
-    /// A checkpoint could not be read, or its tensors do not fit the model.
-    #[error("checkpoint {source_name}: {message}")]
-    Weights {
-        /// The file (or in-memory source) being loaded.
-        source_name: String,
-        /// What went wrong: unreadable file, missing/unexpected/mis-shaped keys, bad spec.
-        message: String,
-    },
-    /// An error from `ultrares-core` (tensor shapes, NaN, sizes, images).
+    /// An error from `ultrares-core`: tensor shapes, NaN, sizes, images, and checkpoints
+    /// ([`ultrares_core::Error::Weights`]: unreadable files, missing/unexpected/mis-shaped keys).
     #[error(transparent)]
     Core(#[from] ultrares_core::Error),
 }
@@ -40,13 +33,6 @@ impl Error {
             arg,
             expected: expected.into(),
             got: got.to_string(),
-        }
-    }
-
-    pub(crate) fn weights(source: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Weights {
-            source_name: source.into(),
-            message: message.into(),
         }
     }
 }

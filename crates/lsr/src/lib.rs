@@ -34,11 +34,9 @@ pub mod liif;
 pub mod mlp;
 pub mod swinir;
 mod upscale;
-pub mod weights;
-
 pub use edsr::{Edsr, EdsrConfig};
 pub use error::{Error, Result};
 pub use liif::{Encoder, EncoderConfig, Liif, LiifConfig, LiifFeatures};
 pub use mlp::{Mlp, MlpConfig};
 pub use swinir::{SwinIr, SwinIrConfig};
-pub use weights::StateDict;
+pub use ultrares_core::StateDict;

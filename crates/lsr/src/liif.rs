@@ -35,8 +35,8 @@ use crate::coord::{axis_shift, bicubic_taps, make_coord};
 use crate::edsr::{Edsr, EdsrConfig};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::swinir::{NUM_FEAT, SwinIr, SwinIrConfig};
-use crate::weights::{Exporter, Loader, StateDict, Visitor};
 use crate::{Error, Result};
+use ultrares_core::weights::{Exporter, Loader, StateDict, Visitor};
 
 /// The largest output side accepted.
 pub const MAX_SIDE: usize = 1 << 16;
@@ -240,7 +240,7 @@ impl LiifConfig {
     /// A LIIF with the weights of `state_dict` (keys `encoder.*`, `imnet.layers.*`).
     ///
     /// # Errors
-    /// [`Error::Weights`] listing every missing, unexpected or mis-shaped key; see also
+    /// [`Error::Core`] ([`ultrares_core::Error::Weights`]) listing every missing, unexpected or mis-shaped key; see also
     /// [`LiifConfig::init`].
     pub fn load<B: Backend>(&self, state_dict: &StateDict, device: &B::Device) -> Result<Liif<B>> {
         let mut model = self.init(device)?;
@@ -309,23 +309,8 @@ pub struct LiifFeatures<B: Backend> {
     pub size: [usize; 2],
 }
 
-/// Counts NaN and ±∞ on the host (the input is small next to the output). A device-side
-/// `(x − x).is_nan()` found none in NaN/∞ inputs on burn-ndarray with its `simd` feature.
 fn check_finite<B: Backend>(x: &Tensor<B, 4>, arg: &'static str) -> Result<()> {
-    let data = x.to_data().convert::<f32>();
-    let count = data
-        .as_slice::<f32>()
-        .map_err(|e| ultrares_core::Error::Readback {
-            arg,
-            message: format!("{e:?}"),
-        })?
-        .iter()
-        .filter(|v| !v.is_finite())
-        .count();
-    if count > 0 {
-        return Err(ultrares_core::Error::NonFinite { arg, count }.into());
-    }
-    Ok(())
+    Ok(ultrares_core::check_finite(x, arg)?)
 }
 
 impl<B: Backend> Liif<B> {
@@ -333,7 +318,7 @@ impl<B: Backend> Liif<B> {
     /// `.pth`, or a safetensors conversion with `name`/`args` metadata).
     ///
     /// # Errors
-    /// [`Error::Weights`] if the file is unreadable, has no spec, or its tensors do not fit.
+    /// [`Error::Core`] ([`ultrares_core::Error::Weights`]) if the file is unreadable, has no spec, or its tensors do not fit.
     pub fn from_checkpoint(path: impl AsRef<std::path::Path>, device: &B::Device) -> Result<Self> {
         let sd = StateDict::read(path)?;
         let spec = sd.spec().ok_or_else(|| {

@@ -18,8 +18,8 @@ use burn::tensor::ops::PadMode;
 use burn::tensor::{Int, TensorData};
 
 use crate::edsr::conv;
-use crate::weights::Visitor;
 use crate::{Error, Result};
+use ultrares_core::weights::Visitor;
 
 /// SwinIR hyper-parameters; the defaults are LSRNA's SwinIR-light
 /// (`3587jjh/LSRNA:lsr/swinir-liif-latent-sdxl.yaml` with the class defaults of `lsr/swinir.py`).

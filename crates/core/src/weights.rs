@@ -104,7 +104,8 @@ impl StateDict {
         self.tensors.is_empty()
     }
 
-    pub(crate) fn error(&self, message: impl Into<String>) -> Error {
+    /// An [`Error::Weights`] naming this state dict's source.
+    pub fn error(&self, message: impl Into<String>) -> Error {
         Error::weights(self.source.clone(), message)
     }
 }
@@ -215,7 +216,7 @@ fn read_pickle(path: &Path, source: String) -> Result<StateDict> {
 
 /// Walks a model's tensors by their upstream state-dict names: [`Loader`] moves tensors from a
 /// [`StateDict`] into the modules, [`Exporter`] copies them out.
-pub(crate) trait Visitor<B: Backend> {
+pub trait Visitor<B: Backend> {
     /// A parameter called `key`, in PyTorch layout.
     fn param<const D: usize>(&mut self, key: &str, param: &mut Param<Tensor<B, D>>);
 
@@ -244,7 +245,7 @@ pub(crate) trait Visitor<B: Backend> {
 }
 
 /// Moves tensors from a [`StateDict`] into modules, collecting every problem for one error.
-pub(crate) struct Loader<'a, B: Backend> {
+pub struct Loader<'a, B: Backend> {
     sd: &'a StateDict,
     device: &'a B::Device,
     used: BTreeSet<String>,
@@ -253,7 +254,8 @@ pub(crate) struct Loader<'a, B: Backend> {
 }
 
 impl<'a, B: Backend> Loader<'a, B> {
-    pub(crate) fn new(sd: &'a StateDict, device: &'a B::Device) -> Self {
+    /// A loader taking tensors from `sd` onto `device`.
+    pub fn new(sd: &'a StateDict, device: &'a B::Device) -> Self {
         Self {
             sd,
             device,
@@ -281,7 +283,7 @@ impl<'a, B: Backend> Loader<'a, B> {
     }
 
     /// Fails with every missing, mis-shaped and unexpected key, or succeeds if there are none.
-    pub(crate) fn finish(self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
         let unexpected: Vec<&str> = self.sd.keys().filter(|k| !self.used.contains(*k)).collect();
         if self.missing.is_empty() && self.mismatched.is_empty() && unexpected.is_empty() {
             return Ok(());
@@ -335,8 +337,9 @@ impl<B: Backend> Visitor<B> for Loader<'_, B> {
 
 /// Copies a model's parameters out under their upstream names, in PyTorch layout (f32).
 #[derive(Default)]
-pub(crate) struct Exporter {
-    pub(crate) tensors: BTreeMap<String, TensorData>,
+pub struct Exporter {
+    /// The exported tensors by name.
+    pub tensors: BTreeMap<String, TensorData>,
 }
 
 impl<B: Backend> Visitor<B> for Exporter {

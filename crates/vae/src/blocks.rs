@@ -1,0 +1,200 @@
+//! The three block kinds of `diffusers/models/unets/unet_2d_blocks.py` that the VAE uses:
+//! `DownEncoderBlock2D`, `UpDecoderBlock2D` and `UNetMidBlock2D`.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::prelude::*;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::PadMode;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use ultrares_core::weights::Visitor;
+
+use crate::Result;
+use crate::attention::Attention;
+use crate::norm::NormCtx;
+use crate::resnet::{ResnetBlock2d, conv};
+
+/// `Downsample2D(use_conv=True, padding=0)`: zero pad (right 1, bottom 1), 3×3 stride-2 conv.
+#[derive(Module, Debug)]
+pub struct Downsample2d<B: Backend> {
+    /// The strided 3×3 convolution, `C → C`.
+    pub conv: Conv2d<B>,
+}
+
+impl<B: Backend> Downsample2d<B> {
+    /// `[N, C, H, W] → [N, C, ⌊H/2⌋, ⌊W/2⌋]` (H, W even in practice).
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.conv
+            .forward(x.pad((0, 1, 0, 1), PadMode::Constant(0.0)))
+    }
+}
+
+/// `Upsample2D(use_conv=True)`: nearest ×2, then a 3×3 conv.
+#[derive(Module, Debug)]
+pub struct Upsample2d<B: Backend> {
+    /// The 3×3 convolution, `C → C`.
+    pub conv: Conv2d<B>,
+}
+
+/// Nearest-neighbour ×`f` upsampling (`F.interpolate(scale_factor=f, mode="nearest")`).
+pub(crate) fn upsample_nearest<B: Backend>(x: Tensor<B, 4>, f: usize) -> Tensor<B, 4> {
+    let [_, _, h, w] = x.dims();
+    interpolate(
+        x,
+        [h * f, w * f],
+        InterpolateOptions::new(InterpolateMode::Nearest),
+    )
+}
+
+impl<B: Backend> Upsample2d<B> {
+    /// `[N, C, H, W] → [N, C, 2H, 2W]`.
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.conv.forward(upsample_nearest(x, 2))
+    }
+}
+
+/// `DownEncoderBlock2D`: ResNet blocks, then (except in the last block) a downsampler.
+#[derive(Module, Debug)]
+pub struct DownEncoderBlock2d<B: Backend> {
+    /// `resnets.*`.
+    pub resnets: Vec<ResnetBlock2d<B>>,
+    /// `downsamplers.0`.
+    pub downsamplers: Option<Downsample2d<B>>,
+}
+
+impl<B: Backend> DownEncoderBlock2d<B> {
+    /// `layers` ResNets `cin → cout`, a downsampler when `down`.
+    pub fn new(
+        cin: usize,
+        cout: usize,
+        layers: usize,
+        groups: usize,
+        down: bool,
+        device: &B::Device,
+    ) -> Self {
+        Self {
+            resnets: (0..layers)
+                .map(|i| ResnetBlock2d::new(if i == 0 { cin } else { cout }, cout, groups, device))
+                .collect(),
+            downsamplers: down.then(|| Downsample2d {
+                conv: Conv2dConfig::new([cout, cout], [3, 3])
+                    .with_stride([2, 2])
+                    .with_padding(PaddingConfig2d::Valid)
+                    .init(device),
+            }),
+        }
+    }
+
+    /// `[N, in, H, W] → [N, out, H/2, W/2]` (no halving in the last block).
+    pub fn forward(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        for r in &self.resnets {
+            x = r.forward(x, ctx)?;
+        }
+        Ok(match &self.downsamplers {
+            Some(d) => d.forward(x),
+            None => x,
+        })
+    }
+
+    pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        for (i, r) in self.resnets.iter_mut().enumerate() {
+            r.walk(v, &format!("{prefix}.resnets.{i}"));
+        }
+        if let Some(d) = self.downsamplers.as_mut() {
+            v.conv2d(&format!("{prefix}.downsamplers.0.conv"), &mut d.conv);
+        }
+    }
+}
+
+/// `UpDecoderBlock2D`: ResNet blocks, then (except in the last block) an upsampler.
+#[derive(Module, Debug)]
+pub struct UpDecoderBlock2d<B: Backend> {
+    /// `resnets.*`.
+    pub resnets: Vec<ResnetBlock2d<B>>,
+    /// `upsamplers.0`.
+    pub upsamplers: Option<Upsample2d<B>>,
+}
+
+impl<B: Backend> UpDecoderBlock2d<B> {
+    /// `layers` ResNets `cin → cout`, an upsampler when `up`.
+    pub fn new(
+        cin: usize,
+        cout: usize,
+        layers: usize,
+        groups: usize,
+        up: bool,
+        device: &B::Device,
+    ) -> Self {
+        Self {
+            resnets: (0..layers)
+                .map(|i| ResnetBlock2d::new(if i == 0 { cin } else { cout }, cout, groups, device))
+                .collect(),
+            upsamplers: up.then(|| Upsample2d {
+                conv: conv(cout, cout, 3, device),
+            }),
+        }
+    }
+
+    /// `[N, in, H, W] → [N, out, 2H, 2W]` (no doubling in the last block).
+    pub fn forward(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        for r in &self.resnets {
+            x = r.forward(x, ctx)?;
+        }
+        Ok(match &self.upsamplers {
+            Some(u) => u.forward(x),
+            None => x,
+        })
+    }
+
+    pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        for (i, r) in self.resnets.iter_mut().enumerate() {
+            r.walk(v, &format!("{prefix}.resnets.{i}"));
+        }
+        if let Some(u) = self.upsamplers.as_mut() {
+            v.conv2d(&format!("{prefix}.upsamplers.0.conv"), &mut u.conv);
+        }
+    }
+}
+
+/// `UNetMidBlock2D`: ResNet, attention (optional), ResNet, all at `C` channels.
+#[derive(Module, Debug)]
+pub struct MidBlock2d<B: Backend> {
+    /// `resnets.0` and `resnets.1`.
+    pub resnets: Vec<ResnetBlock2d<B>>,
+    /// `attentions.0`, absent when `mid_block_add_attention` is false.
+    pub attentions: Option<Attention<B>>,
+}
+
+impl<B: Backend> MidBlock2d<B> {
+    /// A mid block over `channels`.
+    pub fn new(channels: usize, groups: usize, attention: bool, device: &B::Device) -> Self {
+        Self {
+            resnets: (0..2)
+                .map(|_| ResnetBlock2d::new(channels, channels, groups, device))
+                .collect(),
+            attentions: attention.then(|| Attention::new(channels, groups, device)),
+        }
+    }
+
+    /// `[N, C, H, W] → [N, C, H, W]`.
+    pub fn forward(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        for (i, r) in self.resnets.iter().enumerate() {
+            if i == 1
+                && let Some(a) = &self.attentions
+            {
+                x = a.forward(x, ctx)?;
+            }
+            x = r.forward(x, ctx)?;
+        }
+        Ok(x)
+    }
+
+    pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        for (i, r) in self.resnets.iter_mut().enumerate() {
+            r.walk(v, &format!("{prefix}.resnets.{i}"));
+        }
+        if let Some(a) = self.attentions.as_mut() {
+            a.walk(v, &format!("{prefix}.attentions.0"));
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The VAE `Decoder` (`diffusers/models/autoencoders/vae.py`): `conv_in`, `UNetMidBlock2D`,
+//! `UpDecoderBlock2D`s, GroupNorm, SiLU, `conv_out`; with Diffusion-4K's F16 variant
+//! (`zhang0jhon/diffusion-4k:vae.py`): nearest ×`stride` before `conv_out`, and its
+//! "partitioned" decoding.
+//!
+//! Partitioned decoding (Diffusion-4K's default at inference) runs upsample + `conv_out` on 2×2
+//! quadrants that overlap by one pixel, each zero-padded by one pixel on its outer sides, and
+//! crops `[1 : 2·ph + 1]`. The result is the plain decode shifted by one pixel down and right:
+//! `P[r, c] = Y[r − 1, c − 1]`, where row/column −1 is `conv_out` evaluated on the zero padding
+//! (the spec's §3.1 emulation; checked against the official code by the goldens). It is computed
+//! here in one pass as `conv_valid(pad(up(x), top 2, left 2))`, for any even size.
+//!
+//! The forward pass is split for seamless tiling: [`Decoder::head`] (`conv_in` and the mid
+//! block with its global attention, on the whole latent) and [`Decoder::tail`] (everything else,
+//! tile by tile).
+
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn::tensor::activation::silu;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::PadMode;
+use ultrares_core::weights::Visitor;
+
+use crate::Result;
+use crate::blocks::{MidBlock2d, UpDecoderBlock2d, upsample_nearest};
+use crate::config::AutoencoderKlConfig;
+use crate::norm::{GroupNorm, NormCtx};
+use crate::resnet::{EPS, conv, walk_norm};
+
+/// `[N, C, h, w] → [N, 3, h·f, w·f]`.
+#[derive(Module, Debug)]
+pub struct Decoder<B: Backend> {
+    /// 3×3 `C → block_out_channels[-1]`.
+    pub conv_in: Conv2d<B>,
+    /// The mid block.
+    pub mid_block: MidBlock2d<B>,
+    /// The up blocks (channels reversed).
+    pub up_blocks: Vec<UpDecoderBlock2d<B>>,
+    /// GroupNorm before `conv_out`.
+    pub conv_norm_out: GroupNorm<B>,
+    /// 3×3 `block_out_channels[0] → out_channels`.
+    pub conv_out: Conv2d<B>,
+    /// Diffusion-4K's upsampling factor before `conv_out` (1 = none).
+    pub stride: usize,
+}
+
+impl<B: Backend> Decoder<B> {
+    /// The decoder of `cfg` (validated by the caller).
+    pub fn new(cfg: &AutoencoderKlConfig, device: &B::Device) -> Self {
+        let rev: Vec<usize> = cfg.block_out_channels.iter().rev().copied().collect();
+        let g = cfg.norm_num_groups;
+        let mut cout = rev[0];
+        let up_blocks = rev
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let cin = cout;
+                cout = c;
+                UpDecoderBlock2d::new(
+                    cin,
+                    c,
+                    cfg.layers_per_block + 1,
+                    g,
+                    i + 1 < rev.len(),
+                    device,
+                )
+            })
+            .collect();
+        Self {
+            conv_in: conv(cfg.latent_channels, rev[0], 3, device),
+            mid_block: MidBlock2d::new(rev[0], g, cfg.mid_block_add_attention, device),
+            up_blocks,
+            conv_norm_out: GroupNorm::new(g, cout, EPS, device),
+            conv_out: conv(cout, cfg.out_channels, 3, device),
+            stride: cfg.stride,
+        }
+    }
+
+    /// `conv_in` and the mid block: `[N, C, h, w] → [N, C_top, h, w]`.
+    pub fn head(&self, z: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        self.mid_block.forward(self.conv_in.forward(z), ctx)
+    }
+
+    /// The up blocks, norm and SiLU: `[N, C_top, h, w] → [N, C₀, h·f/stride, w·f/stride]`.
+    pub fn features(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        for b in &self.up_blocks {
+            x = b.forward(x, ctx)?;
+        }
+        Ok(silu(self.conv_norm_out.forward(x, ctx)?))
+    }
+
+    /// (Upsample by `stride`,) `conv_out`; `partitioned` selects Diffusion-4K's partitioned
+    /// `conv_out` (only when `stride > 1`, see the module docs).
+    pub fn to_image(&self, x: Tensor<B, 4>, partitioned: bool) -> Tensor<B, 4> {
+        if self.stride == 1 {
+            return self.conv_out.forward(x);
+        }
+        let x = upsample_nearest(x, self.stride);
+        if !partitioned {
+            return self.conv_out.forward(x);
+        }
+        let padded = x.pad((2, 0, 2, 0), PadMode::Constant(0.0));
+        conv2d(
+            padded,
+            self.conv_out.weight.val(),
+            self.conv_out.bias.as_ref().map(|b| b.val()),
+            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+        )
+    }
+
+    /// [`Decoder::features`] then [`Decoder::to_image`]: `[N, C_top, h, w] → [N, 3, h·f, w·f]`.
+    pub fn tail(
+        &self,
+        x: Tensor<B, 4>,
+        partitioned: bool,
+        ctx: &mut NormCtx,
+    ) -> Result<Tensor<B, 4>> {
+        Ok(self.to_image(self.features(x, ctx)?, partitioned))
+    }
+
+    /// The whole decoder (`Decoder.forward`, D4K's `partitioned` flag included).
+    pub fn forward(
+        &self,
+        z: Tensor<B, 4>,
+        partitioned: bool,
+        ctx: &mut NormCtx,
+    ) -> Result<Tensor<B, 4>> {
+        let h = self.head(z, ctx)?;
+        self.tail(h, partitioned, ctx)
+    }
+
+    pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        v.conv2d(&format!("{prefix}.conv_in"), &mut self.conv_in);
+        self.mid_block.walk(v, &format!("{prefix}.mid_block"));
+        for (i, b) in self.up_blocks.iter_mut().enumerate() {
+            b.walk(v, &format!("{prefix}.up_blocks.{i}"));
+        }
+        walk_norm(
+            v,
+            &format!("{prefix}.conv_norm_out"),
+            &mut self.conv_norm_out,
+        );
+        v.conv2d(&format!("{prefix}.conv_out"), &mut self.conv_out);
+    }
+}

@@ -1,0 +1,99 @@
+//! The VAE `Encoder` (`diffusers/models/autoencoders/vae.py`): `conv_in`, `DownEncoderBlock2D`s,
+//! `UNetMidBlock2D`, GroupNorm, SiLU, `conv_out` to the `2C` posterior moments.
+//!
+//! The forward pass is split in two for seamless tiling: [`Encoder::head`] (convolutions only
+//! and GroupNorms, run tile by tile) and [`Encoder::tail`] (the mid block with its global
+//! attention, run on the whole latent).
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::prelude::*;
+use burn::tensor::activation::silu;
+use ultrares_core::weights::Visitor;
+
+use crate::Result;
+use crate::blocks::{DownEncoderBlock2d, MidBlock2d};
+use crate::config::AutoencoderKlConfig;
+use crate::norm::{GroupNorm, NormCtx};
+use crate::resnet::{EPS, conv, walk_norm};
+
+/// `[N, 3, H, W] → [N, 2C, H/f, W/f]` (mean and log-variance of the posterior).
+#[derive(Module, Debug)]
+pub struct Encoder<B: Backend> {
+    /// 3×3 `in_channels → block_out_channels[0]` (stride `config.stride`).
+    pub conv_in: Conv2d<B>,
+    /// The down blocks.
+    pub down_blocks: Vec<DownEncoderBlock2d<B>>,
+    /// The mid block.
+    pub mid_block: MidBlock2d<B>,
+    /// GroupNorm before `conv_out`.
+    pub conv_norm_out: GroupNorm<B>,
+    /// 3×3 `block_out_channels[-1] → 2C`.
+    pub conv_out: Conv2d<B>,
+}
+
+impl<B: Backend> Encoder<B> {
+    /// The encoder of `cfg` (validated by the caller).
+    pub fn new(cfg: &AutoencoderKlConfig, device: &B::Device) -> Self {
+        let boc = &cfg.block_out_channels;
+        let g = cfg.norm_num_groups;
+        let top = boc[boc.len() - 1];
+        let mut cout = boc[0];
+        let down_blocks = boc
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let cin = cout;
+                cout = c;
+                DownEncoderBlock2d::new(cin, c, cfg.layers_per_block, g, i + 1 < boc.len(), device)
+            })
+            .collect();
+        Self {
+            conv_in: Conv2dConfig::new([cfg.in_channels, boc[0]], [3, 3])
+                .with_stride([cfg.stride, cfg.stride])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device),
+            down_blocks,
+            mid_block: MidBlock2d::new(top, g, cfg.mid_block_add_attention, device),
+            conv_norm_out: GroupNorm::new(g, top, EPS, device),
+            conv_out: conv(top, 2 * cfg.latent_channels, 3, device),
+        }
+    }
+
+    /// `conv_in` and the down blocks: `[N, 3, H, W] → [N, C_top, H/f, W/f]`.
+    pub fn head(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        let mut x = self.conv_in.forward(x);
+        for b in &self.down_blocks {
+            x = b.forward(x, ctx)?;
+        }
+        Ok(x)
+    }
+
+    /// The mid block, norm, SiLU and `conv_out`: `[N, C_top, h, w] → [N, 2C, h, w]`.
+    pub fn tail(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        let x = self.mid_block.forward(x, ctx)?;
+        Ok(self
+            .conv_out
+            .forward(silu(self.conv_norm_out.forward(x, ctx)?)))
+    }
+
+    /// The whole encoder (`Encoder.forward`).
+    pub fn forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        let h = self.head(x, ctx)?;
+        self.tail(h, ctx)
+    }
+
+    pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        v.conv2d(&format!("{prefix}.conv_in"), &mut self.conv_in);
+        for (i, b) in self.down_blocks.iter_mut().enumerate() {
+            b.walk(v, &format!("{prefix}.down_blocks.{i}"));
+        }
+        self.mid_block.walk(v, &format!("{prefix}.mid_block"));
+        walk_norm(
+            v,
+            &format!("{prefix}.conv_norm_out"),
+            &mut self.conv_norm_out,
+        );
+        v.conv2d(&format!("{prefix}.conv_out"), &mut self.conv_out);
+    }
+}

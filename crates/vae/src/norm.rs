@@ -1,0 +1,240 @@
+//! GroupNorm whose statistics can come from elsewhere: the whole image while a tile is being
+//! computed (seamless tiling), and the [`NormCtx`] that carries them through a forward pass.
+//!
+//! A forward pass visits the GroupNorm layers in a fixed order; [`NormCtx`] numbers them as it
+//! goes. Each layer either normalises with the statistics of its own input (PyTorch's
+//! `nn.GroupNorm`, [`NormCtx::local`]) or with given per-(sample, group) statistics, and can at
+//! the same time accumulate the statistics of a sub-rectangle of its input (the tile's core) in
+//! f64 with Chan's parallel update — the two ingredients of the seamless tiled decode.
+//!
+//! Statistics are always computed in f32 or wider, whatever the activation dtype (the f16 SDXL
+//! VAE overflows otherwise).
+
+use burn::module::Param;
+use burn::prelude::*;
+use burn::tensor::DType;
+
+use crate::{Error, Result};
+
+/// `nn.GroupNorm(groups, C, eps, affine=True)`: state-dict names `weight`, `bias`.
+#[derive(Module, Debug)]
+pub struct GroupNorm<B: Backend> {
+    /// `[C]` scale.
+    pub weight: Param<Tensor<B, 1>>,
+    /// `[C]` shift.
+    pub bias: Param<Tensor<B, 1>>,
+    /// Groups.
+    pub groups: usize,
+    /// ε added to the variance.
+    pub eps: f64,
+}
+
+impl<B: Backend> GroupNorm<B> {
+    /// A GroupNorm over `channels` in `groups` groups (weight 1, bias 0).
+    pub fn new(groups: usize, channels: usize, eps: f64, device: &B::Device) -> Self {
+        Self {
+            weight: Param::from_tensor(Tensor::ones([channels], device)),
+            bias: Param::from_tensor(Tensor::zeros([channels], device)),
+            groups,
+            eps,
+        }
+    }
+
+    /// `[N, C, H, W] → [N, C, H, W]`, statistics as `ctx` says (see the module docs).
+    pub fn forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        let layer = ctx.layer;
+        ctx.layer += 1;
+        let [n, c, h, w] = x.dims();
+        let g = self.groups;
+        let dtype = x.dtype();
+        let x32 = if matches!(dtype, DType::F16 | DType::BF16) {
+            x.cast(DType::F32)
+        } else {
+            x
+        };
+        if let Some(collect) = ctx.collect.as_mut() {
+            let [y0, y1, x0, x1] = collect.core.scaled(h, w)?;
+            let core = x32.clone().slice([0..n, 0..c, y0..y1, x0..x1]).reshape([
+                n,
+                g,
+                (c / g) * (y1 - y0) * (x1 - x0),
+            ]);
+            let (var, mean) = core.var_mean_bias(2);
+            let count = ((c / g) * (y1 - y0) * (x1 - x0)) as f64;
+            let mean = host_f64(mean)?;
+            let var = host_f64(var)?;
+            if collect.stats.len() <= layer {
+                collect.stats.resize(layer + 1, GroupStats::default());
+            }
+            collect.stats[layer].merge(count, &mean, &var);
+        }
+        let grouped = x32.reshape([n, g, (c / g) * h * w]);
+        let normed = match ctx.stats.and_then(|s| s.get(layer)) {
+            Some(stats) => {
+                if stats.mean.len() != n * g {
+                    return Err(Error::Core(ultrares_core::Error::argument(
+                        "group statistics",
+                        format!("{} (sample, group) pairs", n * g),
+                        stats.mean.len(),
+                    )));
+                }
+                let device = grouped.device();
+                let mean: Vec<f32> = stats.mean.iter().map(|&m| m as f32).collect();
+                let inv: Vec<f32> = stats
+                    .variance()
+                    .map(|v| (1.0 / (v + self.eps).sqrt()) as f32)
+                    .collect();
+                let mean = Tensor::<B, 1>::from_floats(mean.as_slice(), &device).reshape([n, g, 1]);
+                let inv = Tensor::<B, 1>::from_floats(inv.as_slice(), &device).reshape([n, g, 1]);
+                (grouped - mean) * inv
+            }
+            None => {
+                let (var, mean) = grouped.clone().var_mean_bias(2);
+                (grouped - mean) / (var + self.eps).sqrt()
+            }
+        };
+        let y = normed.reshape([n, c, h, w]) * self.weight.val().reshape([1, c, 1, 1])
+            + self.bias.val().reshape([1, c, 1, 1]);
+        Ok(if y.dtype() != dtype { y.cast(dtype) } else { y })
+    }
+}
+
+fn host_f64<B: Backend>(t: Tensor<B, 3>) -> Result<Vec<f64>> {
+    t.into_data().convert::<f64>().to_vec::<f64>().map_err(|e| {
+        Error::Core(ultrares_core::Error::Readback {
+            arg: "group statistics",
+            message: format!("{e:?}"),
+        })
+    })
+}
+
+/// Count, mean and sum of squared deviations (`M2`) per (sample, group), in f64.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupStats {
+    /// Elements per (sample, group) accumulated so far.
+    pub count: f64,
+    /// Mean per (sample, group), `[N·G]`.
+    pub mean: Vec<f64>,
+    /// Sum of squared deviations from the mean per (sample, group), `[N·G]`.
+    pub m2: Vec<f64>,
+}
+
+impl GroupStats {
+    /// Adds a part of `count` elements per group with the given means and (biased) variances
+    /// (Chan et al.'s parallel update).
+    pub fn merge(&mut self, count: f64, mean: &[f64], var: &[f64]) {
+        if self.count == 0.0 {
+            self.count = count;
+            self.mean = mean.to_vec();
+            self.m2 = var.iter().map(|v| v * count).collect();
+            return;
+        }
+        let total = self.count + count;
+        for i in 0..self.mean.len().min(mean.len()) {
+            let delta = mean[i] - self.mean[i];
+            self.mean[i] += delta * count / total;
+            self.m2[i] += var[i] * count + delta * delta * self.count * count / total;
+        }
+        self.count = total;
+    }
+
+    /// Biased variance per (sample, group), as `nn.GroupNorm` uses.
+    pub fn variance(&self) -> impl Iterator<Item = f64> + '_ {
+        self.m2.iter().map(move |m| m / self.count)
+    }
+}
+
+/// A rectangle of the pass's input, `[y0, y1) × [x0, x1)` of an `height × width` input, whose
+/// statistics are collected at every GroupNorm (scaled to that layer's resolution).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Core {
+    /// First row.
+    pub y0: usize,
+    /// One past the last row.
+    pub y1: usize,
+    /// First column.
+    pub x0: usize,
+    /// One past the last column.
+    pub x1: usize,
+    /// Input height.
+    pub height: usize,
+    /// Input width.
+    pub width: usize,
+}
+
+impl Core {
+    /// The rectangle at a layer of size `h × w` (an exact power-of-two rescaling of the input).
+    fn scaled(&self, h: usize, w: usize) -> Result<[usize; 4]> {
+        let s = |v: usize, len: usize, full: usize| -> Option<usize> {
+            if len >= full {
+                Some(v * (len / full))
+            } else if (v * len) % full == 0 {
+                Some(v * len / full)
+            } else {
+                None
+            }
+        };
+        match (
+            s(self.y0, h, self.height),
+            s(self.y1, h, self.height),
+            s(self.x0, w, self.width),
+            s(self.x1, w, self.width),
+        ) {
+            (Some(y0), Some(y1), Some(x0), Some(x1)) if y1 > y0 && x1 > x0 => Ok([y0, y1, x0, x1]),
+            _ => Err(Error::Core(ultrares_core::Error::argument(
+                "tile core",
+                format!("a rectangle that maps onto whole pixels of a {h}×{w} layer"),
+                format!("{self:?}"),
+            ))),
+        }
+    }
+}
+
+/// Collects per-layer statistics of a [`Core`] rectangle.
+#[derive(Debug)]
+pub struct Collect<'a> {
+    /// Where the statistics go, one entry per GroupNorm layer in visiting order.
+    pub stats: &'a mut Vec<GroupStats>,
+    /// The rectangle of the pass input whose statistics are accumulated.
+    pub core: Core,
+}
+
+/// What the GroupNorm layers of one forward pass do; see the module docs.
+#[derive(Debug)]
+pub struct NormCtx<'a> {
+    /// Index of the next GroupNorm layer.
+    pub layer: usize,
+    /// Statistics to normalise with, per layer (`None`: each layer's own input statistics).
+    pub stats: Option<&'a [GroupStats]>,
+    /// Statistics to collect, if any.
+    pub collect: Option<Collect<'a>>,
+    /// Largest attention score block, in elements: queries are processed `max(1, this / (H·W))`
+    /// rows at a time.
+    pub attention_scores: usize,
+}
+
+impl<'a> NormCtx<'a> {
+    /// Normalise with `stats` (global statistics per layer) or, when `None`, locally; no
+    /// collection.
+    pub fn with_stats(stats: Option<&'a [GroupStats]>, attention_scores: usize) -> Self {
+        Self {
+            layer: 0,
+            stats,
+            collect: None,
+            attention_scores,
+        }
+    }
+
+    /// Plain PyTorch semantics: every GroupNorm uses its own input's statistics.
+    pub fn local() -> Self {
+        Self {
+            layer: 0,
+            stats: None,
+            collect: None,
+            attention_scores: DEFAULT_ATTENTION_SCORES,
+        }
+    }
+}
+
+/// Default attention score block: 2²⁶ elements (256 MB in f32).
+pub const DEFAULT_ATTENTION_SCORES: usize = 1 << 26;

@@ -1,0 +1,79 @@
+//! `ResnetBlock2D` as the VAE uses it (no time embedding, dropout 0, output scale 1):
+//! `x' + conv2(SiLU(norm2(conv1(SiLU(norm1(x))))))`, `x'` = `conv_shortcut(x)` (1×1) when the
+//! channel count changes. Source: `diffusers/models/resnet.py`.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::prelude::*;
+use burn::tensor::activation::silu;
+use ultrares_core::weights::Visitor;
+
+use crate::Result;
+use crate::norm::{GroupNorm, NormCtx};
+
+/// GroupNorm ε of every VAE norm layer (`resnet_eps = 1e-6`).
+pub(crate) const EPS: f64 = 1e-6;
+
+/// A `k×k` convolution with "same" zero padding (`nn.Conv2d(cin, cout, k, padding=k // 2)`).
+pub(crate) fn conv<B: Backend>(cin: usize, cout: usize, k: usize, device: &B::Device) -> Conv2d<B> {
+    Conv2dConfig::new([cin, cout], [k, k])
+        .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
+        .init(device)
+}
+
+/// Visits a GroupNorm's `weight`/`bias`.
+pub(crate) fn walk_norm<B: Backend>(v: &mut impl Visitor<B>, prefix: &str, n: &mut GroupNorm<B>) {
+    v.param(&format!("{prefix}.weight"), &mut n.weight);
+    v.param(&format!("{prefix}.bias"), &mut n.bias);
+}
+
+/// `ResnetBlock2D`: `[N, in, H, W] → [N, out, H, W]`.
+#[derive(Module, Debug)]
+pub struct ResnetBlock2d<B: Backend> {
+    /// GroupNorm over the input.
+    pub norm1: GroupNorm<B>,
+    /// 3×3, `in → out`.
+    pub conv1: Conv2d<B>,
+    /// GroupNorm over `out` channels.
+    pub norm2: GroupNorm<B>,
+    /// 3×3, `out → out`.
+    pub conv2: Conv2d<B>,
+    /// 1×1 `in → out`, present when `in ≠ out`.
+    pub conv_shortcut: Option<Conv2d<B>>,
+}
+
+impl<B: Backend> ResnetBlock2d<B> {
+    /// A block `cin → cout` with `groups` GroupNorm groups.
+    pub fn new(cin: usize, cout: usize, groups: usize, device: &B::Device) -> Self {
+        Self {
+            norm1: GroupNorm::new(groups, cin, EPS, device),
+            conv1: conv(cin, cout, 3, device),
+            norm2: GroupNorm::new(groups, cout, EPS, device),
+            conv2: conv(cout, cout, 3, device),
+            conv_shortcut: (cin != cout).then(|| conv(cin, cout, 1, device)),
+        }
+    }
+
+    /// `[N, in, H, W] → [N, out, H, W]`.
+    pub fn forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        let h = self
+            .conv1
+            .forward(silu(self.norm1.forward(x.clone(), ctx)?));
+        let h = self.conv2.forward(silu(self.norm2.forward(h, ctx)?));
+        let x = match &self.conv_shortcut {
+            Some(c) => c.forward(x),
+            None => x,
+        };
+        Ok(x + h)
+    }
+
+    pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        walk_norm(v, &format!("{prefix}.norm1"), &mut self.norm1);
+        v.conv2d(&format!("{prefix}.conv1"), &mut self.conv1);
+        walk_norm(v, &format!("{prefix}.norm2"), &mut self.norm2);
+        v.conv2d(&format!("{prefix}.conv2"), &mut self.conv2);
+        if let Some(c) = self.conv_shortcut.as_mut() {
+            v.conv2d(&format!("{prefix}.conv_shortcut"), c);
+        }
+    }
+}
