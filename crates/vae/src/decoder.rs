@@ -10,9 +10,9 @@
 //! (the spec's §3.1 emulation; checked against the official code by the goldens). It is computed
 //! here in one pass as `conv_valid(pad(up(x), top 2, left 2))`, for any even size.
 //!
-//! The forward pass is split for seamless tiling: [`Decoder::head`] (`conv_in` and the mid
-//! block with its global attention, on the whole latent) and [`Decoder::tail`] (everything else,
-//! tile by tile).
+//! The forward pass is split for seamless tiling: [`Decoder::head`] (everything at latent
+//! resolution: `conv_in`, the mid block with its global attention, and the first up block's
+//! ResNets — run on the whole latent) and [`Decoder::tail`] (everything else, tile by tile).
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
@@ -77,15 +77,25 @@ impl<B: Backend> Decoder<B> {
         }
     }
 
-    /// `conv_in` and the mid block: `[N, C, h, w] → [N, C_top, h, w]`.
+    /// `conv_in`, the mid block and the first up block's ResNets (all at latent resolution):
+    /// `[N, C, h, w] → [N, C_top, h, w]`.
     pub fn head(&self, z: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
-        self.mid_block.forward(self.conv_in.forward(z), ctx)
+        let x = self.mid_block.forward(self.conv_in.forward(z), ctx)?;
+        match self.up_blocks.first() {
+            Some(b) => b.resnets_forward(x, ctx),
+            None => Ok(x),
+        }
     }
 
-    /// The up blocks, norm and SiLU: `[N, C_top, h, w] → [N, C₀, h·f/stride, w·f/stride]`.
+    /// The first up block's upsampler, the other up blocks, norm and SiLU:
+    /// `[N, C_top, h, w] → [N, C₀, h·f/stride, w·f/stride]`.
     pub fn features(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
-        for b in &self.up_blocks {
-            x = b.forward(x, ctx)?;
+        for (i, b) in self.up_blocks.iter().enumerate() {
+            x = if i == 0 {
+                b.upsample(x)
+            } else {
+                b.forward(x, ctx)?
+            };
         }
         Ok(silu(self.conv_norm_out.forward(x, ctx)?))
     }

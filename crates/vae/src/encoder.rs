@@ -1,9 +1,10 @@
 //! The VAE `Encoder` (`diffusers/models/autoencoders/vae.py`): `conv_in`, `DownEncoderBlock2D`s,
 //! `UNetMidBlock2D`, GroupNorm, SiLU, `conv_out` to the `2C` posterior moments.
 //!
-//! The forward pass is split in two for seamless tiling: [`Encoder::head`] (convolutions only
-//! and GroupNorms, run tile by tile) and [`Encoder::tail`] (the mid block with its global
-//! attention, run on the whole latent).
+//! The forward pass is split in two for seamless tiling: [`Encoder::head`] (every block above
+//! latent resolution, run tile by tile) and [`Encoder::tail`] (the last down block, the mid block
+//! with its global attention and the output layers, all at latent resolution, run on the whole
+//! latent).
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -60,17 +61,29 @@ impl<B: Backend> Encoder<B> {
         }
     }
 
-    /// `conv_in` and the down blocks: `[N, 3, H, W] → [N, C_top, H/f, W/f]`.
+    /// `conv_in` and the down blocks but the last: `[N, 3, H, W] → [N, C_{n−2}, H/f, W/f]`.
     pub fn head(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
         let mut x = self.conv_in.forward(x);
-        for b in &self.down_blocks {
+        for b in &self.down_blocks[..self.down_blocks.len().saturating_sub(1)] {
             x = b.forward(x, ctx)?;
         }
         Ok(x)
     }
 
-    /// The mid block, norm, SiLU and `conv_out`: `[N, C_top, h, w] → [N, 2C, h, w]`.
-    pub fn tail(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+    /// Channels of [`Encoder::head`]'s output (the last down block's input).
+    pub fn head_channels(&self) -> usize {
+        match self.down_blocks.last() {
+            Some(b) => b.resnets[0].norm1.weight.dims()[0],
+            None => self.conv_in.weight.dims()[0],
+        }
+    }
+
+    /// The last down block, the mid block, norm, SiLU and `conv_out` (all at latent
+    /// resolution): `[N, C_{n−2}, h, w] → [N, 2C, h, w]`.
+    pub fn tail(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        if let Some(b) = self.down_blocks.last() {
+            x = b.forward(x, ctx)?;
+        }
         let x = self.mid_block.forward(x, ctx)?;
         Ok(self
             .conv_out

@@ -69,7 +69,23 @@ impl<B: Backend> GroupNorm<B> {
             collect.stats[layer].merge(count, &mean, &var);
         }
         let grouped = x32.reshape([n, g, (c / g) * h * w]);
-        let normed = match ctx.stats.and_then(|s| s.get(layer)) {
+        // Without given statistics, a collecting pass normalises with its running estimate of
+        // the whole image: tiles done so far in this pass, this core, and the tiles still to
+        // come as the previous pass saw them (Gauss–Seidel).
+        let estimate = match (&ctx.stats, &ctx.collect) {
+            (None, Some(c)) => {
+                let mut e = c.done.get(layer).cloned().unwrap_or_default();
+                for part in [c.stats.get(layer), c.pending.get(layer)]
+                    .into_iter()
+                    .flatten()
+                {
+                    e.merge_stats(part);
+                }
+                Some(e)
+            }
+            _ => None,
+        };
+        let normed = match ctx.stats.and_then(|s| s.get(layer)).or(estimate.as_ref()) {
             Some(stats) => {
                 if stats.mean.len() != n * g {
                     return Err(Error::Core(ultrares_core::Error::argument(
@@ -138,6 +154,14 @@ impl GroupStats {
         self.count = total;
     }
 
+    /// Adds another part (Chan et al.'s parallel update); an empty part changes nothing.
+    pub fn merge_stats(&mut self, other: &GroupStats) {
+        if other.count > 0.0 {
+            let var: Vec<f64> = other.variance().collect();
+            self.merge(other.count, &other.mean, &var);
+        }
+    }
+
     /// Biased variance per (sample, group), as `nn.GroupNorm` uses.
     pub fn variance(&self) -> impl Iterator<Item = f64> + '_ {
         self.m2.iter().map(move |m| m / self.count)
@@ -197,6 +221,11 @@ pub struct Collect<'a> {
     pub stats: &'a mut Vec<GroupStats>,
     /// The rectangle of the pass input whose statistics are accumulated.
     pub core: Core,
+    /// Per-layer statistics of the tiles already done in this pass.
+    pub done: &'a [GroupStats],
+    /// Per-layer statistics of the tiles still to come, from the previous pass (empty in the
+    /// first pass).
+    pub pending: &'a [GroupStats],
 }
 
 /// What the GroupNorm layers of one forward pass do; see the module docs.
@@ -206,7 +235,8 @@ pub struct NormCtx<'a> {
     pub layer: usize,
     /// Statistics to normalise with, per layer (`None`: each layer's own input statistics).
     pub stats: Option<&'a [GroupStats]>,
-    /// Statistics to collect, if any.
+    /// Statistics to collect, if any; without `stats`, the layers then normalise with the
+    /// collection's running whole-image estimate (see [`Collect`]).
     pub collect: Option<Collect<'a>>,
     /// Largest attention score block, in elements: queries are processed `max(1, this / (H·W))`
     /// rows at a time.

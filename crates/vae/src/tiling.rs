@@ -27,13 +27,15 @@
 //!   from the first layer on; two passes bring the decode within ~1e-3 of the untiled one (see
 //!   `docs/benchmarks.md` for measured errors per pass count).
 //!
-//! Peak memory (f32, decode): the global part `4·N·C_top·h·w` bytes (C_top = 512 for SD VAEs:
-//! 512 MiB for a 512² latent) + the output `4·N·3·H·W` + one tile's activations, about
-//! `4·N·(tile + 2·halo)²·f²·(3·C₀ + C₀)` bytes at the last (full-resolution) level, where `C₀` is
-//! `block_out_channels[0]` (128: ≈ 2.1 GB for the default 128-latent extended tile) + the
-//! attention score block ([`SeamlessTiling::attention_scores`] floats). It does not grow with the
-//! image beyond the two full-size terms. Compute: `(stat_passes + 1)×` the tiled tail, each tile
-//! `((tile + 2·halo)/tile)²` of its core.
+//! Peak memory (f32, decode), to first order: the global part, about three tensors of
+//! `4·N·C_top·h·w` bytes (C_top = 512 for SD VAEs: 3 × 512 MiB for a 512² latent, i.e. a 4096²
+//! image), the output `4·N·3·H·W`, and one tile's activations at full resolution, about
+//! `4·N·((tile + 2·halo)·f)²·(2·C₁ + 2·C₀)` bytes (`C₀`, `C₁` = `block_out_channels[0..2]`;
+//! ≈ 3 GB for SD VAEs with the default 128-latent extended tile — lower `tile` to lower it),
+//! plus the attention score block ([`SeamlessTiling::attention_scores`] floats). Only the
+//! global part and the output grow with the image. Compute: `(stat_passes + 1)×` the tiled part,
+//! each tile costing `((tile + 2·halo)/tile)²` of its core; the measured figures are in
+//! `docs/benchmarks.md`.
 
 use burn::prelude::*;
 use ultrares_core::CodecTiling;
@@ -95,13 +97,13 @@ pub struct SeamlessTiling {
 }
 
 impl Default for SeamlessTiling {
-    /// 96-latent cores with a 16-latent halo (128-latent tiles, SDXL's native size), two
+    /// 112-latent cores with an 8-latent halo (128-latent tiles, SDXL's native size), three
     /// statistics passes.
     fn default() -> Self {
         Self {
-            tile: 96,
-            halo: 16,
-            stat_passes: 2,
+            tile: 112,
+            halo: 8,
+            stat_passes: 3,
             attention_scores: DEFAULT_ATTENTION_SCORES,
         }
     }
@@ -328,13 +330,9 @@ impl<B: Backend> AutoencoderKl<B> {
         if tiles.len() == 1 {
             return self.decoder.tail(head, self.partitioned, &mut ctx(None));
         }
-        let stats = self.gather_stats(
-            &tiles,
-            tiling.stat_passes,
-            1,
-            |ext, ctx| self.decoder.features(slice4(&head, ext, 1), ctx).map(drop),
-            tiling.attention_scores,
-        )?;
+        let stats = self.gather_stats(&head, tiling, 1, |x, ctx| {
+            self.decoder.features(x, ctx).map(drop)
+        })?;
         let f = self.factor;
         let out_channels = self.decoder.conv_out.weight.dims()[0];
         let mut out = Tensor::<B, 4>::zeros([n, out_channels, h * f, w * f], &head.device());
@@ -383,14 +381,10 @@ impl<B: Backend> AutoencoderKl<B> {
         let feats = if tiles.len() == 1 {
             self.encoder.head(image, &mut ctx(None))?
         } else {
-            let stats = self.gather_stats(
-                &tiles,
-                tiling.stat_passes,
-                f,
-                |ext, ctx| self.encoder.head(slice4(&image, ext, f), ctx).map(drop),
-                tiling.attention_scores,
-            )?;
-            let top = self.encoder.conv_norm_out.weight.dims()[0];
+            let stats = self.gather_stats(&image, tiling, f, |x, ctx| {
+                self.encoder.head(x, ctx).map(drop)
+            })?;
+            let top = self.encoder.head_channels();
             let mut feats = Tensor::<B, 4>::zeros([n, top, h, w], &image.device());
             for &(core, ext) in &tiles {
                 let y = self.encoder.head(
@@ -425,32 +419,59 @@ impl<B: Backend> AutoencoderKl<B> {
         Ok(self.moments_to_latent(self.encode_moments_seamless(image, tiling)?))
     }
 
-    /// Runs `passes` statistics passes of `run` over the tiles (input scale `s` per latent).
+    /// GroupNorm statistics of the whole input `x` (`s` pixels per latent): `stat_passes`
+    /// Gauss–Seidel passes of `run` over the tiles. Each tile normalises with the running
+    /// estimate of the whole image — tiles done in this pass, itself, and the tiles to come as the
+    /// previous pass measured them — and records its own core statistics.
     fn gather_stats(
         &self,
-        tiles: &[([usize; 4], [usize; 4])],
-        passes: usize,
+        x: &Tensor<B, 4>,
+        tiling: &SeamlessTiling,
         s: usize,
-        run: impl Fn([usize; 4], &mut NormCtx) -> Result<()>,
-        attention_scores: usize,
+        run: impl Fn(Tensor<B, 4>, &mut NormCtx) -> Result<()>,
     ) -> Result<Vec<GroupStats>> {
-        let mut stats: Option<Vec<GroupStats>> = None;
-        for _ in 0..passes {
-            let mut acc = Vec::new();
-            for &(core, ext) in tiles {
+        let [_, _, hp, wp] = x.dims();
+        let tiles = tiling.tiles(hp / s, wp / s);
+        let merge_into = |acc: &mut Vec<GroupStats>, part: &[GroupStats]| {
+            if acc.len() < part.len() {
+                acc.resize(part.len(), GroupStats::default());
+            }
+            for (a, p) in acc.iter_mut().zip(part) {
+                a.merge_stats(p);
+            }
+        };
+        let mut previous: Vec<Vec<GroupStats>> = Vec::new();
+        let mut total = Vec::new();
+        for _ in 0..tiling.stat_passes {
+            // pending[t]: the previous pass's statistics of tiles t.. (suffix sums).
+            let mut pending = vec![Vec::new(); tiles.len() + 1];
+            for t in (0..previous.len().min(tiles.len())).rev() {
+                let mut acc = pending[t + 1].clone();
+                merge_into(&mut acc, &previous[t]);
+                pending[t] = acc;
+            }
+            let mut done: Vec<GroupStats> = Vec::new();
+            let mut current = Vec::with_capacity(tiles.len());
+            for (t, &(core, ext)) in tiles.iter().enumerate() {
+                let mut mine = Vec::new();
                 let mut ctx = NormCtx {
                     layer: 0,
-                    stats: stats.as_deref(),
+                    stats: None,
                     collect: Some(Collect {
-                        stats: &mut acc,
+                        stats: &mut mine,
                         core: core_in(core, ext, s),
+                        done: &done,
+                        pending: &pending[t + 1],
                     }),
-                    attention_scores,
+                    attention_scores: tiling.attention_scores,
                 };
-                run(ext, &mut ctx)?;
+                run(slice4(x, ext, s), &mut ctx)?;
+                merge_into(&mut done, &mine);
+                current.push(mine);
             }
-            stats = Some(acc);
+            previous = current;
+            total = done;
         }
-        Ok(stats.unwrap_or_default())
+        Ok(total)
     }
 }

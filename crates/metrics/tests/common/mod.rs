@@ -33,15 +33,5 @@ pub fn crop(img: &RgbImage, y0: u32, x0: u32, h: u32, w: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| *img.get_pixel(x0 + x, y0 + y))
 }
 
-/// `splitmix_uniform` of gen_metrics.py: u ∈ [−1, 1).
-pub fn splitmix_uniform(seed: u64, n: usize) -> impl Iterator<Item = f64> {
-    (0..n as u64).map(move |i| {
-        let mut z = (seed << 32)
-            .wrapping_add(i)
-            .wrapping_mul(0x9E3779B97F4A7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    })
-}
+#[allow(unused_imports)]
+pub use ultrares_core::testing::splitmix_uniform;
