@@ -1,8 +1,10 @@
 //! [`AutoencoderKl`]: diffusers' `AutoencoderKL` (`diffusers/models/autoencoders/autoencoder_kl.py`)
 //! with model-space scaling, seeded posterior sampling, and the [`LatentCodec`] implementation.
 
+use burn::module::{ModuleMapper, Param};
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
+use burn::tensor::DType;
 use ultrares_core::weights::{Exporter, Loader, Visitor};
 use ultrares_core::{CodecTiling, LatentCodec, StateDict};
 
@@ -114,6 +116,37 @@ impl<B: Backend> AutoencoderKl<B> {
         StateDict::from_tensors("exported", exporter.tensors)
     }
 
+    /// The same model with its parameters in `dtype` (f32, f16 or bf16).
+    ///
+    /// Inputs are cast to that dtype and outputs returned in f32. GroupNorm statistics and the
+    /// attention softmax are always computed in f32. diffusers' `force_upcast` (set for the
+    /// original SDXL VAE, whose activations overflow f16) is the caller's call: keep such a model
+    /// in f32, or use an fp16-safe finetune (`madebyollin/sdxl-vae-fp16-fix`).
+    ///
+    /// # Errors
+    /// [`ultrares_core::Error::DType`] for another dtype.
+    pub fn with_dtype(self, dtype: DType) -> Result<Self> {
+        if !matches!(dtype, DType::F32 | DType::F16 | DType::BF16) {
+            return Err(ultrares_core::Error::DType {
+                arg: "dtype",
+                expected: "F32, F16 or BF16",
+                got: format!("{dtype:?}"),
+            }
+            .into());
+        }
+        Ok(self.map(&mut CastMapper { dtype }))
+    }
+
+    /// The parameters' dtype.
+    pub fn dtype(&self) -> DType {
+        self.decoder.conv_in.weight.val().dtype()
+    }
+
+    pub(crate) fn to_dtype(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let dtype = self.dtype();
+        if x.dtype() == dtype { x } else { x.cast(dtype) }
+    }
+
     /// Spatial factor `f` between image and latent.
     pub fn downscale_factor(&self) -> usize {
         self.factor
@@ -158,8 +191,10 @@ impl<B: Backend> AutoencoderKl<B> {
     /// [`ultrares_core::Error`] for a wrong shape or non-finite input.
     pub fn encode_moments(&self, image: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
         self.check_image(&image)?;
-        let h = self.encoder.forward(image, &mut NormCtx::local())?;
-        Ok(self.quant(h))
+        let h = self
+            .encoder
+            .forward(self.to_dtype(image), &mut NormCtx::local())?;
+        Ok(to_f32(self.quant(h)))
     }
 
     pub(crate) fn quant(&self, h: Tensor<B, 4>) -> Tensor<B, 4> {
@@ -225,9 +260,30 @@ impl<B: Backend> AutoencoderKl<B> {
     /// [`ultrares_core::Error`] for a wrong shape or non-finite input.
     pub fn decode(&self, latent: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
         self.check_latent(&latent)?;
-        let z = self.post_quant(self.from_model_space(latent));
-        self.decoder
-            .forward(z, self.partitioned, &mut NormCtx::local())
+        let z = self.post_quant(self.to_dtype(self.from_model_space(latent)));
+        let image = self
+            .decoder
+            .forward(z, self.partitioned, &mut NormCtx::local())?;
+        Ok(to_f32(image))
+    }
+}
+
+struct CastMapper {
+    dtype: DType,
+}
+
+impl<B: Backend> ModuleMapper<B> for CastMapper {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, tensor, mapper) = param.consume();
+        Param::from_mapped_value(id, tensor.cast(self.dtype), mapper)
+    }
+}
+
+pub(crate) fn to_f32<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    if x.dtype() == DType::F32 {
+        x
+    } else {
+        x.cast(DType::F32)
     }
 }
 

@@ -5,7 +5,6 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use burn::tensor::module::interpolate;
-use burn::tensor::ops::PadMode;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use ultrares_core::weights::Visitor;
 
@@ -24,9 +23,39 @@ pub struct Downsample2d<B: Backend> {
 impl<B: Backend> Downsample2d<B> {
     /// `[N, C, H, W] → [N, C, ⌊H/2⌋, ⌊W/2⌋]` (H, W even in practice).
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        self.conv
-            .forward(x.pad((0, 1, 0, 1), PadMode::Constant(0.0)))
+        self.conv.forward(pad_zeros(x, [0, 1], [0, 1]))
     }
+}
+
+/// Zero padding `[top, bottom]` × `[left, right]` in `x`'s own dtype (`Tensor::pad` creates its
+/// fill in the default float dtype, which half-precision tensors reject on some backends).
+pub(crate) fn pad_zeros<B: Backend>(
+    x: Tensor<B, 4>,
+    rows: [usize; 2],
+    cols: [usize; 2],
+) -> Tensor<B, 4> {
+    let [n, c, h, w] = x.dims();
+    let (device, dtype) = (x.device(), x.dtype());
+    let zeros = |hh: usize, ww: usize| Tensor::<B, 4>::zeros([n, c, hh, ww], (&device, dtype));
+    let mut parts = Vec::with_capacity(3);
+    if cols[0] > 0 {
+        parts.push(zeros(h, cols[0]));
+    }
+    parts.push(x);
+    if cols[1] > 0 {
+        parts.push(zeros(h, cols[1]));
+    }
+    let x = Tensor::cat(parts, 3);
+    let wp = w + cols[0] + cols[1];
+    let mut parts = Vec::with_capacity(3);
+    if rows[0] > 0 {
+        parts.push(zeros(rows[0], wp));
+    }
+    parts.push(x);
+    if rows[1] > 0 {
+        parts.push(zeros(rows[1], wp));
+    }
+    Tensor::cat(parts, 2)
 }
 
 /// `Upsample2D(use_conv=True)`: nearest ×2, then a 3×3 conv.

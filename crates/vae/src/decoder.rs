@@ -19,11 +19,10 @@ use burn::prelude::*;
 use burn::tensor::activation::silu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::ops::PadMode;
 use ultrares_core::weights::Visitor;
 
 use crate::Result;
-use crate::blocks::{MidBlock2d, UpDecoderBlock2d, upsample_nearest};
+use crate::blocks::{MidBlock2d, UpDecoderBlock2d, pad_zeros, upsample_nearest};
 use crate::config::AutoencoderKlConfig;
 use crate::norm::{GroupNorm, NormCtx};
 use crate::resnet::{EPS, conv, walk_norm};
@@ -110,7 +109,7 @@ impl<B: Backend> Decoder<B> {
         if !partitioned {
             return self.conv_out.forward(x);
         }
-        let padded = x.pad((2, 0, 2, 0), PadMode::Constant(0.0));
+        let padded = pad_zeros(x, [2, 0], [2, 0]);
         conv2d(
             padded,
             self.conv_out.weight.val(),

@@ -109,8 +109,16 @@ impl<B: Backend> GroupNorm<B> {
                 (grouped - mean) / (var + self.eps).sqrt()
             }
         };
-        let y = normed.reshape([n, c, h, w]) * self.weight.val().reshape([1, c, 1, 1])
-            + self.bias.val().reshape([1, c, 1, 1]);
+        let affine = |p: Tensor<B, 1>| {
+            let p = if p.dtype() == normed.dtype() {
+                p
+            } else {
+                p.cast(normed.dtype())
+            };
+            p.reshape([1, c, 1, 1])
+        };
+        let (weight, bias) = (affine(self.weight.val()), affine(self.bias.val()));
+        let y = normed.reshape([n, c, h, w]) * weight + bias;
         Ok(if y.dtype() != dtype { y.cast(dtype) } else { y })
     }
 }

@@ -40,7 +40,7 @@
 use burn::prelude::*;
 use ultrares_core::CodecTiling;
 
-use crate::autoencoder::AutoencoderKl;
+use crate::autoencoder::{AutoencoderKl, to_f32};
 use crate::norm::{Collect, Core, DEFAULT_ATTENTION_SCORES, GroupStats, NormCtx};
 use crate::{Error, Result};
 
@@ -254,7 +254,7 @@ impl<B: Backend> AutoencoderKl<B> {
             return self.decode(latent);
         }
         self.check_latent(&latent)?;
-        let z = self.from_model_space(latent);
+        let z = self.to_dtype(self.from_model_space(latent));
         let step = (tiling.latent as f64 * (1.0 - tiling.overlap_factor)) as usize;
         let blend_extent = (tiling.sample as f64 * tiling.overlap_factor) as usize;
         diffusers_tiles(
@@ -268,6 +268,7 @@ impl<B: Backend> AutoencoderKl<B> {
                     .forward(self.post_quant(t), self.partitioned, &mut NormCtx::local())
             },
         )
+        .map(to_f32)
     }
 
     /// diffusers' `_tiled_encode`: the blended posterior moments `[N, 2C, h, w]` in VAE space;
@@ -286,6 +287,7 @@ impl<B: Backend> AutoencoderKl<B> {
             return self.encode_moments(image);
         }
         self.check_image(&image)?;
+        let image = self.to_dtype(image);
         let step = (tiling.sample as f64 * (1.0 - tiling.overlap_factor)) as usize;
         let blend_extent = (tiling.latent as f64 * tiling.overlap_factor) as usize;
         diffusers_tiles(
@@ -296,6 +298,7 @@ impl<B: Backend> AutoencoderKl<B> {
             tiling.latent - blend_extent,
             |t| Ok(self.quant(self.encoder.forward(t, &mut NormCtx::local())?)),
         )
+        .map(to_f32)
     }
 
     /// [`AutoencoderKl::encode_moments_tiled_diffusers`], then the model-space posterior mean.
@@ -322,13 +325,17 @@ impl<B: Backend> AutoencoderKl<B> {
     ) -> Result<Tensor<B, 4>> {
         tiling.validate()?;
         self.check_latent(&latent)?;
-        let z = self.post_quant(self.from_model_space(latent));
+        let z = self.post_quant(self.to_dtype(self.from_model_space(latent)));
         let ctx = |stats| NormCtx::with_stats(stats, tiling.attention_scores);
         let head = self.decoder.head(z, &mut ctx(None))?;
         let [n, _, h, w] = head.dims();
         let tiles = tiling.tiles(h, w);
         if tiles.len() == 1 {
-            return self.decoder.tail(head, self.partitioned, &mut ctx(None));
+            return Ok(to_f32(self.decoder.tail(
+                head,
+                self.partitioned,
+                &mut ctx(None),
+            )?));
         }
         let stats = self.gather_stats(&head, tiling, 1, |x, ctx| {
             self.decoder.features(x, ctx).map(drop)
@@ -355,7 +362,7 @@ impl<B: Backend> AutoencoderKl<B> {
                     core[0] * f..core[1] * f,
                     core[2] * f..core[3] * f,
                 ],
-                slice4(&y, local, f),
+                to_f32(slice4(&y, local, f)),
             );
         }
         Ok(out)
@@ -373,6 +380,7 @@ impl<B: Backend> AutoencoderKl<B> {
     ) -> Result<Tensor<B, 4>> {
         tiling.validate()?;
         self.check_image(&image)?;
+        let image = self.to_dtype(image);
         let f = self.factor;
         let [n, _, hp, wp] = image.dims();
         let (h, w) = (hp / f, wp / f);
@@ -385,7 +393,7 @@ impl<B: Backend> AutoencoderKl<B> {
                 self.encoder.head(x, ctx).map(drop)
             })?;
             let top = self.encoder.head_channels();
-            let mut feats = Tensor::<B, 4>::zeros([n, top, h, w], &image.device());
+            let mut feats = Tensor::<B, 4>::zeros([n, top, h, w], (&image.device(), self.dtype()));
             for &(core, ext) in &tiles {
                 let y = self.encoder.head(
                     slice4(&image, ext, f),
@@ -404,7 +412,9 @@ impl<B: Backend> AutoencoderKl<B> {
             }
             feats
         };
-        Ok(self.quant(self.encoder.tail(feats, &mut ctx(None))?))
+        Ok(to_f32(
+            self.quant(self.encoder.tail(feats, &mut ctx(None))?),
+        ))
     }
 
     /// [`AutoencoderKl::encode_moments_seamless`], then the model-space posterior mean.
