@@ -34,6 +34,7 @@ pub use ultrares_lsr as lsr;
 pub use ultrares_metrics as metrics;
 pub use ultrares_rna as rna;
 pub use ultrares_schedulers as schedulers;
+pub use ultrares_vae as vae;
 pub use ultrares_wavelet as wavelet;
 
 pub mod backend;
@@ -57,6 +58,9 @@ pub enum Error {
     /// An error from `ultrares-schedulers` (configurations, step indices).
     #[error(transparent)]
     Schedulers(#[from] ultrares_schedulers::Error),
+    /// An error from `ultrares-vae` (configs, checkpoints, image/latent shapes, tiling).
+    #[error(transparent)]
+    Vae(#[from] ultrares_vae::Error),
     /// An error from `ultrares-wavelet` (wavelet names, levels, band shapes).
     #[error(transparent)]
     Wavelet(#[from] ultrares_wavelet::Error),
@@ -75,4 +79,5 @@ pub mod prelude {
     pub use ultrares_core::tiling::{Blend, TileConfig, TileMerger, TilePlan};
     pub use ultrares_core::{CodecTiling, Denoiser, LatentCodec, LatentUpsampler, PredictionType};
     pub use ultrares_lsr::{Liif, LiifConfig};
+    pub use ultrares_vae::{AutoencoderKl, AutoencoderKlConfig, DiffusersTiling, SeamlessTiling};
 }

@@ -9,6 +9,7 @@ use ultrares_core::weights::{Exporter, Loader, Visitor};
 use ultrares_core::{CodecTiling, LatentCodec, StateDict};
 
 use crate::config::AutoencoderKlConfig;
+use crate::conv::conv2d;
 use crate::decoder::Decoder;
 use crate::encoder::Encoder;
 use crate::norm::NormCtx;
@@ -45,6 +46,10 @@ pub struct AutoencoderKl<B: Backend> {
     pub tile_latent: usize,
     /// Diffusion-4K's partitioned decoding (used when `stride > 1`; default true as upstream).
     pub partitioned: bool,
+    /// Convolutions as banded GEMMs with at most this many elements per band, or 0 for the
+    /// backend's native convolution ([`crate::conv`]). [`AutoencoderKlConfig::init`] sets
+    /// [`crate::conv::GEMM_BAND_ELEMENTS`] on the CPU backends (ndarray, flex) and 0 elsewhere.
+    pub gemm_band: usize,
 }
 
 impl AutoencoderKlConfig {
@@ -68,6 +73,14 @@ impl AutoencoderKlConfig {
             sample_size: self.sample_size,
             tile_latent: self.tile_latent_min_size(),
             partitioned: true,
+            gemm_band: {
+                let name = B::name(device).to_lowercase();
+                if name.contains("ndarray") || name.contains("flex") {
+                    crate::conv::GEMM_BAND_ELEMENTS
+                } else {
+                    0
+                }
+            },
         })
     }
 
@@ -137,6 +150,14 @@ impl<B: Backend> AutoencoderKl<B> {
         Ok(self.map(&mut CastMapper { dtype }))
     }
 
+    /// A plain forward context: local GroupNorm statistics, this model's convolution mode.
+    pub(crate) fn ctx(&self) -> NormCtx<'static> {
+        NormCtx {
+            gemm_band: self.gemm_band,
+            ..NormCtx::local()
+        }
+    }
+
     /// The parameters' dtype.
     pub fn dtype(&self) -> DType {
         self.decoder.conv_in.weight.val().dtype()
@@ -193,20 +214,20 @@ impl<B: Backend> AutoencoderKl<B> {
         self.check_image(&image)?;
         let h = self
             .encoder
-            .forward(self.to_dtype(image), &mut NormCtx::local())?;
+            .forward(self.to_dtype(image), &mut self.ctx())?;
         Ok(to_f32(self.quant(h)))
     }
 
     pub(crate) fn quant(&self, h: Tensor<B, 4>) -> Tensor<B, 4> {
         match &self.quant_conv {
-            Some(c) => c.forward(h),
+            Some(c) => conv2d(c, h, self.gemm_band),
             None => h,
         }
     }
 
     pub(crate) fn post_quant(&self, z: Tensor<B, 4>) -> Tensor<B, 4> {
         match &self.post_quant_conv {
-            Some(c) => c.forward(z),
+            Some(c) => conv2d(c, z, self.gemm_band),
             None => z,
         }
     }
@@ -261,9 +282,7 @@ impl<B: Backend> AutoencoderKl<B> {
     pub fn decode(&self, latent: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
         self.check_latent(&latent)?;
         let z = self.post_quant(self.to_dtype(self.from_model_space(latent)));
-        let image = self
-            .decoder
-            .forward(z, self.partitioned, &mut NormCtx::local())?;
+        let image = self.decoder.forward(z, self.partitioned, &mut self.ctx())?;
         Ok(to_f32(image))
     }
 }

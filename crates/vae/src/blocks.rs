@@ -10,6 +10,7 @@ use ultrares_core::weights::Visitor;
 
 use crate::Result;
 use crate::attention::Attention;
+use crate::conv::conv2d;
 use crate::norm::NormCtx;
 use crate::resnet::{ResnetBlock2d, conv};
 
@@ -22,8 +23,8 @@ pub struct Downsample2d<B: Backend> {
 
 impl<B: Backend> Downsample2d<B> {
     /// `[N, C, H, W] → [N, C, ⌊H/2⌋, ⌊W/2⌋]` (H, W even in practice).
-    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        self.conv.forward(pad_zeros(x, [0, 1], [0, 1]))
+    pub fn forward(&self, x: Tensor<B, 4>, gemm_band: usize) -> Tensor<B, 4> {
+        conv2d(&self.conv, pad_zeros(x, [0, 1], [0, 1]), gemm_band)
     }
 }
 
@@ -77,8 +78,8 @@ pub(crate) fn upsample_nearest<B: Backend>(x: Tensor<B, 4>, f: usize) -> Tensor<
 
 impl<B: Backend> Upsample2d<B> {
     /// `[N, C, H, W] → [N, C, 2H, 2W]`.
-    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        self.conv.forward(upsample_nearest(x, 2))
+    pub fn forward(&self, x: Tensor<B, 4>, gemm_band: usize) -> Tensor<B, 4> {
+        conv2d(&self.conv, upsample_nearest(x, 2), gemm_band)
     }
 }
 
@@ -120,7 +121,7 @@ impl<B: Backend> DownEncoderBlock2d<B> {
             x = r.forward(x, ctx)?;
         }
         Ok(match &self.downsamplers {
-            Some(d) => d.forward(x),
+            Some(d) => d.forward(x, ctx.gemm_band),
             None => x,
         })
     }
@@ -166,7 +167,8 @@ impl<B: Backend> UpDecoderBlock2d<B> {
 
     /// `[N, in, H, W] → [N, out, 2H, 2W]` (no doubling in the last block).
     pub fn forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
-        Ok(self.upsample(self.resnets_forward(x, ctx)?))
+        let x = self.resnets_forward(x, ctx)?;
+        Ok(self.upsample(x, ctx.gemm_band))
     }
 
     /// The ResNets only: `[N, in, H, W] → [N, out, H, W]`.
@@ -178,9 +180,9 @@ impl<B: Backend> UpDecoderBlock2d<B> {
     }
 
     /// The upsampler only (identity in the last block).
-    pub fn upsample(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    pub fn upsample(&self, x: Tensor<B, 4>, gemm_band: usize) -> Tensor<B, 4> {
         match &self.upsamplers {
-            Some(u) => u.forward(x),
+            Some(u) => u.forward(x, gemm_band),
             None => x,
         }
     }

@@ -17,13 +17,13 @@
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::silu;
-use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use ultrares_core::weights::Visitor;
 
 use crate::Result;
 use crate::blocks::{MidBlock2d, UpDecoderBlock2d, pad_zeros, upsample_nearest};
 use crate::config::AutoencoderKlConfig;
+use crate::conv::{conv2d, gemm};
 use crate::norm::{GroupNorm, NormCtx};
 use crate::resnet::{EPS, conv, walk_norm};
 
@@ -79,7 +79,9 @@ impl<B: Backend> Decoder<B> {
     /// `conv_in`, the mid block and the first up block's ResNets (all at latent resolution):
     /// `[N, C, h, w] → [N, C_top, h, w]`.
     pub fn head(&self, z: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
-        let x = self.mid_block.forward(self.conv_in.forward(z), ctx)?;
+        let x = self
+            .mid_block
+            .forward(conv2d(&self.conv_in, z, ctx.gemm_band), ctx)?;
         match self.up_blocks.first() {
             Some(b) => b.resnets_forward(x, ctx),
             None => Ok(x),
@@ -91,7 +93,7 @@ impl<B: Backend> Decoder<B> {
     pub fn features(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
         for (i, b) in self.up_blocks.iter().enumerate() {
             x = if i == 0 {
-                b.upsample(x)
+                b.upsample(x, ctx.gemm_band)
             } else {
                 b.forward(x, ctx)?
             };
@@ -101,21 +103,29 @@ impl<B: Backend> Decoder<B> {
 
     /// (Upsample by `stride`,) `conv_out`; `partitioned` selects Diffusion-4K's partitioned
     /// `conv_out` (only when `stride > 1`, see the module docs).
-    pub fn to_image(&self, x: Tensor<B, 4>, partitioned: bool) -> Tensor<B, 4> {
+    pub fn to_image(&self, x: Tensor<B, 4>, partitioned: bool, gemm_band: usize) -> Tensor<B, 4> {
         if self.stride == 1 {
-            return self.conv_out.forward(x);
+            return conv2d(&self.conv_out, x, gemm_band);
         }
         let x = upsample_nearest(x, self.stride);
         if !partitioned {
-            return self.conv_out.forward(x);
+            return conv2d(&self.conv_out, x, gemm_band);
         }
         let padded = pad_zeros(x, [2, 0], [2, 0]);
-        conv2d(
-            padded,
+        let (weight, bias) = (
             self.conv_out.weight.val(),
             self.conv_out.bias.as_ref().map(|b| b.val()),
-            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-        )
+        );
+        if gemm_band > 0 {
+            gemm(padded, weight, bias, [1, 1], [0, 0], gemm_band)
+        } else {
+            burn::tensor::module::conv2d(
+                padded,
+                weight,
+                bias,
+                ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+            )
+        }
     }
 
     /// [`Decoder::features`] then [`Decoder::to_image`]: `[N, C_top, h, w] → [N, 3, h·f, w·f]`.
@@ -125,7 +135,8 @@ impl<B: Backend> Decoder<B> {
         partitioned: bool,
         ctx: &mut NormCtx,
     ) -> Result<Tensor<B, 4>> {
-        Ok(self.to_image(self.features(x, ctx)?, partitioned))
+        let band = ctx.gemm_band;
+        Ok(self.to_image(self.features(x, ctx)?, partitioned, band))
     }
 
     /// The whole decoder (`Decoder.forward`, D4K's `partitioned` flag included).

@@ -15,6 +15,7 @@ use ultrares_core::weights::Visitor;
 use crate::Result;
 use crate::blocks::{DownEncoderBlock2d, MidBlock2d};
 use crate::config::AutoencoderKlConfig;
+use crate::conv::conv2d;
 use crate::norm::{GroupNorm, NormCtx};
 use crate::resnet::{EPS, conv, walk_norm};
 
@@ -63,7 +64,7 @@ impl<B: Backend> Encoder<B> {
 
     /// `conv_in` and the down blocks but the last: `[N, 3, H, W] → [N, C_{n−2}, H/f, W/f]`.
     pub fn head(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
-        let mut x = self.conv_in.forward(x);
+        let mut x = conv2d(&self.conv_in, x, ctx.gemm_band);
         for b in &self.down_blocks[..self.down_blocks.len().saturating_sub(1)] {
             x = b.forward(x, ctx)?;
         }
@@ -85,9 +86,8 @@ impl<B: Backend> Encoder<B> {
             x = b.forward(x, ctx)?;
         }
         let x = self.mid_block.forward(x, ctx)?;
-        Ok(self
-            .conv_out
-            .forward(silu(self.conv_norm_out.forward(x, ctx)?)))
+        let x = silu(self.conv_norm_out.forward(x, ctx)?);
+        Ok(conv2d(&self.conv_out, x, ctx.gemm_band))
     }
 
     /// The whole encoder (`Encoder.forward`).

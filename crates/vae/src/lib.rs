@@ -23,6 +23,7 @@ pub mod attention;
 mod autoencoder;
 pub mod blocks;
 mod config;
+pub mod conv;
 pub mod decoder;
 pub mod encoder;
 mod error;

@@ -68,7 +68,6 @@ impl<B: Backend> GroupNorm<B> {
             }
             collect.stats[layer].merge(count, &mean, &var);
         }
-        let grouped = x32.reshape([n, g, (c / g) * h * w]);
         // Without given statistics, a collecting pass normalises with its running estimate of
         // the whole image: tiles done so far in this pass, this core, and the tiles still to
         // come as the previous pass saw them (Gauss–Seidel).
@@ -85,7 +84,10 @@ impl<B: Backend> GroupNorm<B> {
             }
             _ => None,
         };
-        let normed = match ctx.stats.and_then(|s| s.get(layer)).or(estimate.as_ref()) {
+        let device = x32.device();
+        // Per-(sample, group) mean and σ as [N, G, 1]. (Division, not `recip`: burn-ndarray's SIMD
+        // reciprocal is an approximation with ~1e-4 relative error.)
+        let (mean, std) = match ctx.stats.and_then(|s| s.get(layer)).or(estimate.as_ref()) {
             Some(stats) => {
                 if stats.mean.len() != n * g {
                     return Err(Error::Core(ultrares_core::Error::argument(
@@ -94,31 +96,33 @@ impl<B: Backend> GroupNorm<B> {
                         stats.mean.len(),
                     )));
                 }
-                let device = grouped.device();
                 let mean: Vec<f32> = stats.mean.iter().map(|&m| m as f32).collect();
-                let inv: Vec<f32> = stats
+                let std: Vec<f32> = stats
                     .variance()
-                    .map(|v| (1.0 / (v + self.eps).sqrt()) as f32)
+                    .map(|v| (v + self.eps).sqrt() as f32)
                     .collect();
-                let mean = Tensor::<B, 1>::from_floats(mean.as_slice(), &device).reshape([n, g, 1]);
-                let inv = Tensor::<B, 1>::from_floats(inv.as_slice(), &device).reshape([n, g, 1]);
-                (grouped - mean) * inv
+                (
+                    Tensor::<B, 1>::from_floats(mean.as_slice(), &device).reshape([n, g, 1]),
+                    Tensor::<B, 1>::from_floats(std.as_slice(), &device).reshape([n, g, 1]),
+                )
             }
             None => {
-                let (var, mean) = grouped.clone().var_mean_bias(2);
-                (grouped - mean) / (var + self.eps).sqrt()
+                let grouped = x32.clone().reshape([n, g, (c / g) * h * w]);
+                let (var, mean) = grouped.var_mean_bias(2);
+                (mean, (var + self.eps).sqrt())
             }
         };
-        let affine = |p: Tensor<B, 1>| {
-            let p = if p.dtype() == normed.dtype() {
+        let f32_param = |p: Tensor<B, 1>| {
+            let p = if p.dtype() == DType::F32 {
                 p
             } else {
-                p.cast(normed.dtype())
+                p.cast(DType::F32)
             };
             p.reshape([1, c, 1, 1])
         };
-        let (weight, bias) = (affine(self.weight.val()), affine(self.bias.val()));
-        let y = normed.reshape([n, c, h, w]) * weight + bias;
+        let normed = (x32.reshape([n, g, (c / g) * h * w]) - mean) / std;
+        let y = normed.reshape([n, c, h, w]) * f32_param(self.weight.val())
+            + f32_param(self.bias.val());
         Ok(if y.dtype() != dtype { y.cast(dtype) } else { y })
     }
 }
@@ -249,27 +253,37 @@ pub struct NormCtx<'a> {
     /// Largest attention score block, in elements: queries are processed `max(1, this / (H·W))`
     /// rows at a time.
     pub attention_scores: usize,
+    /// Convolutions as banded GEMMs with at most this many elements per band (0: the backend's
+    /// native convolution); see [`crate::conv`].
+    pub gemm_band: usize,
 }
 
 impl<'a> NormCtx<'a> {
     /// Normalise with `stats` (global statistics per layer) or, when `None`, locally; no
     /// collection.
-    pub fn with_stats(stats: Option<&'a [GroupStats]>, attention_scores: usize) -> Self {
+    pub fn with_stats(
+        stats: Option<&'a [GroupStats]>,
+        attention_scores: usize,
+        gemm_band: usize,
+    ) -> Self {
         Self {
             layer: 0,
             stats,
             collect: None,
             attention_scores,
+            gemm_band,
         }
     }
 
-    /// Plain PyTorch semantics: every GroupNorm uses its own input's statistics.
+    /// Plain PyTorch semantics: every GroupNorm uses its own input's statistics; native
+    /// convolutions.
     pub fn local() -> Self {
         Self {
             layer: 0,
             stats: None,
             collect: None,
             attention_scores: DEFAULT_ATTENTION_SCORES,
+            gemm_band: 0,
         }
     }
 }

@@ -9,6 +9,7 @@ use burn::tensor::activation::silu;
 use ultrares_core::weights::Visitor;
 
 use crate::Result;
+use crate::conv::conv2d;
 use crate::norm::{GroupNorm, NormCtx};
 
 /// GroupNorm ε of every VAE norm layer (`resnet_eps = 1e-6`).
@@ -56,12 +57,18 @@ impl<B: Backend> ResnetBlock2d<B> {
 
     /// `[N, in, H, W] → [N, out, H, W]`.
     pub fn forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
-        let h = self
-            .conv1
-            .forward(silu(self.norm1.forward(x.clone(), ctx)?));
-        let h = self.conv2.forward(silu(self.norm2.forward(h, ctx)?));
+        let h = conv2d(
+            &self.conv1,
+            silu(self.norm1.forward(x.clone(), ctx)?),
+            ctx.gemm_band,
+        );
+        let h = conv2d(
+            &self.conv2,
+            silu(self.norm2.forward(h, ctx)?),
+            ctx.gemm_band,
+        );
         let x = match &self.conv_shortcut {
-            Some(c) => c.forward(x),
+            Some(c) => conv2d(c, x, ctx.gemm_band),
             None => x,
         };
         Ok(x + h)

@@ -265,7 +265,7 @@ impl<B: Backend> AutoencoderKl<B> {
             tiling.sample - blend_extent,
             |t| {
                 self.decoder
-                    .forward(self.post_quant(t), self.partitioned, &mut NormCtx::local())
+                    .forward(self.post_quant(t), self.partitioned, &mut self.ctx())
             },
         )
         .map(to_f32)
@@ -296,7 +296,7 @@ impl<B: Backend> AutoencoderKl<B> {
             step,
             blend_extent,
             tiling.latent - blend_extent,
-            |t| Ok(self.quant(self.encoder.forward(t, &mut NormCtx::local())?)),
+            |t| Ok(self.quant(self.encoder.forward(t, &mut self.ctx())?)),
         )
         .map(to_f32)
     }
@@ -326,7 +326,7 @@ impl<B: Backend> AutoencoderKl<B> {
         tiling.validate()?;
         self.check_latent(&latent)?;
         let z = self.post_quant(self.to_dtype(self.from_model_space(latent)));
-        let ctx = |stats| NormCtx::with_stats(stats, tiling.attention_scores);
+        let ctx = |stats| NormCtx::with_stats(stats, tiling.attention_scores, self.gemm_band);
         let head = self.decoder.head(z, &mut ctx(None))?;
         let [n, _, h, w] = head.dims();
         let tiles = tiling.tiles(h, w);
@@ -347,7 +347,7 @@ impl<B: Backend> AutoencoderKl<B> {
             let y = self.decoder.tail(
                 slice4(&head, ext, 1),
                 self.partitioned,
-                &mut NormCtx::with_stats(Some(&stats), tiling.attention_scores),
+                &mut NormCtx::with_stats(Some(&stats), tiling.attention_scores, self.gemm_band),
             )?;
             let local = [
                 core[0] - ext[0],
@@ -385,7 +385,7 @@ impl<B: Backend> AutoencoderKl<B> {
         let [n, _, hp, wp] = image.dims();
         let (h, w) = (hp / f, wp / f);
         let tiles = tiling.tiles(h, w);
-        let ctx = |stats| NormCtx::with_stats(stats, tiling.attention_scores);
+        let ctx = |stats| NormCtx::with_stats(stats, tiling.attention_scores, self.gemm_band);
         let feats = if tiles.len() == 1 {
             self.encoder.head(image, &mut ctx(None))?
         } else {
@@ -397,7 +397,7 @@ impl<B: Backend> AutoencoderKl<B> {
             for &(core, ext) in &tiles {
                 let y = self.encoder.head(
                     slice4(&image, ext, f),
-                    &mut NormCtx::with_stats(Some(&stats), tiling.attention_scores),
+                    &mut NormCtx::with_stats(Some(&stats), tiling.attention_scores, self.gemm_band),
                 )?;
                 let local = [
                     core[0] - ext[0],
@@ -474,6 +474,7 @@ impl<B: Backend> AutoencoderKl<B> {
                         pending: &pending[t + 1],
                     }),
                     attention_scores: tiling.attention_scores,
+                    gemm_band: self.gemm_band,
                 };
                 run(slice4(x, ext, s), &mut ctx)?;
                 merge_into(&mut done, &mine);

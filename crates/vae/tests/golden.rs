@@ -53,7 +53,11 @@ fn hashed(cfg: &AutoencoderKlConfig) -> AutoencoderKl<B> {
             })
             .collect::<Vec<_>>(),
     );
-    cfg.load(&sd, &device).expect("load")
+    let mut m = cfg.load(&sd, &device).expect("load");
+    if let Ok(b) = std::env::var("VAE_GEMM") {
+        m.gemm_band = b.parse().unwrap();
+    }
+    m
 }
 
 fn small_config() -> AutoencoderKlConfig {
