@@ -24,7 +24,9 @@ fn bench_vae(c: &mut Criterion) {
     let device = Default::default();
     let mut g = c.benchmark_group("vae");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
-    let mut vae = AutoencoderKlConfig::sdxl().init::<B>(&device).expect("init");
+    let mut vae = AutoencoderKlConfig::sdxl()
+        .init::<B>(&device)
+        .expect("init");
     let latent = Tensor::<B, 4>::random([1, 4, 16, 16], Distribution::Normal(0.0, 1.0), &device);
     g.throughput(Throughput::Elements(128 * 128));
     g.bench_function("sdxl_decode_16_gemm", |b| {
@@ -36,7 +38,12 @@ fn bench_vae(c: &mut Criterion) {
         ..SeamlessTiling::default()
     };
     g.bench_function("sdxl_decode_16_seamless_8", |b| {
-        b.iter(|| black_box(vae.decode_seamless(latent.clone(), &tiling).expect("decode")))
+        b.iter(|| {
+            black_box(
+                vae.decode_seamless(latent.clone(), &tiling)
+                    .expect("decode"),
+            )
+        })
     });
     vae.gemm_band = 0;
     g.bench_function("sdxl_decode_16_native_conv", |b| {

@@ -26,8 +26,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                  MODEL_DIR: a diffusers AutoencoderKL folder (config.json + diffusion_pytorch_model.safetensors), \
                  e.g. stabilityai/stable-diffusion-xl-base-1.0/vae — no weights are bundled";
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flags: Vec<&str> = args.iter().filter(|a| a.starts_with("--")).map(String::as_str).collect();
-    let pos: Vec<&str> = args.iter().filter(|a| !a.starts_with("--")).map(String::as_str).collect();
+    let flags: Vec<&str> = args
+        .iter()
+        .filter(|a| a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    let pos: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
     let (Some(model_dir), Some(input)) = (pos.first(), pos.get(1)) else {
         eprintln!("{usage}");
         std::process::exit(2);
@@ -58,7 +66,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let secs = t.elapsed().as_secs_f64();
     let decoded = decoded.clamp(-1.0, 1.0);
-    let mse: f32 = ((decoded.clone() - image) / 2.0).powf_scalar(2.0).mean().into_scalar();
+    let mse: f32 = ((decoded.clone() - image) / 2.0)
+        .powf_scalar(2.0)
+        .mean()
+        .into_scalar();
     if let Some(dir) = std::path::Path::new(output).parent() {
         std::fs::create_dir_all(dir)?;
     }

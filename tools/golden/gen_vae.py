@@ -3,7 +3,7 @@
 References:
 * diffusers 0.36.0 `AutoencoderKL` (requirements.txt): encoder, decoder, `enable_tiling()`'s
   `tiled_decode`/`_tiled_encode`, `convert_ldm_vae_checkpoint` (single-file LDM layout).
-* Diffusion-4K (zhang0jhon/diffusion-4k@HEAD, `vae.py` + `autoencoder_kl.py`): the F16 VAE
+* Diffusion-4K (zhang0jhon/diffusion-4k@9bea802, `vae.py` + `autoencoder_kl.py`): the F16 VAE
   (stride 2) and its partitioned decoding. Needs `D4K_DIR`, a checkout of that repository (or a
   git directory); without it the committed `d4k.npz` is kept.
 
@@ -212,3 +212,8 @@ if __name__ == "__main__":
     sdxl()
     d4k()
     tiny()
+    import diffusers
+    versions = {"torch": torch.__version__, "numpy": np.__version__, "diffusers": diffusers.__version__,
+                "diffusion-4k": "9bea802"}
+    (OUT / "GENERATOR.json").write_text(json.dumps({"script": "tools/golden/gen_vae.py", "versions": versions},
+                                                   indent=1) + "\n")

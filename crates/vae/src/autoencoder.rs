@@ -44,6 +44,8 @@ pub struct AutoencoderKl<B: Backend> {
     pub sample_size: usize,
     /// diffusers' `tile_latent_min_size`.
     pub tile_latent: usize,
+    /// diffusers' `force_upcast`: see [`AutoencoderKl::with_dtype`].
+    pub force_upcast: bool,
     /// Diffusion-4K's partitioned decoding (used when `stride > 1`; default true as upstream).
     pub partitioned: bool,
     /// Convolutions as banded GEMMs with at most this many elements per band, or 0 for the
@@ -72,6 +74,7 @@ impl AutoencoderKlConfig {
             shift_factor: self.shift_factor.unwrap_or(0.0),
             sample_size: self.sample_size,
             tile_latent: self.tile_latent_min_size(),
+            force_upcast: self.force_upcast,
             partitioned: true,
             gemm_band: {
                 let name = B::name(device).to_lowercase();
@@ -131,14 +134,17 @@ impl<B: Backend> AutoencoderKl<B> {
 
     /// The same model with its parameters in `dtype` (f32, f16 or bf16).
     ///
-    /// Inputs are cast to that dtype and outputs returned in f32. GroupNorm statistics and the
-    /// attention softmax are always computed in f32. diffusers' `force_upcast` (set for the
-    /// original SDXL VAE, whose activations overflow f16) is the caller's call: keep such a model
-    /// in f32, or use an fp16-safe finetune (`madebyollin/sdxl-vae-fp16-fix`).
+    /// Inputs are cast to each part's dtype and outputs returned in f32; GroupNorm statistics and
+    /// the attention softmax are always computed in f32. With the config's `force_upcast` (the
+    /// original SDXL VAE, whose decoder activations overflow f16) a half dtype follows diffusers'
+    /// `StableDiffusionXLPipeline.upcast_vae`: only `post_quant_conv`, `decoder.conv_in` and
+    /// `decoder.mid_block` take it; the encoder and the up blocks stay in f32, so the model
+    /// produces no NaN where the f32 one does not. Set `force_upcast = false` for fp16-safe
+    /// finetunes (`madebyollin/sdxl-vae-fp16-fix`) to run everything in half precision.
     ///
     /// # Errors
     /// [`ultrares_core::Error::DType`] for another dtype.
-    pub fn with_dtype(self, dtype: DType) -> Result<Self> {
+    pub fn with_dtype(mut self, dtype: DType) -> Result<Self> {
         if !matches!(dtype, DType::F32 | DType::F16 | DType::BF16) {
             return Err(ultrares_core::Error::DType {
                 arg: "dtype",
@@ -147,7 +153,16 @@ impl<B: Backend> AutoencoderKl<B> {
             }
             .into());
         }
-        Ok(self.map(&mut CastMapper { dtype }))
+        let mut cast = CastMapper { dtype };
+        if !self.force_upcast || dtype == DType::F32 {
+            return Ok(self.map(&mut cast));
+        }
+        let mut upcast = CastMapper { dtype: DType::F32 };
+        self = self.map(&mut upcast);
+        self.post_quant_conv = self.post_quant_conv.map(|c| c.map(&mut cast));
+        self.decoder.conv_in = self.decoder.conv_in.map(&mut cast);
+        self.decoder.mid_block = self.decoder.mid_block.map(&mut cast);
+        Ok(self)
     }
 
     /// A plain forward context: local GroupNorm statistics, this model's convolution mode.
@@ -158,14 +173,19 @@ impl<B: Backend> AutoencoderKl<B> {
         }
     }
 
-    /// The parameters' dtype.
+    /// The dtype latents are decoded in (`decoder.conv_in`'s).
     pub fn dtype(&self) -> DType {
         self.decoder.conv_in.weight.val().dtype()
     }
 
+    /// `x` in the decoder input's dtype.
     pub(crate) fn to_dtype(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let dtype = self.dtype();
-        if x.dtype() == dtype { x } else { x.cast(dtype) }
+        cast_to(x, self.dtype())
+    }
+
+    /// `x` in the encoder's dtype.
+    pub(crate) fn to_encoder_dtype(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        cast_to(x, self.encoder.conv_in.weight.val().dtype())
     }
 
     /// Spatial factor `f` between image and latent.
@@ -214,7 +234,7 @@ impl<B: Backend> AutoencoderKl<B> {
         self.check_image(&image)?;
         let h = self
             .encoder
-            .forward(self.to_dtype(image), &mut self.ctx())?;
+            .forward(self.to_encoder_dtype(image), &mut self.ctx())?;
         Ok(to_f32(self.quant(h)))
     }
 
@@ -296,6 +316,11 @@ impl<B: Backend> ModuleMapper<B> for CastMapper {
         let (id, tensor, mapper) = param.consume();
         Param::from_mapped_value(id, tensor.cast(self.dtype), mapper)
     }
+}
+
+/// `x` in `dtype` (no-op when it already is).
+pub(crate) fn cast_to<B: Backend>(x: Tensor<B, 4>, dtype: DType) -> Tensor<B, 4> {
+    if x.dtype() == dtype { x } else { x.cast(dtype) }
 }
 
 pub(crate) fn to_f32<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {

@@ -82,6 +82,8 @@ impl<B: Backend> Decoder<B> {
         let x = self
             .mid_block
             .forward(conv2d(&self.conv_in, z, ctx.gemm_band), ctx)?;
+        // The up blocks may run in another dtype than the mid block (`force_upcast`).
+        let x = crate::autoencoder::cast_to(x, self.conv_out.weight.val().dtype());
         match self.up_blocks.first() {
             Some(b) => b.resnets_forward(x, ctx),
             None => Ok(x),
@@ -90,7 +92,9 @@ impl<B: Backend> Decoder<B> {
 
     /// The first up block's upsampler, the other up blocks, norm and SiLU:
     /// `[N, C_top, h, w] → [N, C₀, h·f/stride, w·f/stride]`.
-    pub fn features(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+    pub fn features(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        // The up blocks may run in another dtype than the mid block (`force_upcast`).
+        let mut x = crate::autoencoder::cast_to(x, self.conv_out.weight.val().dtype());
         for (i, b) in self.up_blocks.iter().enumerate() {
             x = if i == 0 {
                 b.upsample(x, ctx.gemm_band)

@@ -287,7 +287,7 @@ impl<B: Backend> AutoencoderKl<B> {
             return self.encode_moments(image);
         }
         self.check_image(&image)?;
-        let image = self.to_dtype(image);
+        let image = self.to_encoder_dtype(image);
         let step = (tiling.sample as f64 * (1.0 - tiling.overlap_factor)) as usize;
         let blend_extent = (tiling.latent as f64 * tiling.overlap_factor) as usize;
         diffusers_tiles(
@@ -380,7 +380,7 @@ impl<B: Backend> AutoencoderKl<B> {
     ) -> Result<Tensor<B, 4>> {
         tiling.validate()?;
         self.check_image(&image)?;
-        let image = self.to_dtype(image);
+        let image = self.to_encoder_dtype(image);
         let f = self.factor;
         let [n, _, hp, wp] = image.dims();
         let (h, w) = (hp / f, wp / f);
@@ -393,7 +393,7 @@ impl<B: Backend> AutoencoderKl<B> {
                 self.encoder.head(x, ctx).map(drop)
             })?;
             let top = self.encoder.head_channels();
-            let mut feats = Tensor::<B, 4>::zeros([n, top, h, w], (&image.device(), self.dtype()));
+            let mut feats = Tensor::<B, 4>::zeros([n, top, h, w], (&image.device(), image.dtype()));
             for &(core, ext) in &tiles {
                 let y = self.encoder.head(
                     slice4(&image, ext, f),

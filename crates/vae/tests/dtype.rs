@@ -61,7 +61,7 @@ fn hashed(cfg: &AutoencoderKlConfig) -> AutoencoderKl<B> {
 
 #[test]
 fn half_precision_model_matches_f32() {
-    let cfg = AutoencoderKlConfig::new(vec![32, 64]);
+    let cfg = AutoencoderKlConfig::new(vec![32, 64]).with_force_upcast(false);
     let vae = hashed(&cfg);
     let image = det(2, [1, 3, 32, 32], 1.0);
     let latent = det(3, [1, 4, 12, 12], 2.0);
@@ -81,5 +81,19 @@ fn half_precision_model_matches_f32() {
         let tol = if dtype == DType::F16 { 1e-2 } else { 0.1 };
         assert!(em < tol && ed < tol, "{dtype:?}: {em} {ed}");
     }
-    assert!(vae.with_dtype(DType::I32).is_err());
+    assert!(vae.clone().with_dtype(DType::I32).is_err());
+
+    // force_upcast (the SDXL VAE): diffusers' upcast_vae — only post_quant_conv, decoder.conv_in
+    // and the decoder's mid block take f16; the encoder and up blocks stay f32.
+    let mut upcast = vae.clone();
+    upcast.force_upcast = true;
+    let upcast = upcast.with_dtype(DType::F16).expect("cast");
+    assert_eq!(upcast.dtype(), DType::F16);
+    assert_eq!(upcast.encoder.conv_in.weight.val().dtype(), DType::F32);
+    assert_eq!(upcast.decoder.conv_out.weight.val().dtype(), DType::F32);
+    let m = upcast.encode_moments(image).expect("encode");
+    let d = upcast.decode(latent).expect("decode");
+    let (em, ed) = (max_abs(m, want_m), max_abs(d, want_d));
+    println!("F16 with force_upcast: encode max abs error {em:.2e}, decode {ed:.2e}");
+    assert!(em < 1e-5 && ed < 1e-2, "{em} {ed}");
 }
