@@ -83,6 +83,42 @@ impl<B: Backend> Upsample2d<B> {
     }
 }
 
+/// `layers` ResNets, the first `cin → cout`, the others `cout → cout`.
+fn resnet_stack<B: Backend>(
+    cin: usize,
+    cout: usize,
+    layers: usize,
+    groups: usize,
+    device: &B::Device,
+) -> Vec<ResnetBlock2d<B>> {
+    (0..layers)
+        .map(|i| ResnetBlock2d::new(if i == 0 { cin } else { cout }, cout, groups, device))
+        .collect()
+}
+
+/// Runs the ResNets in order.
+fn run_resnets<B: Backend>(
+    resnets: &[ResnetBlock2d<B>],
+    mut x: Tensor<B, 4>,
+    ctx: &mut NormCtx,
+) -> Result<Tensor<B, 4>> {
+    for r in resnets {
+        x = r.forward(x, ctx)?;
+    }
+    Ok(x)
+}
+
+/// Visits `prefix.resnets.{i}`.
+fn walk_resnets<B: Backend>(
+    resnets: &mut [ResnetBlock2d<B>],
+    v: &mut impl Visitor<B>,
+    prefix: &str,
+) {
+    for (i, r) in resnets.iter_mut().enumerate() {
+        r.walk(v, &format!("{prefix}.resnets.{i}"));
+    }
+}
+
 /// `DownEncoderBlock2D`: ResNet blocks, then (except in the last block) a downsampler.
 #[derive(Module, Debug)]
 pub struct DownEncoderBlock2d<B: Backend> {
@@ -103,9 +139,7 @@ impl<B: Backend> DownEncoderBlock2d<B> {
         device: &B::Device,
     ) -> Self {
         Self {
-            resnets: (0..layers)
-                .map(|i| ResnetBlock2d::new(if i == 0 { cin } else { cout }, cout, groups, device))
-                .collect(),
+            resnets: resnet_stack(cin, cout, layers, groups, device),
             downsamplers: down.then(|| Downsample2d {
                 conv: Conv2dConfig::new([cout, cout], [3, 3])
                     .with_stride([2, 2])
@@ -116,10 +150,8 @@ impl<B: Backend> DownEncoderBlock2d<B> {
     }
 
     /// `[N, in, H, W] → [N, out, H/2, W/2]` (no halving in the last block).
-    pub fn forward(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
-        for r in &self.resnets {
-            x = r.forward(x, ctx)?;
-        }
+    pub fn forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        let x = run_resnets(&self.resnets, x, ctx)?;
         Ok(match &self.downsamplers {
             Some(d) => d.forward(x, ctx.gemm_band),
             None => x,
@@ -127,9 +159,7 @@ impl<B: Backend> DownEncoderBlock2d<B> {
     }
 
     pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
-        for (i, r) in self.resnets.iter_mut().enumerate() {
-            r.walk(v, &format!("{prefix}.resnets.{i}"));
-        }
+        walk_resnets(&mut self.resnets, v, prefix);
         if let Some(d) = self.downsamplers.as_mut() {
             v.conv2d(&format!("{prefix}.downsamplers.0.conv"), &mut d.conv);
         }
@@ -156,9 +186,7 @@ impl<B: Backend> UpDecoderBlock2d<B> {
         device: &B::Device,
     ) -> Self {
         Self {
-            resnets: (0..layers)
-                .map(|i| ResnetBlock2d::new(if i == 0 { cin } else { cout }, cout, groups, device))
-                .collect(),
+            resnets: resnet_stack(cin, cout, layers, groups, device),
             upsamplers: up.then(|| Upsample2d {
                 conv: conv(cout, cout, 3, device),
             }),
@@ -172,11 +200,8 @@ impl<B: Backend> UpDecoderBlock2d<B> {
     }
 
     /// The ResNets only: `[N, in, H, W] → [N, out, H, W]`.
-    pub fn resnets_forward(&self, mut x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
-        for r in &self.resnets {
-            x = r.forward(x, ctx)?;
-        }
-        Ok(x)
+    pub fn resnets_forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        run_resnets(&self.resnets, x, ctx)
     }
 
     /// The upsampler only (identity in the last block).
@@ -188,9 +213,7 @@ impl<B: Backend> UpDecoderBlock2d<B> {
     }
 
     pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
-        for (i, r) in self.resnets.iter_mut().enumerate() {
-            r.walk(v, &format!("{prefix}.resnets.{i}"));
-        }
+        walk_resnets(&mut self.resnets, v, prefix);
         if let Some(u) = self.upsamplers.as_mut() {
             v.conv2d(&format!("{prefix}.upsamplers.0.conv"), &mut u.conv);
         }
@@ -231,9 +254,7 @@ impl<B: Backend> MidBlock2d<B> {
     }
 
     pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
-        for (i, r) in self.resnets.iter_mut().enumerate() {
-            r.walk(v, &format!("{prefix}.resnets.{i}"));
-        }
+        walk_resnets(&mut self.resnets, v, prefix);
         if let Some(a) = self.attentions.as_mut() {
             a.walk(v, &format!("{prefix}.attentions.0"));
         }

@@ -204,7 +204,7 @@ impl Core {
         let s = |v: usize, len: usize, full: usize| -> Option<usize> {
             if len >= full {
                 Some(v * (len / full))
-            } else if (v * len) % full == 0 {
+            } else if (v * len).is_multiple_of(full) {
                 Some(v * len / full)
             } else {
                 None

@@ -1,11 +1,12 @@
 //! Half precision: GroupNorm statistics in f32 keep f16 activations finite; the whole model runs
 //! in f16/bf16 (burn-flex, whose CPU kernels have half-precision types) close to f32.
 
+mod common;
+
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use burn_flex::Flex;
-use ultrares_core::StateDict;
-use ultrares_core::testing::{det_weight, splitmix_uniform};
+use ultrares_core::testing::splitmix_uniform;
 use ultrares_vae::norm::{GroupNorm, NormCtx};
 use ultrares_vae::{AutoencoderKl, AutoencoderKlConfig};
 
@@ -44,19 +45,7 @@ fn group_norm_upcasts_statistics() {
 }
 
 fn hashed(cfg: &AutoencoderKlConfig) -> AutoencoderKl<B> {
-    let device = Default::default();
-    let shapes = cfg.init::<B>(&device).expect("init").state_dict();
-    let sd = StateDict::from_tensors(
-        "hashed",
-        shapes
-            .keys()
-            .map(|k| {
-                let shape = shapes.get(k).expect("key").shape.clone();
-                (k.to_string(), TensorData::new(det_weight(k, &shape), shape))
-            })
-            .collect::<Vec<_>>(),
-    );
-    cfg.load(&sd, &device).expect("load")
+    common::hashed(cfg)
 }
 
 #[test]

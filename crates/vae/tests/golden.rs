@@ -3,13 +3,14 @@
 use std::fs::File;
 use std::path::PathBuf;
 
+mod common;
+
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn_ndarray::NdArray;
 use ndarray::ArrayD;
 use ndarray_npy::NpzReader;
 use ultrares_core::StateDict;
-use ultrares_core::testing::det_weight;
 use ultrares_vae::{
     AutoencoderKl, AutoencoderKlConfig, DiffusersTiling, SeamlessTiling, from_diffusers_dir,
 };
@@ -40,24 +41,7 @@ fn max_abs(a: &Tensor<B, 4>, b: &Tensor<B, 4>) -> f32 {
 
 /// The model of `cfg` with gen_vae.py's hashed weights.
 fn hashed(cfg: &AutoencoderKlConfig) -> AutoencoderKl<B> {
-    let device = Default::default();
-    let shapes = cfg.init::<B>(&device).expect("init").state_dict();
-    let sd = StateDict::from_tensors(
-        "hashed",
-        shapes
-            .keys()
-            .map(|k| {
-                let shape = shapes.get(k).expect("key").shape.clone();
-                let data = TensorData::new(det_weight(k, &shape), shape);
-                (k.to_string(), data)
-            })
-            .collect::<Vec<_>>(),
-    );
-    let mut m = cfg.load(&sd, &device).expect("load");
-    if let Ok(b) = std::env::var("VAE_GEMM") {
-        m.gemm_band = b.parse().unwrap();
-    }
-    m
+    common::hashed(cfg)
 }
 
 fn small_config() -> AutoencoderKlConfig {
