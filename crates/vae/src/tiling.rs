@@ -12,20 +12,22 @@
 //! # Seamless tiling ([`SeamlessTiling`])
 //! diffusers' tiles disagree where they overlap because every tile normalises with its own
 //! GroupNorm statistics and attends only to itself. Here:
-//! * the part of the network that runs at latent resolution with global attention (the decoder's
-//!   `conv_in` + mid block; the encoder's mid block + `conv_out`) runs on the whole latent —
-//!   attention in query blocks of bounded size;
+//! * the part of the network at latent resolution (the decoder's `conv_in`, mid block with its
+//!   global attention and first up block's ResNets; the encoder's last down block, mid block and
+//!   output layers) runs on the whole latent — attention in query blocks of bounded size;
 //! * the rest runs on core tiles of `tile` latents extended by a `halo` of latents on every side
 //!   (clipped at the image border, so border padding is the model's own); only the core is kept.
-//!   With `halo` ≥ the receptive-field radius of that part (≈ 12.3 latents for SD decoders,
-//!   ≈ 9.4 for encoders; the default is 16), each core equals the untiled output — provided
-//!   every GroupNorm normalises with the statistics of the *whole* image;
-//! * those statistics are found by `stat_passes` passes over the tiles that only accumulate, per
+//!   With `halo` ≥ the receptive-field radius of that part (6.25 latents for SD decoders, ≈ 5.4
+//!   for encoders; the default is 8), each core equals the untiled output — provided every
+//!   GroupNorm normalises with the statistics of the *whole* image;
+//! * those statistics are found by `stat_passes` passes over the tiles that accumulate, per
 //!   GroupNorm layer and (sample, group), the count, mean and M2 of the core regions in f64
-//!   (Chan's update). Pass 1 normalises with each tile's own statistics; pass k with pass k−1's
-//!   global ones. A layer's statistics are exact once all earlier layers' were, so they converge
-//!   from the first layer on; two passes bring the decode within ~1e-3 of the untiled one (see
-//!   `docs/benchmarks.md` for measured errors per pass count).
+//!   (Chan's update). Within a pass each tile normalises with the running whole-image estimate —
+//!   tiles done in this pass, itself, and the tiles still to come as the previous pass measured
+//!   them (Gauss–Seidel). A layer's statistics are exact once all earlier layers' are, and the
+//!   passes converge fast: on the golden test's hard case (12 small tiles) the decode is 7.7e-3,
+//!   1.3e-3, 4.4e-5 and 2.0e-6 from the untiled one after 1, 2, 3 and 4 passes (default 3). Every
+//!   tile of the output pass uses the same statistics, so even one pass leaves no seams.
 //!
 //! Peak memory (f32, decode), to first order: the global part, about three tensors of
 //! `4·N·C_top·h·w` bytes (C_top = 512 for SD VAEs: 3 × 512 MiB for a 512² latent, i.e. a 4096²
