@@ -12,6 +12,7 @@ use burn::tensor::activation::softmax;
 use ultrares_core::weights::Visitor;
 
 use crate::Result;
+use crate::blocks::concat;
 use crate::norm::{GroupNorm, NormCtx};
 use crate::resnet::{EPS, walk_norm};
 
@@ -71,7 +72,7 @@ impl<B: Backend> Attention<B> {
             };
             outs.push(self.to_out.forward(p.matmul(v.clone())));
         }
-        let out = Tensor::cat(outs, 1).swap_dims(1, 2).reshape([n, c, h, w]);
+        let out = concat(outs, 1).swap_dims(1, 2).reshape([n, c, h, w]);
         Ok(out + x)
     }
 

@@ -15,7 +15,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::Slice;
 
-use crate::blocks::pad_zeros;
+use crate::blocks::{concat, pad_zeros};
 
 /// Default largest `cols` block: 2²⁵ elements (128 MiB in f32).
 pub const GEMM_BAND_ELEMENTS: usize = 1 << 25;
@@ -110,11 +110,7 @@ pub fn gemm<B: Backend>(
                 .slice([0..1, 0..o, 0..rows, 0..wo]),
         );
     }
-    if bands.len() == 1 {
-        bands.swap_remove(0)
-    } else {
-        Tensor::cat(bands, 2)
-    }
+    concat(bands, 2)
 }
 
 /// [`gemm`] by im2col: the taps stacked along channels, one GEMM per band of output rows.
@@ -167,7 +163,7 @@ fn gemm_im2col<B: Backend>(
                     ]));
                 }
             }
-            Tensor::cat(taps, 1)
+            concat(taps, 1)
         };
         // [N, k, rows, wo] → [k, N·rows·wo] (no copy for N = 1)
         let cols = if n == 1 {
@@ -185,11 +181,7 @@ fn gemm_im2col<B: Backend>(
             out.reshape([o, n, rows, wo]).swap_dims(0, 1)
         });
     }
-    if bands.len() == 1 {
-        bands.swap_remove(0)
-    } else {
-        Tensor::cat(bands, 2)
-    }
+    concat(bands, 2)
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ use burn::prelude::*;
 use ultrares_core::CodecTiling;
 
 use crate::autoencoder::{AutoencoderKl, to_f32};
+use crate::blocks::concat;
 use crate::norm::{Collect, Core, DEFAULT_ATTENTION_SCORES, GroupStats, NormCtx};
 use crate::{Error, Result};
 
@@ -232,10 +233,10 @@ fn diffusers_tiles<B: Backend>(
                     .slice([0..n, 0..c, 0..row_limit.min(th), 0..row_limit.min(tw)])
             })
             .collect();
-        rows.push(Tensor::cat(crops, 3));
+        rows.push(concat(crops, 3));
         above = row;
     }
-    Ok(Tensor::cat(rows, 2))
+    Ok(concat(rows, 2))
 }
 
 impl<B: Backend> AutoencoderKl<B> {
