@@ -30,7 +30,10 @@ fn seeded_sample_has_the_posterior_statistics() {
     let mean: f32 = z.clone().mean().into_scalar();
     let var: f32 = (z - mean).powf_scalar(2.0).sum().into_scalar() / n;
     println!("standardised sample: mean {mean:.4}, variance {var:.4}");
-    assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "{mean} {var}");
+    assert!(
+        mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+        "{mean} {var}"
+    );
     // The mode is the mean in model space.
     let mode = vae.moments_to_latent(moments);
     let want = (0.3 - 0.1) * 0.18215;
