@@ -135,6 +135,9 @@ impl<B: Backend> Schedule for DpmSolverMultistep<B> {
         self.previous = None;
         Ok(())
     }
+    fn is_multistep(&self) -> bool {
+        true
+    }
 }
 
 impl<B: Backend> Scheduler<B> for DpmSolverMultistep<B> {

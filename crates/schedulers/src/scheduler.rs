@@ -37,6 +37,14 @@ pub trait Schedule {
     fn is_stochastic(&self) -> bool {
         false
     }
+
+    /// Whether [`Scheduler::step`] keeps a history of earlier model outputs (multistep solvers
+    /// such as DPM-Solver++). Such a scheduler cannot step many views of one latent at the same
+    /// step index, as DemoFusion's MultiDiffusion does; single-step schedulers (DDIM, Euler, DDPM)
+    /// are functions of `(model_output, i, sample)` only.
+    fn is_multistep(&self) -> bool {
+        false
+    }
 }
 
 /// The tensor side of a sampler (diffusers' `scale_model_input`, `step`, `add_noise`).

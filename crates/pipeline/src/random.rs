@@ -1,0 +1,91 @@
+//! Every random draw of a pipeline run, behind one trait so that a run is reproducible from a
+//! seed and a reference run's draws can be replayed.
+
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use ultrares_core::noise::gaussian_vec;
+
+use crate::Result;
+
+/// What a Gaussian draw is for (the pipelines' noise streams, spec `lsrna.md` §9 "seed").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Draw {
+    /// The initial noise of the reference (or direct) generation.
+    Initial,
+    /// LSRNA's region-wise noise ε.
+    RegionNoise,
+    /// The forward-noising ε shared by every skip-residual target of a high-resolution phase.
+    Inversion,
+    /// The noise of a stochastic scheduler step.
+    Step,
+}
+
+/// The source of every random draw of a pipeline run.
+pub trait Randomness {
+    /// `n` standard-normal values for `draw`.
+    ///
+    /// # Errors
+    /// Implementations may fail (e.g. a replay that ran out of recorded draws).
+    fn gaussian(&mut self, draw: Draw, n: usize) -> Result<Vec<f32>>;
+
+    /// A uniform integer in `[low, high]` (both inclusive, as Python's `random.randint`): the
+    /// view jitter of DemoFusion's `get_views`.
+    ///
+    /// # Errors
+    /// Implementations may fail (e.g. a replay that ran out of recorded draws).
+    fn randint(&mut self, low: i64, high: i64) -> Result<i64>;
+}
+
+/// Draws from one `u64` seed: the k-th Gaussian draw of a run is
+/// [`ultrares_core::noise::gaussian_vec`] with seed `seed + k` (k = 0, 1, … in call order), and
+/// the integers come from a ChaCha8 stream keyed with `seed` on stream `u64::MAX`, without modulo
+/// bias. The same seed and configuration give the same run on every backend.
+#[derive(Debug, Clone)]
+pub struct SeededRandomness {
+    seed: u64,
+    draws: u64,
+    ints: ChaCha8Rng,
+}
+
+impl SeededRandomness {
+    /// The draws of `seed`.
+    pub fn new(seed: u64) -> Self {
+        let mut ints = ChaCha8Rng::seed_from_u64(seed);
+        ints.set_stream(u64::MAX);
+        Self {
+            seed,
+            draws: 0,
+            ints,
+        }
+    }
+}
+
+impl Randomness for SeededRandomness {
+    fn gaussian(&mut self, _draw: Draw, n: usize) -> Result<Vec<f32>> {
+        let v = gaussian_vec(n, self.seed.wrapping_add(self.draws))?;
+        self.draws += 1;
+        Ok(v)
+    }
+
+    fn randint(&mut self, low: i64, high: i64) -> Result<i64> {
+        if high < low {
+            return Err(crate::Error::argument(
+                "randint",
+                "low ≤ high",
+                format!("[{low}, {high}]"),
+            ));
+        }
+        let Some(span) = (high.wrapping_sub(low) as u64).checked_add(1) else {
+            return Ok(self.ints.next_u64() as i64);
+        };
+        // Rejection sampling: accept below the largest multiple of `span`.
+        let zone = (u64::MAX / span) * span;
+        loop {
+            let v = self.ints.next_u64();
+            if v < zone {
+                return Ok(low.wrapping_add((v % span) as i64));
+            }
+        }
+    }
+}

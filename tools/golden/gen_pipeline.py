@@ -1,0 +1,270 @@
+"""Golden fixtures for ultrares-pipeline: the official LSRNA-DemoFusion pipeline, run on CPU with
+stand-ins for the networks that cannot be downloaded.
+
+Reference: `DemoFusionLSRNASDXLPipeline.__call__` from 3587jjh/LSRNA@eebd4b4
+(`pipeline_lsrna_demofusion_sdxl.py` + `utils.py`), imported unmodified from `LSRNA_DIR` (a
+checkout or git directory of that repository). Nothing of it is copied here; the driver only
+replaces what needs CUDA or downloads:
+
+* UNet → `standin_unet`, a fixed cheap function of (latent, t, pooled text embedding, SDXL
+  time_ids), implemented identically in `crates/pipeline/tests/common/mod.rs` (`StandIn`):
+  `pred = tanh(k ⊛ x)·(0.2 + 0.6·t/1000) + ch·(0.05·p + 1e-4·(crop_top − 0.5·crop_left)
+  + 1e-5·(orig_h + orig_w + tgt_h + tgt_w) − 0.02)`, `k` a fixed 3×3 kernel (zero padding,
+  per channel), `ch = (1, −1, 0.5, −0.5)`, `p` the mean of the pooled text embedding.
+* Text encoders → fixed embeddings: pooled negative −0.3, positive 0.7 (CFG scale 7.5).
+* LSR → bicubic latent upsampling (`F.interpolate(mode='bicubic')`, DemoFusion's upsampler).
+* VAE → a diffusers `AutoencoderKL` with 4 blocks of 8 channels (factor 8, 1024-px tiles like
+  SDXL's), `det_weight` hashed weights (gen_vae.py), `enable_tiling()` as LSRNA's main.py.
+* `.cuda()` → identity; the phase-1 noise (seed 990) and `torch.randn_like` (RNA ε seed 1000,
+  inversion ε seed 1002) are `det_gaussian` values the Rust test recomputes; Python's
+  `random.randint` (view jitter, `random.Random(77)`) is recorded and replayed.
+
+Run: 1024×2048 target (s = 2, reference 512×1024), DDIM from the SDXL scheduler config, 50 steps,
+inversion depth 30, view batch 2, RNA [0, 1.2].
+
+Writes crates/pipeline/tests/fixtures/lsrna_demofusion.npz (see `dump` below for the keys).
+"""
+import os
+import pathlib
+import random as pyrandom
+import subprocess
+import sys
+import tempfile
+import types
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from npz import save_npz, splitmix_uniform  # noqa: E402
+from gen_vae import hashed  # noqa: E402
+
+from diffusers import AutoencoderKL, DDIMScheduler  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+OUT = ROOT / "crates/pipeline/tests/fixtures"
+torch.set_num_threads(2)
+
+KERNEL = torch.tensor([[0.05, 0.1, 0.05], [0.1, 0.4, 0.1], [0.05, 0.1, 0.05]])
+CH = torch.tensor([1.0, -1.0, 0.5, -0.5])
+
+
+def det_gaussian(seed, shape):
+    """Recomputable N(0, 1) values (Rust: `common::det_gaussian`): Box–Muller in f64 on two
+    splitmix streams, `√(−2 ln((1 − a)/2))·cos(π(b + 1))`, rounded to f32."""
+    n = int(np.prod(shape))
+    a, b = splitmix_uniform(seed, n), splitmix_uniform(seed + 1, n)
+    z = np.sqrt(-2.0 * np.log((1.0 - a) / 2.0)) * np.cos(np.pi * (b + 1.0))
+    return torch.from_numpy(z.astype(np.float32).reshape(shape))
+
+
+def standin_eps(x, t, pooled, time_ids):
+    """The stand-in denoiser: x [n,4,h,w], t scalar, pooled [n,d], time_ids [n,6]."""
+    c = x.shape[1]
+    y = F.conv2d(x, KERNEL.to(x.dtype).expand(c, 1, 3, 3), padding=1, groups=c)
+    scale = 0.2 + 0.6 * float(t) / 1000.0
+    p = pooled.mean(dim=1)
+    tid = time_ids.to(torch.float64)
+    shift = (0.05 * p.double() + 1e-4 * (tid[:, 2] - 0.5 * tid[:, 3])
+             + 1e-5 * (tid[:, 0] + tid[:, 1] + tid[:, 4] + tid[:, 5]) - 0.02).to(x.dtype)
+    return torch.tanh(y) * scale + CH.to(x.dtype)[None, :, None, None] * shift[:, None, None, None]
+
+
+class StandInUnet:
+    config = types.SimpleNamespace(sample_size=128, in_channels=4, addition_time_embed_dim=1)
+    add_embedding = types.SimpleNamespace(linear_1=types.SimpleNamespace(in_features=8))
+    calls = 0
+    evaluations = 0
+
+    def __call__(self, x, t, encoder_hidden_states=None, cross_attention_kwargs=None,
+                 added_cond_kwargs=None, return_dict=False):
+        StandInUnet.calls += 1
+        StandInUnet.evaluations += x.shape[0]
+        return (standin_eps(x, t, added_cond_kwargs["text_embeds"], added_cond_kwargs["time_ids"]),)
+
+
+class BicubicLsr(torch.nn.Module):
+    outputs = []
+
+    def forward(self, latents, coord, cell):
+        out = F.interpolate(latents, size=coord.shape[1:3], mode="bicubic", align_corners=False)
+        BicubicLsr.outputs.append(out.clone())
+        return out
+
+    def cuda(self, *a, **k):
+        return self
+
+
+class Recorder:
+    """Python's `random` with every `randint` result recorded."""
+
+    def __init__(self, seed):
+        self.rng = pyrandom.Random(seed)
+        self.draws = []
+
+    def randint(self, a, b):
+        v = self.rng.randint(a, b)
+        self.draws.append(v)
+        return v
+
+
+def checkout(path):
+    """A work tree of LSRNA_DIR (a checkout, or a git directory such as the fetch mirror)."""
+    p = pathlib.Path(path)
+    if (p / "pipeline_lsrna_demofusion_sdxl.py").exists():
+        return p
+    tmp = pathlib.Path(tempfile.mkdtemp())
+    for f in ["pipeline_lsrna_demofusion_sdxl.py", "utils.py"]:
+        src = subprocess.run(["git", f"--git-dir={p}", "show", f"HEAD:{f}"], check=True,
+                             capture_output=True).stdout
+        (tmp / f).write_bytes(src)
+    (tmp / "lsr").mkdir()
+    (tmp / "lsr/__init__.py").write_text("")
+    (tmp / "lsr/models.py").write_text("def make(*a, **k):\n    raise RuntimeError('stand-in')\n")
+    return tmp
+
+
+def stub_imports():
+    """The pipeline was written for diffusers 0.29 / transformers 4.41; it only needs these names
+    to exist (text encoders and LoRA mixins are unused here): stub what 0.36 lacks."""
+    for name in ["matplotlib", "matplotlib.pyplot"]:
+        sys.modules.setdefault(name, types.ModuleType(name))
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        tf = types.ModuleType("transformers")
+        for cls in ["CLIPTextModel", "CLIPTextModelWithProjection", "CLIPTokenizer"]:
+            setattr(tf, cls, type(cls, (), {}))
+        sys.modules["transformers"] = tf
+    import diffusers.loaders as loaders
+    for cls in ["FromSingleFileMixin", "LoraLoaderMixin", "TextualInversionLoaderMixin"]:
+        try:
+            getattr(loaders, cls)
+        except (AttributeError, ImportError, RuntimeError):
+            setattr(loaders, cls, type(cls, (), {}))
+
+
+def vae_config():
+    return dict(block_out_channels=(8, 8, 8, 8), down_block_types=("DownEncoderBlock2D",) * 4,
+                up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=1, latent_channels=4,
+                norm_num_groups=4, sample_size=1024, scaling_factor=0.13025,
+                mid_block_add_attention=False, force_upcast=False)
+
+
+def main():
+    lsrna_dir = os.environ.get("LSRNA_DIR")
+    if not lsrna_dir:
+        print("LSRNA_DIR not set: keeping the committed lsrna_demofusion.npz")
+        return
+    sys.path.insert(0, str(checkout(lsrna_dir)))
+    stub_imports()
+    import lsr.models
+    import pipeline_lsrna_demofusion_sdxl as pm
+    from diffusers.image_processor import VaeImageProcessor
+
+    torch.Tensor.cuda = lambda self, *a, **k: self
+    lsr.models.make = lambda *a, **k: BicubicLsr()
+    orig_make_coord = pm.make_coord
+    pm.make_coord = lambda shape, ranges=None, flatten=True, device="cpu": orig_make_coord(
+        shape, ranges, flatten, "cpu")
+    orig_load = torch.load
+    torch.load = lambda path, *a, **k: {"model": None} if path == "standin" else orig_load(path, *a, **k)
+
+    randn_draws = []
+
+    def randn_like(x, *a, **k):
+        # draws 0 (RNA ε) and 1 (inversion ε) use seeds 1000 and 1002
+        v = det_gaussian(1000 + 2 * len(randn_draws), tuple(x.shape)).to(x.dtype)
+        randn_draws.append(v.clone())
+        return v
+
+    torch.randn_like = randn_like
+    jitter = Recorder(77)
+    pm.random = jitter
+
+    class Driver(pm.DemoFusionLSRNASDXLPipeline):
+        _execution_device = torch.device("cpu")
+
+        def __init__(self):
+            self._internal_dict = {}
+
+        def encode_prompt(self, **kw):
+            return (kw["prompt_embeds"], kw["negative_prompt_embeds"], kw["pooled_prompt_embeds"],
+                    kw["negative_pooled_prompt_embeds"])
+
+        def maybe_free_model_hooks(self):
+            pass
+
+    vae = hashed(AutoencoderKL(**vae_config()))
+    vae.enable_tiling()
+    decoded, decoded_in = [], []
+    orig_decode = vae.decode
+
+    def decode(z, return_dict=True, **k):
+        out = orig_decode(z, return_dict=False, **k)
+        decoded.append(out[0].clone())
+        decoded_in.append(z.clone())
+        return out
+
+    vae.decode = decode
+    sched_cfg = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                     num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading",
+                     set_alpha_to_one=False, prediction_type="epsilon", clip_sample=False)
+    scheduler = DDIMScheduler(**sched_cfg)
+    add_noise_args = []
+    orig_add_noise = scheduler.add_noise
+
+    def add_noise(x, n, t):
+        if not add_noise_args:
+            add_noise_args.append((x.clone(), n.clone()))
+        return orig_add_noise(x, n, t)
+
+    scheduler.add_noise = add_noise
+    pipe = Driver()
+    object.__setattr__(pipe, "vae", vae)
+    object.__setattr__(pipe, "unet", StandInUnet())
+    object.__setattr__(pipe, "scheduler", scheduler)
+    object.__setattr__(pipe, "text_encoder_2", types.SimpleNamespace(config=types.SimpleNamespace(projection_dim=2)))
+    pipe.vae_scale_factor = 8
+    pipe.image_processor = VaeImageProcessor(vae_scale_factor=8)
+    pipe.default_sample_size = 128
+    pipe.set_progress_bar_config(disable=True)
+
+    steps = []
+    h, w = 1024, 2048
+    z_t = det_gaussian(990, (1, 4, 64, 128))
+    emb = torch.zeros(1, 2, 2)
+    images = pipe(prompt_embeds=emb, negative_prompt_embeds=emb,
+                  pooled_prompt_embeds=torch.full((1, 2), 0.7),
+                  negative_pooled_prompt_embeds=torch.full((1, 2), -0.3),
+                  height=h, width=w, latents=z_t, guidance_scale=7.5, view_batch_size=2,
+                  lsr_path="standin", rna_min_std=0.0, rna_max_std=1.2, inversion_depth=30,
+                  callback=lambda i, t, z: steps.append(z.clone()))
+    assert len(steps) == 80 and len(decoded) == 2 and len(randn_draws) == 2, (len(steps), len(decoded))
+    guided, inv_noise = add_noise_args[0]
+    assert torch.equal(inv_noise, randn_draws[1])
+    ref, target = decoded
+    OUT.mkdir(parents=True, exist_ok=True)
+    hi = steps[50:]
+    dump = {
+        "ref_step_9": steps[9].numpy(),                       # reference latent after step 9
+        "ref_latent": steps[49].numpy(),                      # reference latent after 50 steps
+        "ref_image_u8": np.asarray(images[0]),                # decoded reference, PIL uint8 [512,1024,3]
+        "guided": guided.numpy(),                             # upsampled (bicubic) + RNA [1,4,128,256]
+        "jitter": np.array(jitter.draws, dtype=np.int64),     # randint draws, in call order
+        "step_20": hi[0].numpy(),                             # after high-res step index 20
+        "step_49": hi[29].numpy(),                            # before the final re-standardisation
+        "final_latent": (decoded_in[1] * 0.13025).numpy(),    # after re-standardisation
+        "final_image_sub": target[0, :, ::16, ::16].numpy(),  # decoded target, every 16th pixel
+        "final_image_crop": target[0, :, 736:800, 640:896].numpy(),  # across a diffusers tile seam
+        "ref_image_f32_sub": ref[0, :, ::8, ::8].numpy(),
+        "unet_calls": np.array([StandInUnet.calls, StandInUnet.evaluations], dtype=np.int64),
+    }
+    save_npz(OUT / "lsrna_demofusion.npz", dump)
+    print("unet calls", StandInUnet.calls, "evaluations", StandInUnet.evaluations,
+          "jitter draws", len(jitter.draws))
+
+
+if __name__ == "__main__":
+    main()
