@@ -1,10 +1,13 @@
-"""Golden fixtures for ultrares-pipeline: the official LSRNA-DemoFusion pipeline, run on CPU with
-stand-ins for the networks that cannot be downloaded.
+"""Golden fixtures for ultrares-pipeline: the official LSRNA-DemoFusion and DemoFusion pipelines,
+run on CPU with stand-ins for the networks that cannot be downloaded.
 
-Reference: `DemoFusionLSRNASDXLPipeline.__call__` from 3587jjh/LSRNA@eebd4b4
-(`pipeline_lsrna_demofusion_sdxl.py` + `utils.py`), imported unmodified from `LSRNA_DIR` (a
-checkout or git directory of that repository). Nothing of it is copied here; the driver only
-replaces what needs CUDA or downloads:
+References, imported unmodified (nothing of them is copied here):
+* `DemoFusionLSRNASDXLPipeline.__call__` from 3587jjh/LSRNA@eebd4b4
+  (`pipeline_lsrna_demofusion_sdxl.py` + `utils.py`), from `LSRNA_DIR`;
+* `DemoFusionSDXLPipeline.__call__` from PRIS-CV/DemoFusion (`pipeline_demofusion_sdxl.py`),
+  from `DEMOFUSION_DIR`.
+Each is a checkout or a git directory (such as the fetch mirror). The driver only replaces what
+needs CUDA or downloads:
 
 * UNet → `standin_unet`, a fixed cheap function of (latent, t, pooled text embedding, SDXL
   time_ids), implemented identically in `crates/pipeline/tests/common/mod.rs` (`StandIn`):
@@ -17,12 +20,14 @@ replaces what needs CUDA or downloads:
   SDXL's), `det_weight` hashed weights (gen_vae.py), `enable_tiling()` as LSRNA's main.py.
 * `.cuda()` → identity; the phase-1 noise (seed 990) and `torch.randn_like` (RNA ε seed 1000,
   inversion ε seed 1002) are `det_gaussian` values the Rust test recomputes; Python's
-  `random.randint` (view jitter, `random.Random(77)`) is recorded and replayed.
+  `random.randint` (view jitter, `random.Random(77)` / `(78)`) is recorded and replayed.
 
-Run: 1024×2048 target (s = 2, reference 512×1024), DDIM from the SDXL scheduler config, 50 steps,
-inversion depth 30, view batch 2, RNA [0, 1.2].
-
-Writes crates/pipeline/tests/fixtures/lsrna_demofusion.npz (see `dump` below for the keys).
+Runs: 1024×2048 targets (s = 2, reference 512×1024 px), DDIM from the SDXL scheduler config,
+50 steps, CFG 7.5, view batch 2, σ 0.8.
+* lsrna_demofusion.npz: inversion depth 30, RNA [0, 1.2], VAE tiling on (LSRNA's main.py).
+* demofusion.npz: phase 2 at 1024×2048 from the bicubic upsampled reference, all 50 steps,
+  `multi_decoder=False` (plain VAE decode).
+See `lsrna`/`demofusion`/`common_keys` below for the keys.
 """
 import os
 import pathlib
@@ -109,17 +114,17 @@ class Recorder:
         return v
 
 
-def checkout(path):
-    """A work tree of LSRNA_DIR (a checkout, or a git directory such as the fetch mirror)."""
+def checkout(path, files):
+    """A directory with `files` of a checkout or git directory (such as the fetch mirror)."""
     p = pathlib.Path(path)
-    if (p / "pipeline_lsrna_demofusion_sdxl.py").exists():
+    if (p / files[0]).exists():
         return p
     tmp = pathlib.Path(tempfile.mkdtemp())
-    for f in ["pipeline_lsrna_demofusion_sdxl.py", "utils.py"]:
+    for f in files:
         src = subprocess.run(["git", f"--git-dir={p}", "show", f"HEAD:{f}"], check=True,
                              capture_output=True).stdout
         (tmp / f).write_bytes(src)
-    (tmp / "lsr").mkdir()
+    (tmp / "lsr").mkdir()  # the official `lsr` package is replaced by the stand-in
     (tmp / "lsr/__init__.py").write_text("")
     (tmp / "lsr/models.py").write_text("def make(*a, **k):\n    raise RuntimeError('stand-in')\n")
     return tmp
@@ -152,38 +157,8 @@ def vae_config():
                 mid_block_add_attention=False, force_upcast=False)
 
 
-def main():
-    lsrna_dir = os.environ.get("LSRNA_DIR")
-    if not lsrna_dir:
-        print("LSRNA_DIR not set: keeping the committed lsrna_demofusion.npz")
-        return
-    sys.path.insert(0, str(checkout(lsrna_dir)))
-    stub_imports()
-    import lsr.models
-    import pipeline_lsrna_demofusion_sdxl as pm
-    from diffusers.image_processor import VaeImageProcessor
-
-    torch.Tensor.cuda = lambda self, *a, **k: self
-    lsr.models.make = lambda *a, **k: BicubicLsr()
-    orig_make_coord = pm.make_coord
-    pm.make_coord = lambda shape, ranges=None, flatten=True, device="cpu": orig_make_coord(
-        shape, ranges, flatten, "cpu")
-    orig_load = torch.load
-    torch.load = lambda path, *a, **k: {"model": None} if path == "standin" else orig_load(path, *a, **k)
-
-    randn_draws = []
-
-    def randn_like(x, *a, **k):
-        # draws 0 (RNA ε) and 1 (inversion ε) use seeds 1000 and 1002
-        v = det_gaussian(1000 + 2 * len(randn_draws), tuple(x.shape)).to(x.dtype)
-        randn_draws.append(v.clone())
-        return v
-
-    torch.randn_like = randn_like
-    jitter = Recorder(77)
-    pm.random = jitter
-
-    class Driver(pm.DemoFusionLSRNASDXLPipeline):
+def make_driver(base):
+    class Driver(base):
         _execution_device = torch.device("cpu")
 
         def __init__(self):
@@ -196,8 +171,28 @@ def main():
         def maybe_free_model_hooks(self):
             pass
 
+    return Driver
+
+
+def run(pm, cls, randn_seeds, jitter_seed, tiled, **call):
+    """Runs `pm.cls` with the stand-ins; returns what the Rust tests compare."""
+    from diffusers.image_processor import VaeImageProcessor
+
+    randn_draws = []
+
+    def randn_like(x, *a, **k):
+        v = det_gaussian(randn_seeds[len(randn_draws)], tuple(x.shape)).to(x.dtype)
+        randn_draws.append(v.clone())
+        return v
+
+    torch.randn_like = randn_like
+    jitter = Recorder(jitter_seed)
+    pm.random = jitter
+    StandInUnet.calls = StandInUnet.evaluations = 0
+
     vae = hashed(AutoencoderKL(**vae_config()))
-    vae.enable_tiling()
+    if tiled:
+        vae.enable_tiling()
     decoded, decoded_in = [], []
     orig_decode = vae.decode
 
@@ -221,7 +216,9 @@ def main():
         return orig_add_noise(x, n, t)
 
     scheduler.add_noise = add_noise
-    pipe = Driver()
+    # DemoFusion calls it unguarded (written against an Euler-era diffusers); DDIM is stateless.
+    scheduler._init_step_index = lambda t: None
+    pipe = make_driver(getattr(pm, cls))()
     object.__setattr__(pipe, "vae", vae)
     object.__setattr__(pipe, "unet", StandInUnet())
     object.__setattr__(pipe, "scheduler", scheduler)
@@ -229,41 +226,95 @@ def main():
     pipe.vae_scale_factor = 8
     pipe.image_processor = VaeImageProcessor(vae_scale_factor=8)
     pipe.default_sample_size = 128
+    pipe.watermark = None
     pipe.set_progress_bar_config(disable=True)
 
     steps = []
-    h, w = 1024, 2048
-    z_t = det_gaussian(990, (1, 4, 64, 128))
     emb = torch.zeros(1, 2, 2)
     images = pipe(prompt_embeds=emb, negative_prompt_embeds=emb,
                   pooled_prompt_embeds=torch.full((1, 2), 0.7),
                   negative_pooled_prompt_embeds=torch.full((1, 2), -0.3),
-                  height=h, width=w, latents=z_t, guidance_scale=7.5, view_batch_size=2,
-                  lsr_path="standin", rna_min_std=0.0, rna_max_std=1.2, inversion_depth=30,
-                  callback=lambda i, t, z: steps.append(z.clone()))
-    assert len(steps) == 80 and len(decoded) == 2 and len(randn_draws) == 2, (len(steps), len(decoded))
+                  latents=det_gaussian(990, (1, 4, 64, 128)), guidance_scale=7.5, view_batch_size=2,
+                  callback=lambda i, t, z: steps.append(z.clone()), **call)
+    assert len(decoded) == 2 and len(randn_draws) == len(randn_seeds), (len(decoded), len(randn_draws))
     guided, inv_noise = add_noise_args[0]
-    assert torch.equal(inv_noise, randn_draws[1])
-    ref, target = decoded
-    OUT.mkdir(parents=True, exist_ok=True)
-    hi = steps[50:]
-    dump = {
-        "ref_step_9": steps[9].numpy(),                       # reference latent after step 9
-        "ref_latent": steps[49].numpy(),                      # reference latent after 50 steps
-        "ref_image_u8": np.asarray(images[0]),                # decoded reference, PIL uint8 [512,1024,3]
-        "guided": guided.numpy(),                             # upsampled (bicubic) + RNA [1,4,128,256]
-        "jitter": np.array(jitter.draws, dtype=np.int64),     # randint draws, in call order
-        "step_20": hi[0].numpy(),                             # after high-res step index 20
-        "step_49": hi[29].numpy(),                            # before the final re-standardisation
-        "final_latent": (decoded_in[1] * 0.13025).numpy(),    # after re-standardisation
-        "final_image_sub": target[0, :, ::16, ::16].numpy(),  # decoded target, every 16th pixel
-        "final_image_crop": target[0, :, 736:800, 640:896].numpy(),  # across a diffusers tile seam
-        "ref_image_f32_sub": ref[0, :, ::8, ::8].numpy(),
-        "unet_calls": np.array([StandInUnet.calls, StandInUnet.evaluations], dtype=np.int64),
-    }
-    save_npz(OUT / "lsrna_demofusion.npz", dump)
+    assert torch.equal(inv_noise, randn_draws[-1])
     print("unet calls", StandInUnet.calls, "evaluations", StandInUnet.evaluations,
           "jitter draws", len(jitter.draws))
+    return dict(steps=steps, decoded=decoded, decoded_in=decoded_in, guided=guided, images=images,
+                jitter=np.array(jitter.draws, dtype=np.int64),
+                unet_calls=np.array([StandInUnet.calls, StandInUnet.evaluations], dtype=np.int64))
+
+
+def common_keys(r, hi):
+    ref, target = r["decoded"]
+    return {
+        "ref_step_9": r["steps"][9].numpy(),                  # reference latent after step 9
+        "ref_latent": r["steps"][49].numpy(),                 # reference latent after 50 steps
+        "jitter": r["jitter"],                                # randint draws, in call order
+        "step_49": hi[-1].numpy(),                            # before the final re-standardisation
+        "final_latent": (r["decoded_in"][1] * 0.13025).numpy(),  # after re-standardisation
+        "final_image_sub": target[0, :, ::16, ::16].numpy(),  # decoded target, every 16th pixel
+        "ref_image_f32_sub": ref[0, :, ::8, ::8].numpy(),
+        "unet_calls": r["unet_calls"],
+    }
+
+
+def lsrna(pm):
+    r = run(pm, "DemoFusionLSRNASDXLPipeline", [1000, 1002], 77, tiled=True, height=1024, width=2048,
+            lsr_path="standin", rna_min_std=0.0, rna_max_std=1.2, inversion_depth=30)
+    assert len(r["steps"]) == 80
+    hi = r["steps"][50:]
+    target = r["decoded"][1]
+    dump = common_keys(r, hi)
+    dump.update({
+        "ref_image_u8": np.asarray(r["images"][0]),           # decoded reference, PIL uint8 [512,1024,3]
+        "guided": r["guided"].numpy(),                        # upsampled (bicubic) + RNA [1,4,128,256]
+        "step_20": hi[0].numpy(),                             # after high-res step index 20
+        "final_image_crop": target[0, :, 736:800, 640:896].numpy(),  # across a diffusers tile seam
+    })
+    save_npz(OUT / "lsrna_demofusion.npz", dump)
+
+
+def demofusion(pm):
+    r = run(pm, "DemoFusionSDXLPipeline", [1002], 78, tiled=False, height=1024, width=2048,
+            multi_decoder=False, sigma=0.8, output_type="pil")
+    assert len(r["steps"]) == 100
+    hi = r["steps"][50:]
+    dump = common_keys(r, hi)
+    dump.update({
+        "step_0": hi[0].numpy(),                              # after phase-2 step index 0
+    })
+    save_npz(OUT / "demofusion.npz", dump)
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    torch.Tensor.cuda = lambda self, *a, **k: self
+    lsrna_dir, demofusion_dir = os.environ.get("LSRNA_DIR"), os.environ.get("DEMOFUSION_DIR")
+    if lsrna_dir:
+        sys.path.insert(0, str(checkout(lsrna_dir, ["pipeline_lsrna_demofusion_sdxl.py", "utils.py"])))
+        stub_imports()
+        import lsr.models
+        import pipeline_lsrna_demofusion_sdxl as pm
+
+        lsr.models.make = lambda *a, **k: BicubicLsr()
+        orig_make_coord = pm.make_coord
+        pm.make_coord = lambda shape, ranges=None, flatten=True, device="cpu": orig_make_coord(
+            shape, ranges, flatten, "cpu")
+        orig_load = torch.load
+        torch.load = lambda path, *a, **k: {"model": None} if path == "standin" else orig_load(path, *a, **k)
+        lsrna(pm)
+    else:
+        print("LSRNA_DIR not set: keeping the committed lsrna_demofusion.npz")
+    if demofusion_dir:
+        sys.path.insert(0, str(checkout(demofusion_dir, ["pipeline_demofusion_sdxl.py"])))
+        stub_imports()
+        import pipeline_demofusion_sdxl as dm
+
+        demofusion(dm)
+    else:
+        print("DEMOFUSION_DIR not set: keeping the committed demofusion.npz")
 
 
 if __name__ == "__main__":
