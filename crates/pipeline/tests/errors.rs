@@ -1,0 +1,172 @@
+//! Bad input returns clear errors.
+
+mod common;
+
+use std::ops::ControlFlow;
+
+use burn_ndarray::NdArray;
+use common::{StandIn, StandInCond, hashed, tiny_vae_config};
+use ultrares_pipeline::{
+    BicubicUpsampler, Error, HighResConfig, HighResPipeline, ProgressFn, SeededRandomness, Stage,
+};
+use ultrares_schedulers::{Ddim, DpmSolverMultistep, SchedulerConfig};
+
+type B = NdArray<f32>;
+
+fn cond() -> StandInCond {
+    StandInCond {
+        pooled: 0.5,
+        sizes: Vec::new(),
+    }
+}
+
+fn generate(config: &HighResConfig) -> Result<(), Error> {
+    let vae = hashed::<B>(&tiny_vae_config());
+    let ddim = Ddim::new(SchedulerConfig::sdxl(), 50).expect("ddim");
+    let mut pipe = HighResPipeline::new(&StandIn, &vae, &BicubicUpsampler, ddim);
+    let mut rng = SeededRandomness::new(0);
+    pipe.generate(config, &cond(), &Default::default(), &mut rng, &mut ())
+        .map(|_| ())
+}
+
+fn expect_argument(config: HighResConfig, arg: &str) {
+    match generate(&config) {
+        Err(Error::Argument { arg: a, .. }) if a == arg => {}
+        other => panic!("{config:?}: expected an error about `{arg}`, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_configurations_are_rejected() {
+    let lsrna = HighResConfig::lsrna_demofusion;
+    // Not a multiple of the latent factor 8.
+    expect_argument(lsrna(2048, 2044), "height, width");
+    // Smaller than twice the native size: nothing to do beyond the reference.
+    expect_argument(lsrna(1024, 1024), "height, width");
+    expect_argument(HighResConfig::demofusion(512, 512), "height, width");
+    // LSRNA needs a long side divisible by the native size.
+    expect_argument(lsrna(2048, 2560 + 8), "height, width");
+    // Absurd sizes.
+    expect_argument(lsrna(1 << 20, 1024), "height, width");
+    expect_argument(lsrna(0, 2048), "height, width");
+    // Inversion depth beyond the schedule, or zero.
+    expect_argument(
+        HighResConfig {
+            inversion_depth: 51,
+            ..lsrna(2048, 2048)
+        },
+        "inversion_depth",
+    );
+    expect_argument(
+        HighResConfig {
+            inversion_depth: 0,
+            ..lsrna(2048, 2048)
+        },
+        "inversion_depth",
+    );
+    // View geometry.
+    expect_argument(
+        HighResConfig {
+            stride: 0,
+            ..lsrna(2048, 2048)
+        },
+        "window, stride",
+    );
+    expect_argument(
+        HighResConfig {
+            stride: 200,
+            ..lsrna(2048, 2048)
+        },
+        "window, stride",
+    );
+    expect_argument(
+        HighResConfig {
+            view_batch_size: 0,
+            ..lsrna(2048, 2048)
+        },
+        "view_batch_size",
+    );
+    expect_argument(
+        HighResConfig {
+            sigma: f64::NAN,
+            ..lsrna(2048, 2048)
+        },
+        "sigma",
+    );
+    expect_argument(
+        HighResConfig {
+            cosine_scale_1: -1.0,
+            ..lsrna(2048, 2048)
+        },
+        "cosine_scale_1/2/3",
+    );
+}
+
+#[test]
+fn zero_steps_are_rejected() {
+    let config = HighResConfig::lsrna_demofusion(2048, 2048);
+    assert!(matches!(
+        config.validate(8, 0),
+        Err(Error::Argument { arg: "steps", .. })
+    ));
+    // Schedulers refuse zero steps themselves.
+    assert!(Ddim::new(SchedulerConfig::sdxl(), 0).is_err());
+}
+
+#[test]
+fn multistep_schedulers_are_rejected_for_views() {
+    let vae = hashed::<B>(&tiny_vae_config());
+    let dpm = DpmSolverMultistep::<B>::new(SchedulerConfig::sdxl(), 20).expect("dpm");
+    let mut pipe = HighResPipeline::new(&StandIn, &vae, &BicubicUpsampler, dpm);
+    let config = HighResConfig {
+        inversion_depth: 10,
+        ..HighResConfig::lsrna_demofusion(2048, 2048)
+    };
+    let err = pipe
+        .generate(
+            &config,
+            &cond(),
+            &Default::default(),
+            &mut SeededRandomness::new(0),
+            &mut (),
+        )
+        .expect_err("multistep");
+    assert!(
+        matches!(
+            err,
+            Error::Argument {
+                arg: "scheduler",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn cancellation_stops_the_run() {
+    let vae = hashed::<B>(&tiny_vae_config());
+    let ddim = Ddim::new(SchedulerConfig::sdxl(), 50).expect("ddim");
+    let mut pipe = HighResPipeline::new(&StandIn, &vae, &BicubicUpsampler, ddim);
+    let mut seen = Vec::new();
+    let mut observer = ProgressFn(|p: ultrares_pipeline::Progress| {
+        seen.push(p);
+        if p.stage == Stage::Reference && p.step == 3 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    let err = pipe
+        .generate(
+            &HighResConfig::lsrna_demofusion(2048, 2048),
+            &cond(),
+            &Default::default(),
+            &mut SeededRandomness::new(0),
+            &mut observer,
+        )
+        .expect_err("cancelled");
+    assert!(matches!(err, Error::Cancelled(_)), "{err}");
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[0].total, 50);
+}
