@@ -32,6 +32,7 @@
 pub use ultrares_core as core;
 pub use ultrares_lsr as lsr;
 pub use ultrares_metrics as metrics;
+pub use ultrares_pipeline as pipeline;
 pub use ultrares_rna as rna;
 pub use ultrares_schedulers as schedulers;
 pub use ultrares_vae as vae;
@@ -52,6 +53,10 @@ pub enum Error {
     /// An error from `ultrares-metrics` (GLCM parameters, image sizes).
     #[error(transparent)]
     Metrics(#[from] ultrares_metrics::Error),
+    /// An error from `ultrares-pipeline` (target sizes, strategy settings, cancellation, and the
+    /// models' errors it carries).
+    #[error(transparent)]
+    Pipeline(#[from] ultrares_pipeline::Error),
     /// An error from `ultrares-rna` (Canny parameters, region-noise settings).
     #[error(transparent)]
     Rna(#[from] ultrares_rna::Error),
@@ -79,5 +84,8 @@ pub mod prelude {
     pub use ultrares_core::tiling::{Blend, TileConfig, TileMerger, TilePlan};
     pub use ultrares_core::{CodecTiling, Denoiser, LatentCodec, LatentUpsampler, PredictionType};
     pub use ultrares_lsr::{Liif, LiifConfig};
+    pub use ultrares_pipeline::{
+        Guided, GuidedCond, HighResConfig, HighResPipeline, SeededRandomness, Strategy,
+    };
     pub use ultrares_vae::{AutoencoderKl, AutoencoderKlConfig, DiffusersTiling, SeamlessTiling};
 }

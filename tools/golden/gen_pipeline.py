@@ -174,8 +174,9 @@ def make_driver(base):
     return Driver
 
 
-def run(pm, cls, randn_seeds, jitter_seed, tiled, **call):
-    """Runs `pm.cls` with the stand-ins; returns what the Rust tests compare."""
+def run(pm, cls, randn_seeds, jitter_seed, tiled, vae=None, **call):
+    """Runs `pm.cls` with the stand-ins (`vae`: the hashed tiny VAE unless given); returns what
+    the Rust tests compare."""
     from diffusers.image_processor import VaeImageProcessor
 
     randn_draws = []
@@ -190,7 +191,7 @@ def run(pm, cls, randn_seeds, jitter_seed, tiled, **call):
     pm.random = jitter
     StandInUnet.calls = StandInUnet.evaluations = 0
 
-    vae = hashed(AutoencoderKL(**vae_config()))
+    vae = vae or hashed(AutoencoderKL(**vae_config()))
     if tiled:
         vae.enable_tiling()
     decoded, decoded_in = [], []
@@ -231,22 +232,25 @@ def run(pm, cls, randn_seeds, jitter_seed, tiled, **call):
 
     steps = []
     emb = torch.zeros(1, 2, 2)
+    h, w = call["height"], call["width"]
+    s = max(h, w) // 1024
+    call.setdefault("view_batch_size", 2)
     images = pipe(prompt_embeds=emb, negative_prompt_embeds=emb,
                   pooled_prompt_embeds=torch.full((1, 2), 0.7),
                   negative_pooled_prompt_embeds=torch.full((1, 2), -0.3),
-                  latents=det_gaussian(990, (1, 4, 64, 128)), guidance_scale=7.5, view_batch_size=2,
+                  latents=det_gaussian(990, (1, 4, h // s // 8, w // s // 8)), guidance_scale=7.5,
                   callback=lambda i, t, z: steps.append(z.clone()), **call)
-    assert len(decoded) == 2 and len(randn_draws) == len(randn_seeds), (len(decoded), len(randn_draws))
     guided, inv_noise = add_noise_args[0]
-    assert torch.equal(inv_noise, randn_draws[-1])
     print("unet calls", StandInUnet.calls, "evaluations", StandInUnet.evaluations,
           "jitter draws", len(jitter.draws))
     return dict(steps=steps, decoded=decoded, decoded_in=decoded_in, guided=guided, images=images,
+                randn_draws=randn_draws, inv_noise=inv_noise,
                 jitter=np.array(jitter.draws, dtype=np.int64),
                 unet_calls=np.array([StandInUnet.calls, StandInUnet.evaluations], dtype=np.int64))
 
 
 def common_keys(r, hi):
+    assert len(r["decoded"]) == 2 and torch.equal(r["inv_noise"], r["randn_draws"][-1])
     ref, target = r["decoded"]
     return {
         "ref_step_9": r["steps"][9].numpy(),                  # reference latent after step 9

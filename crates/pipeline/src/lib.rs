@@ -27,6 +27,8 @@ mod config;
 mod error;
 mod pipeline;
 mod random;
+#[doc(hidden)]
+pub mod testing;
 pub mod views;
 
 pub use bicubic::{BicubicUpsampler, bicubic_matrix};
