@@ -13,6 +13,7 @@ use ultrares::rna::canny::{CannyConfig, canny};
 
 #[cfg(feature = "ndarray")]
 mod fid;
+mod generate;
 #[cfg(feature = "ndarray")]
 mod lsr;
 mod metrics;
@@ -81,6 +82,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Generate a high-resolution image (LSRNA-DemoFusion, DemoFusion or direct). Needs a
+    /// denoiser network, which ultrares does not implement yet: checks the arguments and says so.
+    Generate(generate::Args),
     /// A scheduler's inference schedule (timesteps, sigmas or alphas_cumprod), as diffusers
     /// computes it.
     Schedule(schedule::Args),
@@ -168,6 +172,7 @@ fn parse_size(s: &str) -> Result<[usize; 2], String> {
 fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Schedule(args) => println!("{}", schedule::run(args)?),
+        Command::Generate(args) => println!("{}", generate::run(args)?),
         Command::GlcmScore(args) => println!("{}", metrics::run(args)?),
         Command::CompressionRatio(args) => println!("{}", metrics::run_compression_ratio(args)?),
         #[cfg(feature = "ndarray")]

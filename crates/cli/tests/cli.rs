@@ -513,3 +513,32 @@ fn lsr_and_upscale_match_the_official_code() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such file"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn generate_checks_arguments_then_reports_the_missing_denoiser() {
+    let out = ultrares(&["generate", "a fox", "-o", "/tmp/x.png", "--width", "2044"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("multiples of the latent factor 8"), "{err}");
+    let out = ultrares(&[
+        "generate",
+        "a fox",
+        "-o",
+        "/tmp/x.png",
+        "--inversion-depth",
+        "60",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("inversion_depth"));
+    let out = ultrares(&[
+        "generate",
+        "a fox",
+        "-o",
+        "/tmp/x.png",
+        "--strategy",
+        "demofusion",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no denoiser network"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
