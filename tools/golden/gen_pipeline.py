@@ -5,7 +5,9 @@ References, imported unmodified (nothing of them is copied here):
 * `DemoFusionLSRNASDXLPipeline.__call__` from 3587jjh/LSRNA@eebd4b4
   (`pipeline_lsrna_demofusion_sdxl.py` + `utils.py`), from `LSRNA_DIR`;
 * `DemoFusionSDXLPipeline.__call__` from PRIS-CV/DemoFusion (`pipeline_demofusion_sdxl.py`),
-  from `DEMOFUSION_DIR`.
+  from `DEMOFUSION_DIR`;
+* `Pixelsmith.__call__(image=…, slider=…)` from Thanos-DB/Pixelsmith (`pixelsmith_pipeline.py`),
+  from `PIXELSMITH_DIR`.
 Each is a checkout or a git directory (such as the fetch mirror). The driver only replaces what
 needs CUDA or downloads:
 
@@ -27,6 +29,8 @@ Runs: 1024×2048 targets (s = 2, reference 512×1024 px), DDIM from the SDXL sch
 * lsrna_demofusion.npz: inversion depth 30, RNA [0, 1.2], VAE tiling on (LSRNA's main.py).
 * demofusion.npz: phase 2 at 1024×2048 from the bicubic upsampled reference, all 50 steps,
   `multi_decoder=False` (plain VAE decode).
+* pixelsmith.npz: the patch sampler on a 128×256 guidance latent, Slider 20; its
+  `torch.randperm`/`torch.rand` draws are recorded and replayed.
 See `lsrna`/`demofusion`/`common_keys` below for the keys.
 """
 import os
@@ -77,13 +81,14 @@ def standin_eps(x, t, pooled, time_ids):
 
 
 class StandInUnet:
-    config = types.SimpleNamespace(sample_size=128, in_channels=4, addition_time_embed_dim=1)
+    config = types.SimpleNamespace(sample_size=128, in_channels=4, addition_time_embed_dim=1,
+                                   time_cond_proj_dim=None)
     add_embedding = types.SimpleNamespace(linear_1=types.SimpleNamespace(in_features=8))
     calls = 0
     evaluations = 0
 
     def __call__(self, x, t, encoder_hidden_states=None, cross_attention_kwargs=None,
-                 added_cond_kwargs=None, return_dict=False):
+                 added_cond_kwargs=None, return_dict=False, **kwargs):
         StandInUnet.calls += 1
         StandInUnet.evaluations += x.shape[0]
         return (standin_eps(x, t, added_cond_kwargs["text_embeds"], added_cond_kwargs["time_ids"]),)
@@ -135,15 +140,18 @@ def stub_imports():
     to exist (text encoders and LoRA mixins are unused here): stub what 0.36 lacks."""
     for name in ["matplotlib", "matplotlib.pyplot"]:
         sys.modules.setdefault(name, types.ModuleType(name))
+    sys.modules["matplotlib.pyplot"].rcParams = {}
     try:
         import transformers  # noqa: F401
     except ImportError:
         tf = types.ModuleType("transformers")
-        for cls in ["CLIPTextModel", "CLIPTextModelWithProjection", "CLIPTokenizer"]:
+        for cls in ["CLIPTextModel", "CLIPTextModelWithProjection", "CLIPTokenizer",
+                    "CLIPImageProcessor", "CLIPVisionModelWithProjection"]:
             setattr(tf, cls, type(cls, (), {}))
         sys.modules["transformers"] = tf
     import diffusers.loaders as loaders
-    for cls in ["FromSingleFileMixin", "LoraLoaderMixin", "TextualInversionLoaderMixin"]:
+    for cls in ["FromSingleFileMixin", "LoraLoaderMixin", "TextualInversionLoaderMixin",
+                "IPAdapterMixin", "StableDiffusionXLLoraLoaderMixin"]:
         try:
             getattr(loaders, cls)
         except (AttributeError, ImportError, RuntimeError):
@@ -292,6 +300,88 @@ def demofusion(pm):
     save_npz(OUT / "demofusion.npz", dump)
 
 
+def pixelsmith(pm):
+    """The official Pixelsmith patch loop from a given guidance latent (`image=`, what
+    `generate_image` passes after its Lanczos resize and VAE encode): the guide is
+    `det_gaussian(980)` [1,4,128,256] (recomputed by the Rust test), slider 20, DDIM with
+    `set_alpha_to_one=True` as `generate_image` sets it."""
+    from diffusers.image_processor import VaeImageProcessor
+
+    records = {"randperm": [], "rand": [], "inputs": [], "outputs": []}
+    gen = torch.Generator().manual_seed(5)
+    orig_randperm, orig_rand, orig_randn = torch.randperm, torch.rand, torch.randn
+
+    def randperm(n, *a, **k):
+        perm = orig_randperm(n, generator=gen)
+        records["randperm"].append(int(perm[0]))
+        return perm
+
+    def rand(*shape, **k):
+        v = orig_rand(*shape, generator=gen)
+        records["rand"].append(float(v.flatten()[0]))
+        return v
+
+    def randn(shape, dtype=None, **k):
+        # the guidance noise (float16, as upstream draws it)
+        return det_gaussian(1002, tuple(shape)).to(dtype or torch.float32)
+
+    orig_to = torch.Tensor.to
+
+    def to(self, *a, **k):
+        a = tuple("cpu" if x == "cuda" else x for x in a)
+        return orig_to(self, *a, **k)
+
+    torch.randperm, torch.rand, torch.randn, torch.Tensor.to = randperm, rand, randn, to
+    StandInUnet.calls = StandInUnet.evaluations = 0
+    sched_cfg = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                     num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading",
+                     set_alpha_to_one=True, prediction_type="epsilon", clip_sample=False)
+    scheduler = DDIMScheduler(**sched_cfg)
+    orig_step = scheduler.step
+
+    def step(pred, t, x, **k):
+        out = orig_step(pred, t, x, **k)
+        if len(records["inputs"]) < 2:
+            records["inputs"].append(x.clone())
+            records["outputs"].append(out[0].clone())
+        return out
+
+    scheduler.step = step
+
+    class Driver(make_driver(pm.Pixelsmith)):
+        device = torch.device("cpu")
+
+    pipe = Driver()
+    object.__setattr__(pipe, "vae", types.SimpleNamespace(config=types.SimpleNamespace(
+        block_out_channels=(1, 1, 1, 1), scaling_factor=0.13025, force_upcast=False), dtype=torch.float32))
+    object.__setattr__(pipe, "unet", StandInUnet())
+    object.__setattr__(pipe, "scheduler", scheduler)
+    object.__setattr__(pipe, "text_encoder_2", types.SimpleNamespace(config=types.SimpleNamespace(projection_dim=2)))
+    pipe.vae_scale_factor = 8
+    pipe.image_processor = VaeImageProcessor(vae_scale_factor=8)
+    pipe.default_sample_size = 128
+    pipe.watermark = None
+    pipe.set_progress_bar_config(disable=True)
+    guide = det_gaussian(980, (1, 4, 128, 256))
+    emb = torch.zeros(1, 2, 2)
+    out = pipe(prompt_embeds=emb, negative_prompt_embeds=emb,
+               pooled_prompt_embeds=torch.full((1, 2), 0.7),
+               negative_pooled_prompt_embeds=torch.full((1, 2), -0.3),
+               latents=torch.zeros(1, 4, 128, 256), guidance_scale=7.5, height=1024, width=2048,
+               image=guide, slider=20, output_type="latent", return_dict=False)[0]
+    torch.randperm, torch.rand, torch.randn, torch.Tensor.to = orig_randperm, orig_rand, orig_randn, orig_to
+    print("\nunet calls", StandInUnet.calls, "evaluations", StandInUnet.evaluations)
+    save_npz(OUT / "pixelsmith.npz", {
+        "randperm": np.array(records["randperm"], dtype=np.int64),  # torch.randperm(n)[0], in order
+        "rand": np.array(records["rand"], dtype=np.float64),        # torch.rand(1) draws, in order
+        "patch_input_0": records["inputs"][0].numpy(),              # first DDIM step's patch input
+        "patch_input_1": records["inputs"][1].numpy(),
+        "patch_output_0": records["outputs"][0].numpy(),            # its DDIM step's output
+        "final_latent": out.numpy(),                                 # [1,4,128,256]
+        "unet_calls": np.array([StandInUnet.calls, StandInUnet.evaluations], dtype=np.int64),
+    })
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     torch.Tensor.cuda = lambda self, *a, **k: self
@@ -319,6 +409,17 @@ def main():
         demofusion(dm)
     else:
         print("DEMOFUSION_DIR not set: keeping the committed demofusion.npz")
+    pixelsmith_dir = os.environ.get("PIXELSMITH_DIR")
+    if pixelsmith_dir:
+        sys.path.insert(0, str(checkout(pixelsmith_dir, ["pixelsmith_pipeline.py"])))
+        stub_imports()
+        # its vendored VAE serves only `generate_image`, which is not called here
+        sys.modules["autoencoder_kl"] = types.SimpleNamespace(AutoencoderKL=AutoencoderKL)
+        import pixelsmith_pipeline as px
+
+        pixelsmith(px)
+    else:
+        print("PIXELSMITH_DIR not set: keeping the committed pixelsmith.npz")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,17 @@ pub enum Strategy {
     /// (LSR), region-wise noise (RNA) from the decoded reference's edges, then only the last
     /// `inversion_depth` steps of DemoFusion's denoising.
     LsrnaDemoFusion,
+    /// Pixelsmith (Tragakis et al., NeurIPS 2024; `Thanos-DB/Pixelsmith`): a reference, then
+    /// phases at ×2, ×4, … (the README's cascade), each guided by the previous image resized
+    /// with PIL's Lanczos in RGB and encoded; random 128-latent patches are denoised where the
+    /// per-latent timestep is highest, with Fourier phase mixing and checkerboard replacement
+    /// from the guide for the first `slider` steps.
+    Pixelsmith,
+    /// LSRNA-Pixelsmith (LSRNA paper, App. B; no code released): Pixelsmith's patch sampler in
+    /// one jump, guided by the LSR-upsampled reference latent with region-wise noise
+    /// ([0.4, 0.8]), over the last `inversion_depth` (30) steps. The open choices (lsrna.md §10.2)
+    /// are documented on [`HighResConfig::lsrna_pixelsmith`].
+    LsrnaPixelsmith,
 }
 
 /// How the final latent is decoded.
@@ -78,6 +89,17 @@ pub struct HighResConfig {
     pub restandardize: bool,
     /// How the target latent is decoded.
     pub decode: DecodeMode,
+    /// Pixelsmith's Slider per phase (the number of first steps with guidance); the last entry
+    /// serves the remaining phases. README: 20 for ×2, 30 for ×4.
+    pub sliders: Vec<usize>,
+    /// Pixelsmith: half-width of the box filter feathering the time mask (`gradient_width`, 10).
+    pub gradient_width: usize,
+    /// Pixelsmith: pass the patch's column as both crop coordinates, as upstream does
+    /// (`time_ids[2] = time_ids[3] = (j − 64)·8`); `false` passes the row as the top.
+    pub pixelsmith_upstream_crop: bool,
+    /// How a Pixelsmith phase's guide image is encoded (its posterior mean: LatentCodec gives no
+    /// sample; upstream uses `tiled_encode(...).latent_dist.sample()`).
+    pub encode_tiling: CodecTiling,
 }
 
 /// The largest target side accepted, in pixels (16K).
@@ -104,6 +126,53 @@ impl HighResConfig {
             rna: Some(RegionNoiseConfig::demofusion()),
             restandardize: true,
             decode: DecodeMode::Tiled(CodecTiling::default()),
+            sliders: vec![20, 30],
+            gradient_width: 10,
+            pixelsmith_upstream_crop: true,
+            encode_tiling: CodecTiling::default(),
+        }
+    }
+
+    /// Pixelsmith with its README's cascade ×2 (Slider 20) → ×4 (Slider 30) → …, patches of 128
+    /// latents, `gradient_width` 10, no RNA, no re-standardisation. Use a DDIM scheduler with
+    /// `set_alpha_to_one = true`, as upstream's `generate_image`.
+    pub fn pixelsmith(height: usize, width: usize) -> Self {
+        Self {
+            strategy: Strategy::Pixelsmith,
+            rna: None,
+            restandardize: false,
+            ..Self::lsrna_demofusion(height, width)
+        }
+    }
+
+    /// LSRNA-Pixelsmith. The paper gives LSR + RNA [0.4, 0.8] as the guide and 30 of 50 steps;
+    /// the rest is this crate's choice: one jump to the target, sampling starts at step index
+    /// 50 − 30 (t = 581, as LSRNA-DemoFusion) with the guide noised from there, Slider 12 (40 %
+    /// of the steps, the same share as Pixelsmith's 20 of 50 at ×2), no re-standardisation.
+    pub fn lsrna_pixelsmith(height: usize, width: usize) -> Self {
+        Self {
+            strategy: Strategy::LsrnaPixelsmith,
+            rna: Some(RegionNoiseConfig::pixelsmith()),
+            restandardize: false,
+            sliders: vec![12],
+            ..Self::lsrna_demofusion(height, width)
+        }
+    }
+
+    /// The scales of the high-resolution phases: `[s]` for the one-jump strategies, DemoFusion's
+    /// `2..=s`, Pixelsmith's `2, 4, …` below `s`, then `s`.
+    pub fn phases(&self, s: usize) -> Vec<usize> {
+        match self.strategy {
+            Strategy::Direct => Vec::new(),
+            Strategy::LsrnaDemoFusion | Strategy::LsrnaPixelsmith => vec![s],
+            Strategy::DemoFusion => (2..=s).collect(),
+            Strategy::Pixelsmith => {
+                let mut v: Vec<usize> = std::iter::successors(Some(2), |k| Some(k * 2))
+                    .take_while(|&k| k < s)
+                    .collect();
+                v.push(s);
+                v
+            }
         }
     }
 
@@ -173,9 +242,6 @@ impl HighResConfig {
                 format!("{}, {}", self.window, self.stride),
             ));
         }
-        if self.view_batch_size == 0 {
-            return Err(Error::argument("view_batch_size", "≥ 1", 0));
-        }
         if self.native_size == 0 || !self.native_size.is_multiple_of(f) {
             return Err(Error::argument(
                 "native_size",
@@ -194,7 +260,13 @@ impl HighResConfig {
                 format!("{h}×{w}"),
             ));
         }
-        if self.strategy == Strategy::LsrnaDemoFusion {
+        if self.view_batch_size == 0 {
+            return Err(Error::argument("view_batch_size", "≥ 1", 0));
+        }
+        if matches!(
+            self.strategy,
+            Strategy::LsrnaDemoFusion | Strategy::LsrnaPixelsmith
+        ) {
             if long % self.native_size != 0 {
                 return Err(Error::argument(
                     "height, width",
@@ -221,6 +293,55 @@ impl HighResConfig {
                 ));
             }
         }
-        Ok(long / self.native_size)
+        let s = long / self.native_size;
+        if matches!(
+            self.strategy,
+            Strategy::Pixelsmith | Strategy::LsrnaPixelsmith
+        ) {
+            self.validate_pixelsmith(f, s, steps)?;
+        }
+        Ok(s)
+    }
+
+    fn validate_pixelsmith(&self, f: usize, s: usize, steps: usize) -> Result<()> {
+        let p = self.window;
+        if !p.is_multiple_of(2) || self.gradient_width >= p {
+            return Err(Error::argument(
+                "window, gradient_width",
+                "an even patch size larger than the feather width",
+                format!("{p}, {}", self.gradient_width),
+            ));
+        }
+        let begin = if self.strategy == Strategy::LsrnaPixelsmith {
+            steps - self.inversion_depth
+        } else {
+            0
+        };
+        if self.sliders.is_empty() || self.sliders.iter().any(|&k| k == 0 || begin + k > steps) {
+            return Err(Error::argument(
+                "sliders",
+                format!("one or more Sliders in 1..={}", steps - begin),
+                format!("{:?}", self.sliders),
+            ));
+        }
+        for k in self.phases(s) {
+            let [ph, pw] = self.phase_size(k, s, f);
+            if ph / f < p || pw / f < p {
+                return Err(Error::argument(
+                    "height, width",
+                    format!(
+                        "every Pixelsmith phase at least one {p}-latent patch in both directions"
+                    ),
+                    format!("{}×{} (phase ×{k}: {ph}×{pw} px)", self.height, self.width),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The pixel size of the phase at scale `k` of `s`: `(h·k/s, w·k/s)` floored to multiples
+    /// of `f` (the target itself at `k = s`).
+    pub fn phase_size(&self, k: usize, s: usize, f: usize) -> [usize; 2] {
+        [self.height * k / s / f * f, self.width * k / s / f * f]
     }
 }

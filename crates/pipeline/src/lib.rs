@@ -10,6 +10,10 @@
 //! * **DemoFusion** (Du et al., CVPR 2024; `PRIS-CV/DemoFusion`): progressive phases with
 //!   skip residuals `c₁ = ((1 + cos(π(T−t)/T))/2)^α₁`, MultiDiffusion over jittered 128-latent
 //!   views at stride 64, and dilated sampling of Gaussian-blurred sub-latents mixed by `c₂`;
+//! * **Pixelsmith** (Tragakis et al., NeurIPS 2024; `Thanos-DB/Pixelsmith`): a per-latent
+//!   timestep map, random 128-latent patches, Fourier phase mixing and checkerboard replacement
+//!   from a Lanczos-upsampled guide for the first `slider` steps; **LSRNA-Pixelsmith** guides it
+//!   with LSR + RNA instead;
 //! * **Direct** generation at the target size.
 //!
 //! Every upstream knob is a [`HighResConfig`] field with the upstream default; every random draw
@@ -17,7 +21,6 @@
 //! progress (and can cancel) and every intermediate latent. Classifier-free guidance is the
 //! [`Guided`] wrapper; SDXL micro-conditioning per view goes through [`ViewConditioning`].
 //!
-//! Pixelsmith and LSRNA-Pixelsmith are not implemented yet.
 #![warn(missing_docs)]
 
 mod bicubic;
@@ -25,7 +28,9 @@ pub mod blur;
 mod cond;
 mod config;
 mod error;
+mod phase;
 mod pipeline;
+mod pixelsmith;
 mod random;
 #[doc(hidden)]
 pub mod testing;
@@ -35,8 +40,10 @@ pub use bicubic::{BicubicUpsampler, bicubic_matrix};
 pub use cond::{Guided, GuidedCond, SizeCond, ViewConditioning, rescale_noise_cfg};
 pub use config::{DecodeMode, HighResConfig, MAX_SIDE, Strategy};
 pub use error::{Error, Result};
+pub use phase::Fft2;
 pub use pipeline::{
     HighResOutput, HighResPipeline, Intermediate, Observer, Progress, ProgressFn, Stage,
     StageTiming, TRAIN_STEPS, cosine_factor,
 };
+pub use pixelsmith::smoothed_time_mask;
 pub use random::{Draw, Randomness, SeededRandomness};

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use ultrares_core::image::{ValueRange, tensor_to_rgb8};
+use ultrares_core::image::{ValueRange, rgb8_to_tensor, tensor_to_rgb8};
+use ultrares_core::resize::{PilFilter, resize_pil};
 use ultrares_core::{Denoiser, LatentCodec, LatentUpsampler};
 use ultrares_schedulers::Scheduler;
 
@@ -65,6 +66,12 @@ pub enum Intermediate {
     },
     /// The final latent, re-standardised, as decoded.
     Final,
+    /// Pixelsmith: the `k`-th patch (counted over the run) as it enters the denoiser, after
+    /// phase mixing and the replacement of lagging latents.
+    PixelsmithPatch(usize),
+    /// Pixelsmith: the `k`-th patch right after its scheduler step (before the checkerboard
+    /// replacement and the write-back).
+    PixelsmithStep(usize),
 }
 
 /// Receives progress and intermediates; returning [`ControlFlow::Break`] from
@@ -141,16 +148,17 @@ pub struct HighResPipeline<'a, B: Backend, D, C, U, S> {
     _backend: PhantomData<B>,
 }
 
-struct Run<'r, B: Backend> {
-    rng: &'r mut dyn Randomness,
-    observer: &'r mut dyn Observer<B>,
-    calls: usize,
-    evaluations: usize,
-    timings: Vec<StageTiming>,
+pub(crate) struct Run<'r, B: Backend> {
+    pub(crate) rng: &'r mut dyn Randomness,
+    pub(crate) observer: &'r mut dyn Observer<B>,
+    pub(crate) calls: usize,
+    pub(crate) evaluations: usize,
+    pub(crate) timings: Vec<StageTiming>,
+    pub(crate) patches: usize,
 }
 
 impl<B: Backend> Run<'_, B> {
-    fn progress(&mut self, stage: Stage, step: usize, total: usize) -> Result<()> {
+    pub(crate) fn progress(&mut self, stage: Stage, step: usize, total: usize) -> Result<()> {
         match self.observer.on_progress(Progress { stage, step, total }) {
             ControlFlow::Continue(()) => Ok(()),
             ControlFlow::Break(()) => {
@@ -159,12 +167,17 @@ impl<B: Backend> Run<'_, B> {
         }
     }
 
-    fn noise(&mut self, draw: Draw, shape: [usize; 4], device: &B::Device) -> Result<Tensor<B, 4>> {
+    pub(crate) fn noise(
+        &mut self,
+        draw: Draw,
+        shape: [usize; 4],
+        device: &B::Device,
+    ) -> Result<Tensor<B, 4>> {
         let v = self.rng.gaussian(draw, shape.iter().product())?;
         Ok(Tensor::from_data(TensorData::new(v, shape), device))
     }
 
-    fn timed<T>(&mut self, stage: Stage, start: Instant, value: T) -> T {
+    pub(crate) fn timed<T>(&mut self, stage: Stage, start: Instant, value: T) -> T {
         self.timings.push(StageTiming {
             stage,
             elapsed: start.elapsed(),
@@ -247,7 +260,11 @@ where
         let f = self.codec.downscale_factor();
         let steps = self.scheduler.timesteps().len();
         let s = config.validate(f, steps)?;
-        if config.strategy != Strategy::Direct && self.scheduler.is_multistep() {
+        let views = matches!(
+            config.strategy,
+            Strategy::DemoFusion | Strategy::LsrnaDemoFusion
+        );
+        if views && self.scheduler.is_multistep() {
             return Err(Error::argument(
                 "scheduler",
                 "a single-step scheduler (DDIM, Euler, DDPM): views are stepped many times per step index",
@@ -268,13 +285,15 @@ where
             calls: 0,
             evaluations: 0,
             timings: Vec::new(),
+            patches: 0,
         };
         let (h, w) = (config.height, config.width);
         // Reference size and micro-conditioning (lsrna.md §4.1 step 0–1, §4.2).
         let (ref_px, ref_cond) = match config.strategy {
             Strategy::Direct => ([h, w], SizeCond::uncropped([h, w])),
-            Strategy::LsrnaDemoFusion => ([h / s, w / s], SizeCond::uncropped([h / s, w / s])),
             Strategy::DemoFusion => ([h / s, w / s], SizeCond::uncropped([h, w])),
+            // LSRNA and Pixelsmith condition the reference on its own size.
+            _ => ([h / s, w / s], SizeCond::uncropped([h / s, w / s])),
         };
         let start = Instant::now();
         let shape = [1, channels, ref_px[0] / f, ref_px[1] / f];
@@ -314,7 +333,7 @@ where
             }
         };
         let latent = match config.strategy {
-            Strategy::LsrnaDemoFusion => {
+            Strategy::LsrnaDemoFusion | Strategy::LsrnaPixelsmith => {
                 let start = Instant::now();
                 let size = [h / s / f * s, w / s / f * s];
                 let up = self
@@ -334,9 +353,48 @@ where
                 run.timed(Stage::Upsample, start, ());
                 run.progress(Stage::Upsample, 1, 1)?;
                 let begin = steps - config.inversion_depth;
-                let micro = SizeCond::uncropped([h / s * s, w / s * s]);
-                let z = self.high_res_phase(config, guide, s, begin, cond, micro, &mut run)?;
+                let z = if config.strategy == Strategy::LsrnaPixelsmith {
+                    self.pixelsmith_phase(
+                        config,
+                        guide,
+                        s,
+                        begin,
+                        config.sliders[0],
+                        cond,
+                        &mut run,
+                    )?
+                } else {
+                    let micro = SizeCond::uncropped([h / s * s, w / s * s]);
+                    self.high_res_phase(config, guide, s, begin, cond, micro, &mut run)?
+                };
                 restd(z)
+            }
+            Strategy::Pixelsmith => {
+                let phases = config.phases(s);
+                let mut image = reference_image.clone();
+                let mut z = reference.clone();
+                for (n, &k) in phases.iter().enumerate() {
+                    let start = Instant::now();
+                    let [ph, pw] = config.phase_size(k, s, f);
+                    // The previous image, PIL Lanczos in RGB to the phase size, encoded.
+                    let rgb = tensor_to_rgb8(image, ValueRange::MinusOneOne)?;
+                    let resized = resize_pil(&rgb[0], pw as u32, ph as u32, PilFilter::Lanczos)?;
+                    let x = rgb8_to_tensor::<B>(&resized, ValueRange::MinusOneOne, device);
+                    let guide = self
+                        .codec
+                        .encode_tiled(x, &config.encode_tiling)
+                        .map_err(|e| Error::Codec(Box::new(e)))?;
+                    run.observer.on_latent(Intermediate::Guide, &guide);
+                    run.timed(Stage::Upsample, start, ());
+                    let slider = config.sliders[n.min(config.sliders.len() - 1)];
+                    z = restd(self.pixelsmith_phase(config, guide, k, 0, slider, cond, &mut run)?);
+                    image = if n + 1 < phases.len() {
+                        self.decode(z.clone(), config.decode, &mut run)?
+                    } else {
+                        Tensor::zeros([1, 3, 1, 1], device)
+                    };
+                }
+                z
             }
             _ => {
                 // DemoFusion: phases 2..=s at 1024·k on the long side, the short side × aspect.
@@ -389,7 +447,7 @@ where
     /// One denoiser call and scheduler step on a batch of latents with micro-conditioning
     /// `sizes` (one per latent); the prediction is made on `input` (the blurred sub-latents of
     /// dilated sampling) and applied to `sample`.
-    fn step_batch(
+    pub(crate) fn step_batch(
         &mut self,
         input: Tensor<B, 4>,
         sample: Tensor<B, 4>,

@@ -35,12 +35,25 @@ pub trait Randomness {
     /// # Errors
     /// Implementations may fail (e.g. a replay that ran out of recorded draws).
     fn randint(&mut self, low: i64, high: i64) -> Result<i64>;
+
+    /// A uniform value in `[0, 1)` (`torch.rand(1)`: Pixelsmith's checkerboard shifts).
+    ///
+    /// # Errors
+    /// Implementations may fail (e.g. a replay that ran out of recorded draws).
+    fn uniform(&mut self) -> Result<f64>;
+
+    /// A uniform index in `0..n` (`torch.randperm(n)[0]`: Pixelsmith's patch choice among the
+    /// latents with the highest remaining timestep).
+    ///
+    /// # Errors
+    /// Implementations may fail (e.g. a replay that ran out of recorded draws).
+    fn index(&mut self, n: usize) -> Result<usize>;
 }
 
 /// Draws from one `u64` seed: the k-th Gaussian draw of a run is
 /// [`ultrares_core::noise::gaussian_vec`] with seed `seed + k` (k = 0, 1, … in call order), and
-/// the integers come from a ChaCha8 stream keyed with `seed` on stream `u64::MAX`, without modulo
-/// bias. The same seed and configuration give the same run on every backend.
+/// the integers and uniforms come from a ChaCha8 stream keyed with `seed` on stream `u64::MAX`
+/// (integers without modulo bias, uniforms as the top 53 bits of one word). The same seed and configuration give the same run on every backend.
 #[derive(Debug, Clone)]
 pub struct SeededRandomness {
     seed: u64,
@@ -87,5 +100,16 @@ impl Randomness for SeededRandomness {
                 return Ok(low.wrapping_add((v % span) as i64));
             }
         }
+    }
+
+    fn uniform(&mut self) -> Result<f64> {
+        Ok((self.ints.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64))
+    }
+
+    fn index(&mut self, n: usize) -> Result<usize> {
+        if n == 0 {
+            return Err(crate::Error::argument("index", "n ≥ 1", 0));
+        }
+        Ok(self.randint(0, n as i64 - 1)? as usize)
     }
 }

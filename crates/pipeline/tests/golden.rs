@@ -132,6 +132,7 @@ fn run_with<C: LatentCodec<B>, U: LatentUpsampler<B>>(
     let mut pipe = HighResPipeline::new(&denoiser, vae, upsampler, ddim);
     let mut rng = Replay {
         jitter: VecDeque::from(fx.ints("jitter")),
+        ..Replay::default()
     };
     let mut keep = Keep::default();
     let out = pipe
@@ -347,5 +348,66 @@ fn demofusion_matches_the_official_pipeline() {
     assert_eq!(
         2 * out.denoiser_evaluations as i64,
         fx.ints("unet_calls")[1]
+    );
+}
+
+#[test]
+fn pixelsmith_patch_sampler_matches_the_official_pipeline() {
+    let mut fx = Fixture::named("pixelsmith.npz");
+    let guide = Tensor::<B, 4>::from_data(
+        TensorData::new(det_gaussian(980, 4 * 128 * 256), [1, 4, 128, 256]),
+        &Default::default(),
+    );
+    let rand: ArrayD<f64> = fx.0.by_name("rand").expect("rand");
+    let mut rng = Replay {
+        perm: VecDeque::from(fx.ints("randperm")),
+        rand: rand.iter().copied().collect(),
+        half_inversion: true,
+        ..Replay::default()
+    };
+    // generate_image: DDIMScheduler.from_config(sdxl, set_alpha_to_one=True).
+    let ddim = Ddim::new(
+        SchedulerConfig {
+            set_alpha_to_one: true,
+            ..SchedulerConfig::sdxl()
+        },
+        50,
+    )
+    .expect("ddim");
+    let vae = codec();
+    let denoiser = Guided { inner: StandIn };
+    let mut pipe = HighResPipeline::new(&denoiser, &vae, &BicubicUpsampler, ddim);
+    let mut keep = Keep::default();
+    let config = HighResConfig::pixelsmith(1024, 2048);
+    let z = pipe
+        .refine_with_guide(&config, guide, 0, 20, &cond(), &mut rng, &mut keep)
+        .expect("pixelsmith");
+    assert!(
+        rng.perm.is_empty() && rng.rand.is_empty(),
+        "draws left: the patch count differs"
+    );
+    check(
+        "patch 0 after the denoiser and DDIM step",
+        &keep.0["PixelsmithStep(0)"],
+        &fx.tensor("patch_output_0"),
+        1e-4,
+    );
+    for k in 0..2 {
+        let key = format!("PixelsmithPatch({k})");
+        check(
+            &format!("patch input {k}"),
+            &keep.0[&key],
+            &fx.tensor(&format!("patch_input_{k}")),
+            1e-4,
+        );
+    }
+    check("final latent", &z, &fx.tensor("final_latent"), 1e-4);
+    let calls = fx.ints("unet_calls");
+    assert_eq!(
+        keep.0
+            .keys()
+            .filter(|k| k.starts_with("PixelsmithPatch"))
+            .count() as i64,
+        calls[0]
     );
 }

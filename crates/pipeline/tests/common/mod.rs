@@ -13,8 +13,15 @@ use ultrares_pipeline::{Draw, Randomness};
 use ultrares_vae::{AutoencoderKl, AutoencoderKlConfig, DiffusersTiling};
 
 /// Replays gen_pipeline.py's draws: noise by purpose (seeds 990, 1000, 1002), jitter as recorded.
+#[derive(Default)]
 pub struct Replay {
     pub jitter: VecDeque<i64>,
+    /// Pixelsmith: `torch.randperm(n)[0]` draws.
+    pub perm: VecDeque<i64>,
+    /// Pixelsmith: `torch.rand(1)` draws.
+    pub rand: VecDeque<f64>,
+    /// Round the inversion noise to f16 (Pixelsmith draws it in float16).
+    pub half_inversion: bool,
 }
 
 impl Randomness for Replay {
@@ -25,7 +32,33 @@ impl Randomness for Replay {
             Draw::Inversion => 1002,
             other => panic!("unexpected draw {other:?}"),
         };
-        Ok(det_gaussian(seed, n))
+        let v = det_gaussian(seed, n);
+        if self.half_inversion && draw == Draw::Inversion {
+            return Ok(v
+                .into_iter()
+                .map(|x| burn::tensor::f16::from_f32(x).to_f32())
+                .collect());
+        }
+        Ok(v)
+    }
+
+    fn uniform(&mut self) -> ultrares_pipeline::Result<f64> {
+        Ok(self
+            .rand
+            .pop_front()
+            .expect("more torch.rand draws than the reference run"))
+    }
+
+    fn index(&mut self, n: usize) -> ultrares_pipeline::Result<usize> {
+        let v = self
+            .perm
+            .pop_front()
+            .expect("more randperm draws than the reference run");
+        assert!(
+            (v as usize) < n,
+            "randperm index {v} ≥ {n}: the candidate sets differ"
+        );
+        Ok(v as usize)
     }
 
     fn randint(&mut self, low: i64, high: i64) -> ultrares_pipeline::Result<i64> {
