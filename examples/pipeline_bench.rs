@@ -42,6 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for config in [
             HighResConfig::lsrna_demofusion(h, w),
             HighResConfig::demofusion(h, w),
+            HighResConfig::pixelsmith(h, w),
+            HighResConfig::lsrna_pixelsmith(h, w),
             HighResConfig::direct(h, w),
         ] {
             let config = HighResConfig {

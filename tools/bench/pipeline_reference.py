@@ -1,11 +1,16 @@
 """Reference UNet-call counts and wall times for examples/pipeline_bench.rs: the official
-LSRNA-DemoFusion (3587jjh/LSRNA) and DemoFusion (PRIS-CV/DemoFusion) pipelines, driven as in
-tools/golden/gen_pipeline.py (stand-in UNet, CFG 7.5, DDIM 50 steps, their default view batches
-8 and 16), with a VAE that costs nothing, on the CPU with torch at 2 threads.
+LSRNA-DemoFusion (3587jjh/LSRNA), DemoFusion (PRIS-CV/DemoFusion) and Pixelsmith
+(Thanos-DB/Pixelsmith) pipelines, driven as in tools/golden/gen_pipeline.py (stand-in UNet,
+CFG 7.5, DDIM 50 steps, their default view batches 8 and 16), with a VAE that costs nothing, on
+the CPU with torch at 2 threads. Pixelsmith runs as its `generate_image` chain would: a base
+image at the reference size, then the patch loop at ×2, ×4, … and the target (Sliders 20, 30),
+each phase given a random latent guide; its call count depends on the random patch picks.
 
-Usage: LSRNA_DIR=... DEMOFUSION_DIR=... tools/golden/.venv/bin/python tools/bench/pipeline_reference.py [HxW ...]
+Usage: LSRNA_DIR=... DEMOFUSION_DIR=... PIXELSMITH_DIR=... tools/golden/.venv/bin/python tools/bench/pipeline_reference.py [HxW ...]
 (default 2048x2048 2048x4096 4096x4096). Prints a Markdown table.
 """
+import contextlib
+import io
 import pathlib
 import sys
 import time
@@ -31,6 +36,36 @@ class NullVae:
         return (torch.zeros(z.shape[0], 3, z.shape[2] * 8, z.shape[3] * 8),)
 
 
+def pixelsmith(px, h, w):
+    """(UNet calls, evaluations) of the official Pixelsmith chain to h×w."""
+    from diffusers import DDIMScheduler
+
+    s = max(h, w) // 1024
+    phases = [k for k in (2 ** i for i in range(1, 8)) if k < s] + [s]
+    sliders = [20, 30]
+    scheduler = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                              num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading",
+                              set_alpha_to_one=True, prediction_type="epsilon", clip_sample=False)
+    pipe = gp.pixelsmith_pipe(px, scheduler)
+    orig_randn, orig_to = torch.randn, torch.Tensor.to
+    torch.randn = lambda shape, dtype=None, **k: orig_randn(shape).to(dtype or torch.float32)
+    torch.Tensor.to = lambda self, *a, **k: orig_to(self, *("cpu" if x == "cuda" else x for x in a), **k)
+    emb = torch.zeros(1, 2, 2)
+    common = dict(prompt_embeds=emb, negative_prompt_embeds=emb, pooled_prompt_embeds=torch.full((1, 2), 0.7),
+                  negative_pooled_prompt_embeds=torch.full((1, 2), -0.3), guidance_scale=7.5,
+                  output_type="latent", return_dict=False)
+    gp.StandInUnet.calls = gp.StandInUnet.evaluations = 0
+    with contextlib.redirect_stdout(io.StringIO()):  # upstream prints its progress
+        pipe(height=h // s, width=w // s, generator=torch.manual_seed(0), **common)
+        for n, k in enumerate(phases):
+            ph, pw = h * k // s // 8 * 8, w * k // s // 8 * 8
+            guide = orig_randn(1, 4, ph // 8, pw // 8)
+            pipe(latents=torch.zeros(1, 4, ph // 8, pw // 8), image=guide, height=ph, width=pw,
+                 slider=sliders[min(n, len(sliders) - 1)], **common)
+    torch.randn, torch.Tensor.to = orig_randn, orig_to
+    return gp.StandInUnet.calls, gp.StandInUnet.evaluations
+
+
 def main():
     import os
 
@@ -49,6 +84,12 @@ def main():
     sys.path.insert(0, str(gp.checkout(os.environ["DEMOFUSION_DIR"], ["pipeline_demofusion_sdxl.py"])))
     import pipeline_demofusion_sdxl as dm
 
+    px = None
+    if os.environ.get("PIXELSMITH_DIR"):
+        sys.path.insert(0, str(gp.checkout(os.environ["PIXELSMITH_DIR"], ["pixelsmith_pipeline.py"])))
+        sys.modules["autoencoder_kl"] = types.SimpleNamespace(AutoencoderKL=None)
+        import pixelsmith_pipeline as px
+
     print("| pipeline | size | UNet calls | latents (CFG batch) | wall s |")
     print("|---|---|---|---|---|")
     for h, w in sizes:
@@ -64,6 +105,11 @@ def main():
             elapsed = time.perf_counter() - start
             calls, evals = r["unet_calls"]
             print(f"| {name} | {h}×{w} | {calls} | {evals} | {elapsed:.2f} |", flush=True)
+        if px is not None:
+            start = time.perf_counter()
+            calls, evals = pixelsmith(px, h, w)
+            elapsed = time.perf_counter() - start
+            print(f"| Pixelsmith | {h}×{w} | {calls} | {evals} | {elapsed:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

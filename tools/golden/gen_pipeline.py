@@ -33,6 +33,7 @@ Runs: 1024×2048 targets (s = 2, reference 512×1024 px), DDIM from the SDXL sch
   `torch.randperm`/`torch.rand` draws are recorded and replayed.
 See `lsrna`/`demofusion`/`common_keys` below for the keys.
 """
+import json
 import os
 import pathlib
 import random as pyrandom
@@ -133,6 +134,27 @@ def checkout(path, files):
     (tmp / "lsr/__init__.py").write_text("")
     (tmp / "lsr/models.py").write_text("def make(*a, **k):\n    raise RuntimeError('stand-in')\n")
     return tmp
+
+
+def commit_of(path):
+    """The short HEAD commit of a checkout or git directory."""
+    p = pathlib.Path(path)
+    flag = ["-C", str(p)] if (p / ".git").exists() else [f"--git-dir={p}"]
+    return subprocess.run(["git", *flag, "rev-parse", "--short=7", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def write_generator(ran):
+    """GENERATOR.json: package versions and the commits of the official code each fixture
+    came from (entries of pipelines not rerun are kept)."""
+    import diffusers
+
+    path = OUT / "GENERATOR.json"
+    old = json.loads(path.read_text())["versions"] if path.exists() else {}
+    versions = {**old, "torch": torch.__version__, "numpy": np.__version__,
+                "diffusers": diffusers.__version__, **ran}
+    path.write_text(json.dumps({"script": "tools/golden/gen_pipeline.py", "versions": versions},
+                               indent=1) + "\n")
 
 
 def stub_imports():
@@ -300,12 +322,33 @@ def demofusion(pm):
     save_npz(OUT / "demofusion.npz", dump)
 
 
+def pixelsmith_pipe(pm, scheduler):
+    """The official `Pixelsmith` pipeline object with the stand-in UNet and `scheduler`, and no
+    VAE (the patch loop is given a latent guide)."""
+    from diffusers.image_processor import VaeImageProcessor
+
+    class Driver(make_driver(pm.Pixelsmith)):
+        device = torch.device("cpu")
+
+    pipe = Driver()
+    object.__setattr__(pipe, "vae", types.SimpleNamespace(config=types.SimpleNamespace(
+        block_out_channels=(1, 1, 1, 1), scaling_factor=0.13025, force_upcast=False), dtype=torch.float32))
+    object.__setattr__(pipe, "unet", StandInUnet())
+    object.__setattr__(pipe, "scheduler", scheduler)
+    object.__setattr__(pipe, "text_encoder_2", types.SimpleNamespace(config=types.SimpleNamespace(projection_dim=2)))
+    pipe.vae_scale_factor = 8
+    pipe.image_processor = VaeImageProcessor(vae_scale_factor=8)
+    pipe.default_sample_size = 128
+    pipe.watermark = None
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def pixelsmith(pm):
     """The official Pixelsmith patch loop from a given guidance latent (`image=`, what
     `generate_image` passes after its Lanczos resize and VAE encode): the guide is
     `det_gaussian(980)` [1,4,128,256] (recomputed by the Rust test), slider 20, DDIM with
     `set_alpha_to_one=True` as `generate_image` sets it."""
-    from diffusers.image_processor import VaeImageProcessor
 
     records = {"randperm": [], "rand": [], "inputs": [], "outputs": []}
     gen = torch.Generator().manual_seed(5)
@@ -348,20 +391,7 @@ def pixelsmith(pm):
 
     scheduler.step = step
 
-    class Driver(make_driver(pm.Pixelsmith)):
-        device = torch.device("cpu")
-
-    pipe = Driver()
-    object.__setattr__(pipe, "vae", types.SimpleNamespace(config=types.SimpleNamespace(
-        block_out_channels=(1, 1, 1, 1), scaling_factor=0.13025, force_upcast=False), dtype=torch.float32))
-    object.__setattr__(pipe, "unet", StandInUnet())
-    object.__setattr__(pipe, "scheduler", scheduler)
-    object.__setattr__(pipe, "text_encoder_2", types.SimpleNamespace(config=types.SimpleNamespace(projection_dim=2)))
-    pipe.vae_scale_factor = 8
-    pipe.image_processor = VaeImageProcessor(vae_scale_factor=8)
-    pipe.default_sample_size = 128
-    pipe.watermark = None
-    pipe.set_progress_bar_config(disable=True)
+    pipe = pixelsmith_pipe(pm, scheduler)
     guide = det_gaussian(980, (1, 4, 128, 256))
     emb = torch.zeros(1, 2, 2)
     out = pipe(prompt_embeds=emb, negative_prompt_embeds=emb,
@@ -386,6 +416,7 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     torch.Tensor.cuda = lambda self, *a, **k: self
     lsrna_dir, demofusion_dir = os.environ.get("LSRNA_DIR"), os.environ.get("DEMOFUSION_DIR")
+    ran = {}
     if lsrna_dir:
         sys.path.insert(0, str(checkout(lsrna_dir, ["pipeline_lsrna_demofusion_sdxl.py", "utils.py"])))
         stub_imports()
@@ -399,6 +430,7 @@ def main():
         orig_load = torch.load
         torch.load = lambda path, *a, **k: {"model": None} if path == "standin" else orig_load(path, *a, **k)
         lsrna(pm)
+        ran["LSRNA"] = commit_of(lsrna_dir)
     else:
         print("LSRNA_DIR not set: keeping the committed lsrna_demofusion.npz")
     if demofusion_dir:
@@ -407,6 +439,7 @@ def main():
         import pipeline_demofusion_sdxl as dm
 
         demofusion(dm)
+        ran["DemoFusion"] = commit_of(demofusion_dir)
     else:
         print("DEMOFUSION_DIR not set: keeping the committed demofusion.npz")
     pixelsmith_dir = os.environ.get("PIXELSMITH_DIR")
@@ -418,8 +451,10 @@ def main():
         import pixelsmith_pipeline as px
 
         pixelsmith(px)
+        ran["Pixelsmith"] = commit_of(pixelsmith_dir)
     else:
         print("PIXELSMITH_DIR not set: keeping the committed pixelsmith.npz")
+    write_generator(ran)
 
 
 if __name__ == "__main__":

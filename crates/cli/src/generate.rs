@@ -60,6 +60,8 @@ pub struct Args {
 enum StrategyArg {
     LsrnaDemofusion,
     Demofusion,
+    LsrnaPixelsmith,
+    Pixelsmith,
     Direct,
 }
 
@@ -68,6 +70,8 @@ pub fn run(a: Args) -> Result<String, String> {
     let mut config = match a.strategy {
         StrategyArg::LsrnaDemofusion => HighResConfig::lsrna_demofusion(a.height, a.width),
         StrategyArg::Demofusion => HighResConfig::demofusion(a.height, a.width),
+        StrategyArg::LsrnaPixelsmith => HighResConfig::lsrna_pixelsmith(a.height, a.width),
+        StrategyArg::Pixelsmith => HighResConfig::pixelsmith(a.height, a.width),
         StrategyArg::Direct => HighResConfig::direct(a.height, a.width),
     };
     config.inversion_depth = a.inversion_depth;
@@ -88,10 +92,15 @@ pub fn run(a: Args) -> Result<String, String> {
             return Err(format!("{flag}: {} does not exist", p.display()));
         }
     }
-    if config.strategy == Strategy::LsrnaDemoFusion && a.lsr.is_none() {
-        return Err(
-            "--lsr is required for lsrna-demofusion (LSRNA's swinir-liif-latent-sdxl.pth)".into(),
-        );
+    if matches!(
+        config.strategy,
+        Strategy::LsrnaDemoFusion | Strategy::LsrnaPixelsmith
+    ) && a.lsr.is_none()
+    {
+        return Err(format!(
+            "--lsr is required for {:?} (LSRNA's swinir-liif-latent-sdxl.pth)",
+            config.strategy
+        ));
     }
     Err(format!(
         "no denoiser network: ultrares does not implement the SDXL UNet yet, so `generate` cannot run \

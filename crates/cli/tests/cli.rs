@@ -541,4 +541,23 @@ fn generate_checks_arguments_then_reports_the_missing_denoiser() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no denoiser network"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let out = ultrares(&[
+        "generate",
+        "a fox",
+        "-o",
+        "/tmp/x.png",
+        "--strategy",
+        "lsrna-pixelsmith",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--lsr is required"));
+    let out = ultrares(&[
+        "generate",
+        "a fox",
+        "-o",
+        "/tmp/x.png",
+        "--strategy",
+        "pixelsmith",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no denoiser network"));
 }

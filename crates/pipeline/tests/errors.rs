@@ -103,6 +103,62 @@ fn invalid_configurations_are_rejected() {
 }
 
 #[test]
+fn invalid_pixelsmith_configurations_are_rejected() {
+    let px = HighResConfig::pixelsmith;
+    let lpx = HighResConfig::lsrna_pixelsmith;
+    expect_argument(px(2048, 2044), "height, width");
+    expect_argument(
+        HighResConfig {
+            sliders: vec![],
+            ..px(2048, 2048)
+        },
+        "sliders",
+    );
+    expect_argument(
+        HighResConfig {
+            sliders: vec![0],
+            ..px(2048, 2048)
+        },
+        "sliders",
+    );
+    expect_argument(
+        HighResConfig {
+            sliders: vec![51],
+            ..px(2048, 2048)
+        },
+        "sliders",
+    );
+    // LSRNA-Pixelsmith starts 30 steps before the end: a Slider of 31 reaches past it.
+    expect_argument(
+        HighResConfig {
+            sliders: vec![31],
+            ..lpx(2048, 2048)
+        },
+        "sliders",
+    );
+    expect_argument(
+        HighResConfig {
+            window: 127,
+            ..px(2048, 2048)
+        },
+        "window, gradient_width",
+    );
+    expect_argument(
+        HighResConfig {
+            gradient_width: 128,
+            ..px(2048, 2048)
+        },
+        "window, gradient_width",
+    );
+    // A 2048×16384 target's reference is 128×1024: its ×2 phase (256 px tall) is smaller than
+    // one 128-latent (1024 px) patch.
+    match px(2048, 16384).validate(8, 50) {
+        Err(Error::Argument { expected, .. }) if expected.contains("Pixelsmith phase") => {}
+        other => panic!("expected the Pixelsmith patch-size error, got {other:?}"),
+    }
+}
+
+#[test]
 fn zero_steps_are_rejected() {
     let config = HighResConfig::lsrna_demofusion(2048, 2048);
     assert!(matches!(
