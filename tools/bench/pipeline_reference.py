@@ -38,15 +38,10 @@ class NullVae:
 
 def pixelsmith(px, h, w):
     """(UNet calls, evaluations) of the official Pixelsmith chain to h×w."""
-    from diffusers import DDIMScheduler
-
     s = max(h, w) // 1024
     phases = [k for k in (2 ** i for i in range(1, 8)) if k < s] + [s]
     sliders = [20, 30]
-    scheduler = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
-                              num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading",
-                              set_alpha_to_one=True, prediction_type="epsilon", clip_sample=False)
-    pipe = gp.pixelsmith_pipe(px, scheduler)
+    pipe = gp.pixelsmith_pipe(px, gp.ddim(True))
     orig_randn, orig_to = torch.randn, torch.Tensor.to
     torch.randn = lambda shape, dtype=None, **k: orig_randn(shape).to(dtype or torch.float32)
     torch.Tensor.to = lambda self, *a, **k: orig_to(self, *("cpu" if x == "cuda" else x for x in a), **k)

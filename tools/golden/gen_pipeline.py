@@ -204,11 +204,38 @@ def make_driver(base):
     return Driver
 
 
+def ddim(set_alpha_to_one):
+    """SDXL's DDIM (`scheduler_config.json`); Pixelsmith's `generate_image` sets the last flag."""
+    return DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                         num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading",
+                         set_alpha_to_one=set_alpha_to_one, prediction_type="epsilon",
+                         clip_sample=False)
+
+
+def make_pipe(base, vae, scheduler):
+    """An instance of the official pipeline class `base` with the stand-in UNet, `vae` and
+    `scheduler`, and no text encoders (prompt embeddings are passed in)."""
+    from diffusers.image_processor import VaeImageProcessor
+
+    class Driver(make_driver(base)):
+        device = torch.device("cpu")
+
+    pipe = Driver()
+    object.__setattr__(pipe, "vae", vae)
+    object.__setattr__(pipe, "unet", StandInUnet())
+    object.__setattr__(pipe, "scheduler", scheduler)
+    object.__setattr__(pipe, "text_encoder_2", types.SimpleNamespace(config=types.SimpleNamespace(projection_dim=2)))
+    pipe.vae_scale_factor = 8
+    pipe.image_processor = VaeImageProcessor(vae_scale_factor=8)
+    pipe.default_sample_size = 128
+    pipe.watermark = None
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def run(pm, cls, randn_seeds, jitter_seed, tiled, vae=None, **call):
     """Runs `pm.cls` with the stand-ins (`vae`: the hashed tiny VAE unless given); returns what
     the Rust tests compare."""
-    from diffusers.image_processor import VaeImageProcessor
-
     randn_draws = []
 
     def randn_like(x, *a, **k):
@@ -234,10 +261,7 @@ def run(pm, cls, randn_seeds, jitter_seed, tiled, vae=None, **call):
         return out
 
     vae.decode = decode
-    sched_cfg = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
-                     num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading",
-                     set_alpha_to_one=False, prediction_type="epsilon", clip_sample=False)
-    scheduler = DDIMScheduler(**sched_cfg)
+    scheduler = ddim(False)
     add_noise_args = []
     orig_add_noise = scheduler.add_noise
 
@@ -249,16 +273,7 @@ def run(pm, cls, randn_seeds, jitter_seed, tiled, vae=None, **call):
     scheduler.add_noise = add_noise
     # DemoFusion calls it unguarded (written against an Euler-era diffusers); DDIM is stateless.
     scheduler._init_step_index = lambda t: None
-    pipe = make_driver(getattr(pm, cls))()
-    object.__setattr__(pipe, "vae", vae)
-    object.__setattr__(pipe, "unet", StandInUnet())
-    object.__setattr__(pipe, "scheduler", scheduler)
-    object.__setattr__(pipe, "text_encoder_2", types.SimpleNamespace(config=types.SimpleNamespace(projection_dim=2)))
-    pipe.vae_scale_factor = 8
-    pipe.image_processor = VaeImageProcessor(vae_scale_factor=8)
-    pipe.default_sample_size = 128
-    pipe.watermark = None
-    pipe.set_progress_bar_config(disable=True)
+    pipe = make_pipe(getattr(pm, cls), vae, scheduler)
 
     steps = []
     emb = torch.zeros(1, 2, 2)
@@ -323,25 +338,10 @@ def demofusion(pm):
 
 
 def pixelsmith_pipe(pm, scheduler):
-    """The official `Pixelsmith` pipeline object with the stand-in UNet and `scheduler`, and no
-    VAE (the patch loop is given a latent guide)."""
-    from diffusers.image_processor import VaeImageProcessor
-
-    class Driver(make_driver(pm.Pixelsmith)):
-        device = torch.device("cpu")
-
-    pipe = Driver()
-    object.__setattr__(pipe, "vae", types.SimpleNamespace(config=types.SimpleNamespace(
-        block_out_channels=(1, 1, 1, 1), scaling_factor=0.13025, force_upcast=False), dtype=torch.float32))
-    object.__setattr__(pipe, "unet", StandInUnet())
-    object.__setattr__(pipe, "scheduler", scheduler)
-    object.__setattr__(pipe, "text_encoder_2", types.SimpleNamespace(config=types.SimpleNamespace(projection_dim=2)))
-    pipe.vae_scale_factor = 8
-    pipe.image_processor = VaeImageProcessor(vae_scale_factor=8)
-    pipe.default_sample_size = 128
-    pipe.watermark = None
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    """The official `Pixelsmith` pipeline with no VAE (the patch loop is given a latent guide)."""
+    vae = types.SimpleNamespace(config=types.SimpleNamespace(
+        block_out_channels=(1, 1, 1, 1), scaling_factor=0.13025, force_upcast=False), dtype=torch.float32)
+    return make_pipe(pm.Pixelsmith, vae, scheduler)
 
 
 def pixelsmith(pm):
@@ -376,10 +376,7 @@ def pixelsmith(pm):
 
     torch.randperm, torch.rand, torch.randn, torch.Tensor.to = randperm, rand, randn, to
     StandInUnet.calls = StandInUnet.evaluations = 0
-    sched_cfg = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
-                     num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading",
-                     set_alpha_to_one=True, prediction_type="epsilon", clip_sample=False)
-    scheduler = DDIMScheduler(**sched_cfg)
+    scheduler = ddim(True)
     orig_step = scheduler.step
 
     def step(pred, t, x, **k):

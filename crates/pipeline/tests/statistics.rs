@@ -6,7 +6,8 @@ use std::convert::Infallible;
 
 use burn::prelude::*;
 use burn_ndarray::NdArray;
-use ultrares_core::{Denoiser, LatentCodec, PredictionType};
+use ultrares_core::{Denoiser, PredictionType};
+use ultrares_pipeline::testing::NullCodec;
 use ultrares_pipeline::{
     BicubicUpsampler, HighResConfig, HighResPipeline, SeededRandomness, Strategy, views::get_views,
 };
@@ -32,27 +33,6 @@ impl Denoiser<B> for Exact {
         let a = self.0[t as usize];
         let k = (1.0 - a).sqrt() / (a * S * S + 1.0 - a);
         Ok(x.sub_scalar(a.sqrt() * MU).mul_scalar(k))
-    }
-}
-
-/// A codec that decodes to a flat grey image (the RNA map is then constant: e_min everywhere).
-struct Flat;
-
-impl LatentCodec<B> for Flat {
-    type Error = ultrares_core::Error;
-    fn latent_channels(&self) -> usize {
-        4
-    }
-    fn downscale_factor(&self) -> usize {
-        8
-    }
-    fn encode(&self, image: Tensor<B, 4>) -> Result<Tensor<B, 4>, Self::Error> {
-        let [n, _, h, w] = image.dims();
-        Ok(Tensor::zeros([n, 4, h / 8, w / 8], &image.device()))
-    }
-    fn decode(&self, latent: Tensor<B, 4>) -> Result<Tensor<B, 4>, Self::Error> {
-        let [n, _, h, w] = latent.dims();
-        Ok(Tensor::zeros([n, 3, h * 8, w * 8], &latent.device()))
     }
 }
 
@@ -85,7 +65,8 @@ fn run(strategy: Strategy, scale: usize, restandardize: bool) -> (Vec<f32>, [usi
     let config = SchedulerConfig::sdxl();
     let denoiser = Exact(config.alphas_cumprod().expect("ᾱ"));
     let ddim = Ddim::new(config, 50).expect("ddim");
-    let mut pipe = HighResPipeline::new(&denoiser, &Flat, &BicubicUpsampler, ddim);
+    // NullCodec decodes to a flat grey image: the RNA map is then constant (e_min everywhere).
+    let mut pipe = HighResPipeline::new(&denoiser, &NullCodec, &BicubicUpsampler, ddim);
     // A model whose native size is 256 px (32-latent windows at stride 16), to keep this cheap.
     let side = 256 * scale;
     let cfg = HighResConfig {

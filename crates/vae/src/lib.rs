@@ -29,6 +29,8 @@ pub mod encoder;
 mod error;
 pub mod norm;
 pub mod resnet;
+#[doc(hidden)]
+pub mod testing;
 pub mod tiling;
 pub mod weights;
 

@@ -5,9 +5,7 @@
 use std::collections::VecDeque;
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
-use ultrares_core::testing::det_weight;
-use ultrares_core::{CodecTiling, LatentCodec, StateDict};
+use ultrares_core::{CodecTiling, LatentCodec};
 pub use ultrares_pipeline::testing::{StandIn, StandInCond, det_gaussian};
 use ultrares_pipeline::{Draw, Randomness};
 use ultrares_vae::{AutoencoderKl, AutoencoderKlConfig, DiffusersTiling};
@@ -89,19 +87,7 @@ pub fn tiny_vae_config() -> AutoencoderKlConfig {
 
 /// The model of `cfg` with gen_vae.py's hashed weights.
 pub fn hashed<B: Backend>(cfg: &AutoencoderKlConfig) -> AutoencoderKl<B> {
-    let device = Default::default();
-    let shapes = cfg.init::<B>(&device).expect("init").state_dict();
-    let sd = StateDict::from_tensors(
-        "hashed",
-        shapes
-            .keys()
-            .map(|k| {
-                let shape = shapes.get(k).expect("key").shape.clone();
-                (k.to_string(), TensorData::new(det_weight(k, &shape), shape))
-            })
-            .collect::<Vec<_>>(),
-    );
-    cfg.load(&sd, &device).expect("load")
+    ultrares_vae::testing::hashed(cfg, &Default::default()).expect("hashed VAE")
 }
 
 /// The VAE with diffusers' `enable_tiling()` as its plain decode (what LSRNA's main.py sets up).
