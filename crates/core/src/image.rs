@@ -218,12 +218,17 @@ pub fn rgb_to_gray_opencv(r: u8, g: u8, b: u8) -> u8 {
 
 /// An RGB8 image converted to gray with [`rgb_to_gray_opencv`].
 pub fn rgb8_to_gray8(img: &RgbImage) -> GrayImage {
+    use rayon::prelude::*;
     let (w, h) = img.dimensions();
-    let raw = img
-        .as_raw()
-        .chunks_exact(3)
-        .map(|p| rgb_to_gray_opencv(p[0], p[1], p[2]))
-        .collect();
+    let mut raw = vec![0u8; w as usize * h as usize];
+    const CHUNK: usize = 1 << 16;
+    raw.par_chunks_mut(CHUNK)
+        .zip(img.as_raw().par_chunks(3 * CHUNK))
+        .for_each(|(out, rgb)| {
+            for (o, p) in out.iter_mut().zip(rgb.chunks_exact(3)) {
+                *o = rgb_to_gray_opencv(p[0], p[1], p[2]);
+            }
+        });
     GrayImage::from_raw(w, h, raw).unwrap_or_else(|| GrayImage::new(w, h))
 }
 

@@ -134,6 +134,8 @@ pub(crate) fn div16_round_even(s: i32) -> i32 {
 }
 
 /// Sobel derivatives and the gradient magnitude of one row, written to `dx`, `dy` and `mag`.
+/// (Inlined into the dispatched stripe so that it is compiled for the CPU features found.)
+#[inline(always)]
 fn gradient_row(
     src: &[u8],
     [h, w]: [usize; 2],
@@ -224,25 +226,12 @@ fn gradient_row(
     }
 }
 
-/// Fixed-point tan(22.5°)·2¹⁵ used by OpenCV's sector test.
+/// Fixed-point tan(22.5°)·2¹⁵ of OpenCV's sector test. A pixel's gradient sector decides which
+/// neighbours non-maximum suppression compares: with `x = |dx|`, `y = |dy|·2¹⁵`, `y < 13573·x` is
+/// horizontal (left/right), `y > 13573·x + 2¹⁶·x` vertical (up/down), otherwise diagonal:
+/// anti-diagonal (up-right/down-left) where `dx·dy < 0`, else up-left/down-right. |dx|, |dy| ≤
+/// 24 480 for every aperture, so the products stay below 2³¹.
 pub(crate) const TG22: i64 = 13573;
-
-/// OpenCV's gradient sector of a pixel: 0 horizontal (compare left/right), 1 vertical
-/// (up/down), 2 anti-diagonal (`dx·dy < 0`: up-right/down-left), 3 diagonal
-/// (up-left/down-right). With `x = |dx|`, `y = |dy|·2¹⁵`: `y < 13573·x` is horizontal,
-/// `y > 13573·x + 2¹⁶·x` vertical. |dx|, |dy| ≤ 24 480 for every aperture, so the products stay
-/// below 2³¹.
-#[inline]
-pub(crate) fn nms_sector(xs: i32, ys: i32) -> usize {
-    let x = xs.abs();
-    let y = ys.abs() << 15;
-    let tg22x = x * TG22 as i32;
-    // Branch-free: gradient directions of real images are unpredictable.
-    let horizontal = (y < tg22x) as usize;
-    let vertical = (y > tg22x + (x << 16)) as usize;
-    let diagonal = 3 - ((xs ^ ys) < 0) as usize;
-    (1 - horizontal) * (vertical + (1 - vertical) * diagonal)
-}
 
 /// A threshold on the i32 magnitude scale (magnitudes are ≥ 0 and < 2³¹).
 fn clamp_i32(t: i64) -> i32 {
@@ -264,7 +253,23 @@ pub fn canny(gray: &GrayImage, cfg: &CannyConfig) -> Result<GrayImage> {
 ///
 /// # Errors
 /// [`Error::Argument`] for an empty image, a buffer of the wrong length or invalid parameters.
-pub fn canny_raw(src: &[u8], [h, w]: [usize; 2], cfg: &CannyConfig) -> Result<Vec<u8>> {
+pub fn canny_raw(src: &[u8], size: [usize; 2], cfg: &CannyConfig) -> Result<Vec<u8>> {
+    canny_with(pulp::Arch::new(), src, size, cfg)
+}
+
+/// [`canny_raw`] compiled for the baseline instruction set only (no run-time AVX2 dispatch), for
+/// the tests that check the dispatched path against it.
+#[doc(hidden)]
+pub fn canny_raw_baseline(src: &[u8], size: [usize; 2], cfg: &CannyConfig) -> Result<Vec<u8>> {
+    canny_with(pulp::Arch::Scalar, src, size, cfg)
+}
+
+fn canny_with(
+    arch: pulp::Arch,
+    src: &[u8],
+    [h, w]: [usize; 2],
+    cfg: &CannyConfig,
+) -> Result<Vec<u8>> {
     let (low, high) = cfg.thresholds()?;
     if h == 0 || w == 0 {
         return Err(Error::argument(
@@ -287,64 +292,14 @@ pub fn canny_raw(src: &[u8], [h, w]: [usize; 2], cfg: &CannyConfig) -> Result<Ve
         .par_chunks_mut(stripe * mw)
         .enumerate()
         .flat_map_iter(|(si, rows)| {
-            let y0 = si * stripe;
-            let nr = rows.len() / mw;
-            let mut mag = vec![0i32; (nr + 2) * mw];
-            let mut dx = vec![0i16; (nr + 2) * w];
-            let mut dy = vec![0i16; (nr + 2) * w];
-            for k in 0..nr + 2 {
-                let Some(yy) = (y0 + k).checked_sub(1).filter(|&v| v < h) else {
-                    continue;
-                };
-                gradient_row(
-                    src,
-                    [h, w],
-                    yy,
-                    cfg.aperture,
-                    cfg.l2_gradient,
-                    (
-                        &mut dx[k * w..(k + 1) * w],
-                        &mut dy[k * w..(k + 1) * w],
-                        &mut mag[k * mw + 1..k * mw + 1 + w],
-                    ),
-                );
-            }
-            // Non-maximum suppression, branch-free and over contiguous slices so that it
-            // vectorises: all four neighbour tests are evaluated and the sector picks one.
-            let (low32, high32) = (clamp_i32(low), clamp_i32(high));
-            let mut seeds = Vec::new();
-            for (k, row) in rows.chunks_exact_mut(mw).enumerate() {
-                let (gx, gy) = (&dx[(k + 1) * w..(k + 2) * w], &dy[(k + 1) * w..(k + 2) * w]);
-                let up = mag[k * mw..(k + 1) * mw].windows(3);
-                let mid = mag[(k + 1) * mw..(k + 2) * mw].windows(3);
-                let down = mag[(k + 2) * mw..(k + 3) * mw].windows(3);
-                let out = row[1..=w].iter_mut();
-                for (((((u, m3), d), &xs), &ys), o) in
-                    up.zip(mid).zip(down).zip(gx).zip(gy).zip(out)
-                {
-                    let m = m3[1];
-                    let sector = nms_sector(xs as i32, ys as i32);
-                    let horizontal = (m > m3[0]) & (m >= m3[2]);
-                    let vertical = (m > u[1]) & (m >= d[1]);
-                    let anti = (m > u[2]) & (m > d[0]);
-                    let diagonal = (m > u[0]) & (m > d[2]);
-                    let is_max = ((sector == 0) & horizontal)
-                        | ((sector == 1) & vertical)
-                        | ((sector == 2) & anti)
-                        | ((sector == 3) & diagonal);
-                    let keep = is_max & (m > low32);
-                    // 1 (not an edge), 0 (weak) or 2 (strong).
-                    *o = 1 - keep as u8 + 2 * (keep & (m > high32)) as u8;
-                }
-                let y = y0 + k + 1;
-                seeds.extend(
-                    row.iter()
-                        .enumerate()
-                        .filter(|&(_, &c)| c == 2)
-                        .map(|(x, _)| y * mw + x),
-                );
-            }
-            seeds
+            arch.dispatch(Stripe {
+                src,
+                size: [h, w],
+                cfg,
+                thresholds: (clamp_i32(low), clamp_i32(high)),
+                y0: si * stripe,
+                rows,
+            })
         })
         .collect();
     hysteresis(&mut map, mw, strong);
@@ -356,6 +311,94 @@ pub fn canny_raw(src: &[u8], [h, w]: [usize; 2], cfg: &CannyConfig) -> Result<Ve
         }
     });
     Ok(out)
+}
+
+/// Gradient and non-maximum suppression of one stripe of rows of the edge map (rows `y0..`,
+/// with the one-pixel border), returning the strong pixels' map indices. A `pulp::WithSimd`
+/// operation, so that it is compiled for AVX2/FMA as well as the baseline and picked at run
+/// time: its loops are auto-vectorised, and 8-lane i32 products need AVX2.
+struct Stripe<'a> {
+    src: &'a [u8],
+    size: [usize; 2],
+    cfg: &'a CannyConfig,
+    /// (low, high) on the i32 magnitude scale.
+    thresholds: (i32, i32),
+    y0: usize,
+    rows: &'a mut [u8],
+}
+
+impl pulp::WithSimd for Stripe<'_> {
+    type Output = Vec<usize>;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> Vec<usize> {
+        let ([h, w], y0, rows) = (self.size, self.y0, self.rows);
+        let mw = w + 2;
+        let nr = rows.len() / mw;
+        let mut mag = vec![0i32; (nr + 2) * mw];
+        let mut dx = vec![0i16; (nr + 2) * w];
+        let mut dy = vec![0i16; (nr + 2) * w];
+        for k in 0..nr + 2 {
+            let Some(yy) = (y0 + k).checked_sub(1).filter(|&v| v < h) else {
+                continue;
+            };
+            gradient_row(
+                self.src,
+                [h, w],
+                yy,
+                self.cfg.aperture,
+                self.cfg.l2_gradient,
+                (
+                    &mut dx[k * w..(k + 1) * w],
+                    &mut dy[k * w..(k + 1) * w],
+                    &mut mag[k * mw + 1..k * mw + 1 + w],
+                ),
+            );
+        }
+        // Non-maximum suppression, branch-free and over contiguous slices so that it
+        // vectorises: all four neighbour tests are evaluated and the sector picks one.
+        let (low32, high32) = self.thresholds;
+        let mut seeds = Vec::new();
+        for (k, row) in rows.chunks_exact_mut(mw).enumerate() {
+            let (gx, gy) = (&dx[(k + 1) * w..(k + 2) * w], &dy[(k + 1) * w..(k + 2) * w]);
+            // Equal-length slices indexed by one counter: no bounds checks, 8 lanes of i32.
+            let (u, m, d) = (
+                &mag[k * mw..(k + 1) * mw],
+                &mag[(k + 1) * mw..(k + 2) * mw],
+                &mag[(k + 2) * mw..(k + 3) * mw],
+            );
+            let (ul, uc, ur) = (&u[..w], &u[1..w + 1], &u[2..w + 2]);
+            let (ml, mc, mr) = (&m[..w], &m[1..w + 1], &m[2..w + 2]);
+            let (dl, dc, dr) = (&d[..w], &d[1..w + 1], &d[2..w + 2]);
+            let out = &mut row[1..w + 1];
+            for x in 0..w {
+                let m = mc[x];
+                // OpenCV's sector test (see `TG22`), as lane masks.
+                let (xs, ys) = (i32::from(gx[x]), i32::from(gy[x]));
+                let (ax, ay) = (xs.abs(), ys.abs() << 15);
+                let tg22x = ax * TG22 as i32;
+                let horizontal = ay < tg22x;
+                let vertical = !horizontal & (ay > tg22x + (ax << 16));
+                let diagonal = !horizontal & !vertical;
+                let anti = (xs ^ ys) < 0;
+                let is_max = (horizontal & (m > ml[x]) & (m >= mr[x]))
+                    | (vertical & (m > uc[x]) & (m >= dc[x]))
+                    | (diagonal & anti & (m > ur[x]) & (m > dl[x]))
+                    | (diagonal & !anti & (m > ul[x]) & (m > dr[x]));
+                let keep = is_max & (m > low32);
+                // 1 (not an edge), 0 (weak) or 2 (strong).
+                out[x] = 1 - keep as u8 + 2 * (keep & (m > high32)) as u8;
+            }
+            let y = y0 + k + 1;
+            seeds.extend(
+                row.iter()
+                    .enumerate()
+                    .filter(|&(_, &c)| c == 2)
+                    .map(|(x, _)| y * mw + x),
+            );
+        }
+        seeds
+    }
 }
 
 /// Grows edges (2) into 8-connected weak pixels (0) from the strong seeds.

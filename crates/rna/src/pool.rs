@@ -18,7 +18,8 @@ pub fn adaptive_bin(i: usize, input: usize, output: usize) -> (usize, usize) {
     (start, end)
 }
 
-/// Adaptive average pooling of a row-major `h × w` plane to `out_h × out_w`.
+/// Adaptive average pooling of a row-major `h × w` plane (f32, or u8 such as an edge map) to
+/// `out_h × out_w`.
 ///
 /// The sums are accumulated in f64 (exact for 8-bit edge maps at any size) and rounded to f32
 /// before PyTorch's two divisions, so results equal PyTorch's f32 kernel whenever its f32 sums are
@@ -26,8 +27,8 @@ pub fn adaptive_bin(i: usize, input: usize, output: usize) -> (usize, usize) {
 ///
 /// # Errors
 /// [`Error::Argument`] for empty sizes or a buffer of the wrong length.
-pub fn adaptive_avg_pool2d(
-    src: &[f32],
+pub fn adaptive_avg_pool2d<T: Copy + Into<f64> + Sync>(
+    src: &[T],
     [h, w]: [usize; 2],
     [oh, ow]: [usize; 2],
 ) -> Result<Vec<f32>> {
@@ -56,7 +57,7 @@ pub fn adaptive_avg_pool2d(
         let mut colsum = vec![0f64; w];
         for y in y0..y1 {
             for (c, &v) in colsum.iter_mut().zip(&src[y * w..(y + 1) * w]) {
-                *c += v as f64;
+                *c += v.into();
             }
         }
         for (o, &(x0, x1)) in row.iter_mut().zip(&cols) {

@@ -98,8 +98,7 @@ impl RegionNoiseConfig {
             ));
         }
         let edges = self.edge_map(reference)?;
-        let e: Vec<f32> = edges.as_raw().iter().map(|&v| v as f32).collect();
-        let d = adaptive_avg_pool2d(&e, [h, w], size)?;
+        let d = adaptive_avg_pool2d(edges.as_raw(), [h, w], size)?;
         Ok(self.min_max(d))
     }
 

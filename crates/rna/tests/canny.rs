@@ -8,7 +8,7 @@ use burn::backend::NdArray;
 use common::{Case, cases, diff};
 use ultrares_core::image::GrayImage;
 use ultrares_rna::Error;
-use ultrares_rna::canny::{CannyConfig, canny, canny_raw};
+use ultrares_rna::canny::{CannyConfig, canny, canny_raw, canny_raw_baseline};
 use ultrares_rna::canny_device::canny_on_device;
 
 type B = NdArray<f32>;
@@ -23,6 +23,13 @@ fn host_canny_is_bit_identical_to_opencv() {
         let d = diff(&got, &c.want);
         if d > 0 {
             failures.push(format!("{}: {d} pixels differ", c.label));
+        }
+        // The baseline build of the kernels (the dispatched one above uses AVX2 where the CPU
+        // has it).
+        let (w, h) = c.image.dimensions();
+        let base = canny_raw_baseline(c.image.as_raw(), [h as usize, w as usize], &c.cfg).unwrap();
+        if base != got.as_raw().as_slice() {
+            failures.push(format!("{}: the baseline build differs", c.label));
         }
     }
     assert!(
