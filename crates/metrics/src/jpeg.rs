@@ -94,6 +94,30 @@ pub fn encode_jpeg_raw(
     channels: usize,
     config: &JpegConfig,
 ) -> Result<Vec<u8>> {
+    encode_with(pulp::Arch::new(), pixels, width, height, channels, config)
+}
+
+/// [`encode_jpeg_raw`] compiled for the baseline instruction set only (no run-time AVX2
+/// dispatch), for the tests that check the dispatched path against it.
+#[doc(hidden)]
+pub fn encode_jpeg_raw_baseline(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+    config: &JpegConfig,
+) -> Result<Vec<u8>> {
+    encode_with(pulp::Arch::Scalar, pixels, width, height, channels, config)
+}
+
+fn encode_with(
+    arch: pulp::Arch,
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+    config: &JpegConfig,
+) -> Result<Vec<u8>> {
     let (px, w, h, ch, cfg) = (pixels, width, height, channels, config);
     if ch != 1 && ch != 3 {
         return Err(Error::Image(format!(
@@ -152,9 +176,11 @@ pub fn encode_jpeg_raw(
         mcus_y: h.div_ceil(8 * max_v),
     };
 
+    // Each MCU row is compiled for AVX2/FMA as well as the baseline and picked at run time
+    // (its DCT, quantiser and colour loops are auto-vectorised; 8-lane i32 products need AVX2).
     let rows: Vec<Bits> = (0..plan.mcus_y)
         .into_par_iter()
-        .map(|r| plan.mcu_row(r))
+        .map(|r| arch.dispatch(McuRow(&plan, r)))
         .collect();
 
     let total_bits: usize = rows.iter().map(|b| b.words.len() * 64 + b.n as usize).sum();
@@ -377,8 +403,21 @@ struct Plan<'a> {
     mcus_y: usize,
 }
 
+/// [`Plan::mcu_row`] as a `pulp` operation.
+struct McuRow<'a>(&'a Plan<'a>, usize);
+
+impl pulp::WithSimd for McuRow<'_> {
+    type Output = Bits;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> Bits {
+        self.0.mcu_row(self.1)
+    }
+}
+
 impl Plan<'_> {
     /// Transforms and entropy-codes MCU row `r`.
+    #[inline(always)]
     fn mcu_row(&self, r: usize) -> Bits {
         // Room for about 4 bits per sample, so the word buffer rarely grows.
         let samples = 8 * self.max_v * self.mcus_x * 8 * self.max_h * self.ch;
@@ -412,6 +451,7 @@ impl Plan<'_> {
     /// Colour-converted, downsampled samples of MCU row `r`, one plane per component
     /// (`8·v` rows × `mcus_x·8·h` columns), edges replicated as `jcprepct.c`/`jcsample.c` do.
     /// Only MCUs `mx0..` are filled (the DC predictors need just the last MCU of a row).
+    #[inline(always)]
     fn planes(&self, r: usize, mx0: usize) -> Vec<Vec<u8>> {
         let rows_in = 8 * self.max_v;
         let y0 = r * rows_in;
@@ -499,6 +539,7 @@ impl Plan<'_> {
 
     /// Quantised coefficients (zig-zag order) of component `c`'s blocks in MCU `(r, mx)`, in MCU order, with
     /// `jccoefct.c`'s dummy blocks (zero, DC copied) past the image. Returns the block count.
+    #[inline(always)]
     fn mcu_blocks(
         &self,
         planes: &[Vec<u8>],
@@ -561,6 +602,7 @@ fn rgb_to_ycc(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
 }
 
 /// `jpeg_fdct_islow` (jfdctint.c): slow-but-accurate integer DCT, output scaled by 8.
+#[inline(always)]
 fn fdct_islow(d: &mut [i32; 64]) {
     const CB: i32 = 13; // CONST_BITS
     const P1: i32 = 2; // PASS1_BITS

@@ -9,7 +9,7 @@ use common::{astronaut, crop, fixtures, procedural};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::NpzReader;
 use ultrares_core::image::{GrayImage, Luma, Rgb, RgbImage, read_rgb8};
-use ultrares_metrics::jpeg::encode_jpeg_raw;
+use ultrares_metrics::jpeg::{encode_jpeg_raw, encode_jpeg_raw_baseline};
 use ultrares_metrics::{
     CompressionRatio, Error, JpegConfig, Subsampling, compression_ratio, encode_jpeg,
     encode_jpeg_gray,
@@ -61,6 +61,14 @@ fn assert_same(case: &str, ours: &[u8], theirs: &ArrayD<u8>) {
     }
 }
 
+/// Checks the dispatched encoder (AVX2 where the CPU has it) and the baseline build.
+fn assert_rgb(case: &str, img: &RgbImage, cfg: &JpegConfig, theirs: &ArrayD<u8>) {
+    assert_same(case, &encode_jpeg(img, cfg).unwrap(), theirs);
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let base = encode_jpeg_raw_baseline(img.as_raw(), w, h, 3, cfg).unwrap();
+    assert_same(&format!("{case} (baseline build)"), &base, theirs);
+}
+
 #[test]
 fn files_equal_pillow_byte_for_byte() {
     let (bytes, _) = load();
@@ -80,15 +88,11 @@ fn files_equal_pillow_byte_for_byte() {
                 (Subsampling::S444, "444"),
             ] {
                 let case = format!("{name}_q{q}_{tag}_jpg");
-                let ours = encode_jpeg(
-                    &img,
-                    &JpegConfig {
-                        quality: q,
-                        subsampling: sub,
-                    },
-                )
-                .unwrap();
-                assert_same(&case, &ours, &bytes[&case]);
+                let cfg = JpegConfig {
+                    quality: q,
+                    subsampling: sub,
+                };
+                assert_rgb(&case, &img, &cfg, &bytes[&case]);
                 checked += 1;
             }
         }
@@ -112,7 +116,7 @@ fn files_equal_pillow_byte_for_byte() {
             quality: q,
             ..JpegConfig::default()
         };
-        assert_same(&case, &encode_jpeg(&noise, &cfg).unwrap(), &bytes[&case]);
+        assert_rgb(&case, &noise, &cfg, &bytes[&case]);
         checked += 1;
     }
     let flat = to_rgb(&bytes["flat_in"]);
@@ -121,9 +125,10 @@ fn files_equal_pillow_byte_for_byte() {
         &encode_jpeg(&flat, &JpegConfig::default()).unwrap(),
         &bytes["flat_q95_420_jpg"],
     );
-    assert_same(
+    assert_rgb(
         "astronaut",
-        &encode_jpeg(&astro, &JpegConfig::default()).unwrap(),
+        &astro,
+        &JpegConfig::default(),
         &bytes["astronaut_q95_420_jpg"],
     );
     assert_eq!(checked, 55);
