@@ -122,21 +122,29 @@ where
         let f = self.codec.downscale_factor();
         let device = guide.device();
         let eps = run.noise(Draw::Inversion, guide.dims(), &device)?;
-        // guid[r] = the guide noised to step begin + r (upstream: add_noise(image, ε, timesteps[:slider])).
-        let guid = |sched: &S, r: usize| sched.add_noise(guide.clone(), eps.clone(), begin + r);
-        let mut z = guid(&self.scheduler, 0)?;
+        // guid[r] = the guide noised to step begin + r (upstream: add_noise(image, ε,
+        // timesteps[:slider])), elementwise, so computed on the patch only.
+        let guid = |sched: &S, r: usize, patch: [std::ops::Range<usize>; 4]| {
+            sched.add_noise(
+                guide.clone().slice(patch.clone()),
+                eps.clone().slice(patch),
+                begin + r,
+            )
+        };
+        let mut z = self
+            .scheduler
+            .add_noise(guide.clone(), eps.clone(), begin)?;
         let mut prev = z.clone();
-        // Per-latent step index; `steps` = done (upstream's time 0).
+        // Per-latent step index; `steps` = done (upstream's time 0), and how many latents are
+        // at each index.
         let mut level = vec![begin; h * w];
+        let mut at_level = vec![0usize; steps + 1];
+        at_level[begin] = h * w;
         let fft = Fft2::new(ps, ps);
         let size = SizeCond::uncropped([h * f, w * f]);
-        loop {
-            let m = *level.iter().min().unwrap_or(&steps);
-            if m >= steps {
-                break;
-            }
+        while let Some(m) = (begin..steps).find(|&l| at_level[l] > 0) {
             // torch.nonzero order (row major) and randperm(n)[0].
-            let count = level.iter().filter(|&&l| l == m).count();
+            let count = at_level[m];
             let k = run.rng.index(count)?;
             let pos = level
                 .iter()
@@ -154,7 +162,7 @@ where
             // Upstream's latent *is* `guid_latents[0]` (a view it writes every patch back into),
             // so at the first step the phase is mixed with the latent itself: a no-op.
             if r < slider && r > 0 {
-                let g = guid(&self.scheduler, r)?.slice(patch.clone());
+                let g = guid(&self.scheduler, r, patch.clone())?;
                 let mixed = fft.mix_phase(&host(sub)?, &host(g)?);
                 sub = Tensor::from_data(TensorData::new(mixed, [1, c, ps, ps]), &device);
             }
@@ -168,7 +176,8 @@ where
             let plane = |v: Vec<f32>| {
                 Tensor::<B, 1>::from_floats(v.as_slice(), &device).reshape([1, 1, ps, ps])
             };
-            if time_mask.contains(&0.0) {
+            let lagging = time_mask.contains(&0.0);
+            if lagging {
                 let tm = plane(time_mask.clone());
                 sub = sub * tm.clone() + prev.clone().slice(patch.clone()) * (tm.neg() + 1.0);
             }
@@ -186,7 +195,6 @@ where
             sub = self.step_batch(sub.clone(), sub, m, cond, &[micro], run)?;
             run.observer
                 .on_latent(Intermediate::PixelsmithStep(patch_index), &sub);
-            let smooth = smoothed_time_mask(&time_mask, ps, config.gradient_width);
             if r + 1 < slider {
                 // Checkerboard replacement with the guide one step ahead, randomly rolled.
                 let (sd, sl) = (shift_down as usize, shift_left as usize);
@@ -194,33 +202,40 @@ where
                     .map(|q| ((q / ps + q % ps + sd + sl) % 2 == 0) as u8 as f32)
                     .collect();
                 let den = plane(den);
-                let ahead = guid(&self.scheduler, r + 1)?.slice(patch.clone());
+                let ahead = guid(&self.scheduler, r + 1, patch.clone())?;
                 sub = sub * (den.clone().neg() + 1.0) + ahead * den;
             }
-            // Replace where the smoothed mask is 1, keep where 0, average in between.
-            let weight: Vec<f32> = smooth
-                .iter()
-                .map(|&v| {
-                    if v == 1.0 {
-                        1.0
-                    } else if v == 0.0 {
-                        0.0
-                    } else {
-                        0.5
-                    }
-                })
-                .collect();
-            let wt = plane(weight);
-            let old = z.clone().slice(patch.clone());
-            z = z.slice_assign(patch, sub * wt.clone() + old * (wt.neg() + 1.0));
+            // Replace where the smoothed mask is 1, keep where 0, average in between (a mask of
+            // ones smooths to ones: the patch is replaced).
+            if lagging {
+                let smooth = smoothed_time_mask(&time_mask, ps, config.gradient_width);
+                let weight: Vec<f32> = smooth
+                    .iter()
+                    .map(|&v| {
+                        if v == 1.0 {
+                            1.0
+                        } else if v == 0.0 {
+                            0.0
+                        } else {
+                            0.5
+                        }
+                    })
+                    .collect();
+                let wt = plane(weight);
+                let old = z.clone().slice(patch.clone());
+                sub = sub * wt.clone() + old * (wt.neg() + 1.0);
+            }
+            z = z.slice_assign(patch, sub);
             for y in rows.clone() {
                 for l in &mut level[y * w + j - p..y * w + j + p] {
                     if *l == m {
                         *l += 1;
+                        at_level[m] -= 1;
+                        at_level[m + 1] += 1;
                     }
                 }
             }
-            if level.iter().all(|&l| l == level[0]) {
+            if at_level[m + 1] == h * w {
                 prev = z.clone();
             }
             run.progress(stage, m - begin, steps - begin)?;
