@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod cubic;
 pub mod denoiser;
 mod error;
 mod finite;

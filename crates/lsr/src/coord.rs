@@ -56,14 +56,7 @@ pub fn axis_shift(coords: &[f32], n: usize, v: i32, ensemble: bool) -> AxisShift
     AxisShift { index, rel }
 }
 
-/// PyTorch's bicubic convolution coefficients (`A = −0.75`) for fractional offset `t`.
-pub fn cubic_coefficients(t: f32) -> [f32; 4] {
-    const A: f32 = -0.75;
-    let conv1 = |x: f32| ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0;
-    let conv2 = |x: f32| ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A;
-    let u = 1.0 - t;
-    [conv2(t + 1.0), conv1(t), conv1(u), conv2(u + 1.0)]
-}
+pub use ultrares_core::cubic::cubic_coefficients;
 
 /// The four taps and weights of `grid_sample(mode='bicubic', padding_mode='border',
 /// align_corners=False)` at each coordinate of `coords` on an axis of `n` samples: tap indices
@@ -105,14 +98,5 @@ mod tests {
         assert_eq!(right.index, vec![0, 1, 1, 2, 2, 3, 3, 3]);
         // Query 2 (c = −0.375) against cell centres −0.75 and −0.25, in cell units.
         assert!((left.rel[2] - 1.5).abs() < 1e-6 && (right.rel[2] + 0.5).abs() < 1e-6);
-    }
-
-    #[test]
-    fn cubic_coefficients_partition_unity() {
-        for t in [0.0f32, 0.1, 0.5, 0.9] {
-            let s: f32 = cubic_coefficients(t).iter().sum();
-            assert!((s - 1.0).abs() < 1e-6);
-        }
-        assert_eq!(cubic_coefficients(0.0), [0.0, 1.0, 0.0, 0.0]);
     }
 }

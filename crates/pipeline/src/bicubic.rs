@@ -3,6 +3,7 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use ultrares_core::LatentUpsampler;
+use ultrares_core::cubic::cubic_coefficients;
 
 use crate::{Error, Result};
 
@@ -14,9 +15,6 @@ pub struct BicubicUpsampler;
 /// The `[out, in]` matrix of PyTorch's 1-D bicubic resampling from `n_in` to `n_out` samples.
 pub fn bicubic_matrix(n_in: usize, n_out: usize) -> Vec<f32> {
     // f32 throughout, as PyTorch's CPU kernel (`opmath_t` of float).
-    const A: f32 = -0.75;
-    let cubic1 = |x: f32| ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0;
-    let cubic2 = |x: f32| ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A;
     let scale = n_in as f32 / n_out as f32;
     let mut m = vec![0f32; n_out * n_in];
     for o in 0..n_out {
@@ -24,8 +22,7 @@ pub fn bicubic_matrix(n_in: usize, n_out: usize) -> Vec<f32> {
         let src = scale * (o as f32 + 0.5) - 0.5;
         let i0 = src.floor();
         let t = src - i0;
-        let w = [cubic2(t + 1.0), cubic1(t), cubic1(1.0 - t), cubic2(2.0 - t)];
-        for (k, wk) in w.into_iter().enumerate() {
+        for (k, wk) in cubic_coefficients(t).into_iter().enumerate() {
             let idx = (i0 as i64 - 1 + k as i64).clamp(0, n_in as i64 - 1) as usize;
             m[o * n_in + idx] += wk;
         }
