@@ -294,6 +294,13 @@ impl HighResConfig {
             }
         }
         let s = long / self.native_size;
+        if h / s < f || w / s < f {
+            return Err(Error::argument(
+                "height, width",
+                format!("a reference (h/{s}, w/{s}) of at least one latent per side"),
+                format!("{h}×{w}"),
+            ));
+        }
         if matches!(
             self.strategy,
             Strategy::Pixelsmith | Strategy::LsrnaPixelsmith

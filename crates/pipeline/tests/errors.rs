@@ -46,8 +46,9 @@ fn invalid_configurations_are_rejected() {
     expect_argument(HighResConfig::demofusion(512, 512), "height, width");
     // LSRNA needs a long side divisible by the native size.
     expect_argument(lsrna(2048, 2560 + 8), "height, width");
-    // Absurd sizes.
+    // Absurd sizes, and aspect ratios whose reference would have no latent across.
     expect_argument(lsrna(1 << 20, 1024), "height, width");
+    expect_argument(HighResConfig::demofusion(16384, 8), "height, width");
     expect_argument(lsrna(0, 2048), "height, width");
     // Inversion depth beyond the schedule, or zero.
     expect_argument(
