@@ -10,15 +10,20 @@
 //! * `diffusers`: diffusers-compatible tiled decode with TILE-latent tiles (default 128, SDXL's);
 //! * `seamless`: seamless tiled decode, TILE-latent cores (default 112) and a HALO (default 8).
 //!
-//! Peak memory is the process's `VmHWM` (Linux) minus its `VmRSS` before the first run.
+//! Peak memory is the process's `VmHWM` (Linux) minus its `VmRSS` before the first run. Built
+//! with `--features cuda` it runs on the first CUDA GPU instead (each run ends with a device
+//! sync; measure GPU memory from outside, e.g. `nvidia-smi --query-gpu=memory.used -lms 50`).
 
 use std::time::Instant;
 
-use burn::backend::NdArray;
+use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use ultrares::vae::{AutoencoderKlConfig, DiffusersTiling, SeamlessTiling};
 
-type B = NdArray<f32>;
+#[cfg(not(feature = "cuda"))]
+type B = burn::backend::NdArray<f32>;
+#[cfg(feature = "cuda")]
+type B = ultrares::backend::Cuda;
 
 // Burn's CPU backend allocates a fresh buffer per tensor op; glibc maps every buffer above
 // 32 MiB afresh (page faults and zeroing took ~40 % of the time). mimalloc reuses them.
@@ -79,6 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..runs {
         let t = Instant::now();
         run()?;
+        B::sync(&device)?;
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);

@@ -2,14 +2,17 @@
 
 use std::path::PathBuf;
 
-use burn::backend::NdArray;
 use burn::tensor::{Tensor, TensorData};
 use ndarray::ArrayD;
 use ndarray_npy::NpzReader;
 use ultrares_lsr::coord::make_coord;
 use ultrares_lsr::{Liif, LiifConfig, StateDict};
 
-type B = NdArray<f32>;
+// `--features cuda` runs these goldens on an NVIDIA GPU (opt-in; CI runs the CPU backend).
+#[cfg(not(feature = "cuda"))]
+type B = burn::backend::NdArray<f32>;
+#[cfg(feature = "cuda")]
+type B = burn::backend::Cuda<f32>;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -283,8 +283,11 @@ fn canny_with(
     }
     let n = h * w;
     let mw = w + 2;
-    // Map with a one-pixel border of 1 ("not an edge"), as OpenCV's.
-    let mut map = vec![1u8; (h + 2) * mw];
+    // Map with a one-pixel border of 1 ("not an edge"), as OpenCV's: allocated zeroed (pages
+    // are touched by the stripes, in parallel), the stripes write the left and right borders.
+    let mut map = vec![0u8; (h + 2) * mw];
+    map[..mw].fill(1);
+    map[(h + 1) * mw..].fill(1);
     // Stripes of rows processed in parallel: each computes the gradient of its rows plus one row
     // above and below (the magnitude is 0 outside the image), then suppresses non-maxima.
     let stripe = (h / (4 * rayon::current_num_threads().max(1))).clamp(8, 256);
@@ -335,38 +338,47 @@ impl pulp::WithSimd for Stripe<'_> {
         let ([h, w], y0, rows) = (self.size, self.y0, self.rows);
         let mw = w + 2;
         let nr = rows.len() / mw;
-        let mut mag = vec![0i32; (nr + 2) * mw];
-        let mut dx = vec![0i16; (nr + 2) * w];
-        let mut dy = vec![0i16; (nr + 2) * w];
-        for k in 0..nr + 2 {
-            let Some(yy) = (y0 + k).checked_sub(1).filter(|&v| v < h) else {
-                continue;
-            };
-            gradient_row(
-                self.src,
-                [h, w],
-                yy,
-                self.cfg.aperture,
-                self.cfg.l2_gradient,
-                (
-                    &mut dx[k * w..(k + 1) * w],
-                    &mut dy[k * w..(k + 1) * w],
-                    &mut mag[k * mw + 1..k * mw + 1 + w],
-                ),
-            );
-        }
-        // Non-maximum suppression, branch-free and over contiguous slices so that it
-        // vectorises: all four neighbour tests are evaluated and the sector picks one.
+        // A rolling window of three gradient rows (the one above, the row, the one below),
+        // slot `k % 3` for window row `k` = image row `y0 + k − 1`; the magnitude is 0 outside
+        // the image and in the window's border columns. Small enough to stay in cache.
+        let mut mag = vec![0i32; 3 * mw];
+        let mut dx = vec![0i16; 3 * w];
+        let mut dy = vec![0i16; 3 * w];
         let (low32, high32) = self.thresholds;
         let mut seeds = Vec::new();
-        for (k, row) in rows.chunks_exact_mut(mw).enumerate() {
-            let (gx, gy) = (&dx[(k + 1) * w..(k + 2) * w], &dy[(k + 1) * w..(k + 2) * w]);
-            // Equal-length slices indexed by one counter: no bounds checks, 8 lanes of i32.
+        for k in 0..nr + 2 {
+            let slot = k % 3;
+            let m = &mut mag[slot * mw..(slot + 1) * mw];
+            match (y0 + k).checked_sub(1).filter(|&v| v < h) {
+                Some(yy) => gradient_row(
+                    self.src,
+                    [h, w],
+                    yy,
+                    self.cfg.aperture,
+                    self.cfg.l2_gradient,
+                    (
+                        &mut dx[slot * w..(slot + 1) * w],
+                        &mut dy[slot * w..(slot + 1) * w],
+                        &mut m[1..w + 1],
+                    ),
+                ),
+                None => m.fill(0),
+            }
+            if k < 2 {
+                continue;
+            }
+            let r = k - 2;
+            let row = &mut rows[r * mw..(r + 1) * mw];
+            let (su, sm, sd) = ((k - 2) % 3, (k - 1) % 3, slot);
+            let (gx, gy) = (&dx[sm * w..(sm + 1) * w], &dy[sm * w..(sm + 1) * w]);
             let (u, m, d) = (
-                &mag[k * mw..(k + 1) * mw],
-                &mag[(k + 1) * mw..(k + 2) * mw],
-                &mag[(k + 2) * mw..(k + 3) * mw],
+                &mag[su * mw..(su + 1) * mw],
+                &mag[sm * mw..(sm + 1) * mw],
+                &mag[sd * mw..(sd + 1) * mw],
             );
+            // Non-maximum suppression of row r, branch-free over equal-length slices indexed
+            // by one counter (no bounds checks, 8 lanes of i32): all four neighbour tests are
+            // evaluated and the sector picks one.
             let (ul, uc, ur) = (&u[..w], &u[1..w + 1], &u[2..w + 2]);
             let (ml, mc, mr) = (&m[..w], &m[1..w + 1], &m[2..w + 2]);
             let (dl, dc, dr) = (&d[..w], &d[1..w + 1], &d[2..w + 2]);
@@ -389,13 +401,23 @@ impl pulp::WithSimd for Stripe<'_> {
                 // 1 (not an edge), 0 (weak) or 2 (strong).
                 out[x] = 1 - keep as u8 + 2 * (keep & (m > high32)) as u8;
             }
-            let y = y0 + k + 1;
-            seeds.extend(
-                row.iter()
-                    .enumerate()
-                    .filter(|&(_, &c)| c == 2)
-                    .map(|(x, _)| y * mw + x),
-            );
+            // The map's border columns ("not an edge"); the map is allocated zeroed.
+            row[0] = 1;
+            row[w + 1] = 1;
+            // Strong pixels are sparse: find them 64 bytes at a time (memchr).
+            let y = y0 + r + 1;
+            for (c, chunk) in row.chunks(64).enumerate() {
+                if chunk.contains(&2) {
+                    let base = y * mw + c * 64;
+                    seeds.extend(
+                        chunk
+                            .iter()
+                            .enumerate()
+                            .filter(|&(_, &v)| v == 2)
+                            .map(|(x, _)| base + x),
+                    );
+                }
+            }
         }
         seeds
     }

@@ -7,7 +7,6 @@ mod common;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn_ndarray::NdArray;
 use ndarray::ArrayD;
 use ndarray_npy::NpzReader;
 use ultrares_core::StateDict;
@@ -15,7 +14,11 @@ use ultrares_vae::{
     AutoencoderKl, AutoencoderKlConfig, DiffusersTiling, SeamlessTiling, from_diffusers_dir,
 };
 
-type B = NdArray<f32>;
+// `--features cuda` runs these goldens on an NVIDIA GPU (opt-in; CI runs the CPU backend).
+#[cfg(not(feature = "cuda"))]
+type B = burn::backend::NdArray<f32>;
+#[cfg(feature = "cuda")]
+type B = burn::backend::Cuda<f32>;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

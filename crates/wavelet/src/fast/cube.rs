@@ -8,7 +8,7 @@
 
 use burn::tensor::Shape;
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use cubecl::{calculate_cube_count_elemwise, prelude::*};
@@ -23,14 +23,16 @@ fn haar_dwt2_kernel<E: Float>(
     h: &mut Tensor<E>,
     v: &mut Tensor<E>,
     d: &mut Tensor<E>,
+    units: u32,
+    w2: u32,
     #[define(E)] _dtype: StorageType,
 ) {
     let pos = ABSOLUTE_POS;
-    if pos >= a.len() {
+    if pos >= units as usize {
         terminate!();
     }
-    let w2 = a.shape(3);
-    let w = input.shape(3);
+    let w2 = w2 as usize;
+    let w = 2 * w2;
     let k = pos % w2;
     let row = pos / w2;
     // Row `row` of the bands (plane·h/2 + r) reads input rows 2·row and 2·row + 1.
@@ -57,14 +59,16 @@ fn haar_idwt2_kernel<E: Float>(
     v: &Tensor<E>,
     d: &Tensor<E>,
     output: &mut Tensor<E>,
+    units: u32,
+    w2: u32,
     #[define(E)] _dtype: StorageType,
 ) {
     let pos = ABSOLUTE_POS;
-    if pos >= a.len() {
+    if pos >= units as usize {
         terminate!();
     }
-    let w2 = a.shape(3);
-    let w = output.shape(3);
+    let w2 = w2 as usize;
+    let w = 2 * w2;
     let k = pos % w2;
     let row = pos / w2;
     let top = 2 * row * w + 2 * k;
@@ -91,8 +95,11 @@ pub fn haar_dwt2<R: CubeRuntime>(x: CubeTensor<R>) -> [CubeTensor<R>; 4] {
     let shape = Shape::new([n, c, h / 2, w / 2]);
     let client = x.client.clone();
     let dtype = x.dtype;
-    let out =
-        [0; 4].map(|_| empty_device_dtype(client.clone(), x.device.clone(), shape.clone(), dtype));
+    // Contiguous outputs: `empty_device_dtype` may pitch rows (CUDA does for narrow rows), and
+    // the kernels index linearly.
+    let out = [0; 4].map(|_| {
+        empty_device_contiguous_dtype(client.clone(), x.device.clone(), shape.clone(), dtype)
+    });
     let units = shape.num_elements();
     let cube_dim = CubeDim::new(&client, units);
     let cube_count = calculate_cube_count_elemwise(&client, units, cube_dim);
@@ -109,6 +116,8 @@ pub fn haar_dwt2<R: CubeRuntime>(x: CubeTensor<R>) -> [CubeTensor<R>; 4] {
             out[1].clone().into_tensor_arg(),
             out[2].clone().into_tensor_arg(),
             out[3].clone().into_tensor_arg(),
+            units as u32,
+            (w / 2) as u32,
             dtype.into(),
         );
     }
@@ -121,7 +130,7 @@ pub fn haar_idwt2<R: CubeRuntime>(bands: [CubeTensor<R>; 4]) -> CubeTensor<R> {
     let [n, c, h2, w2] = dims(&a);
     let client = a.client.clone();
     let dtype = a.dtype;
-    let output = empty_device_dtype(
+    let output = empty_device_contiguous_dtype(
         client.clone(),
         a.device.clone(),
         Shape::new([n, c, 2 * h2, 2 * w2]),
@@ -142,6 +151,8 @@ pub fn haar_idwt2<R: CubeRuntime>(bands: [CubeTensor<R>; 4]) -> CubeTensor<R> {
             v.into_tensor_arg(),
             d.into_tensor_arg(),
             output.clone().into_tensor_arg(),
+            units as u32,
+            w2 as u32,
             dtype.into(),
         );
     }

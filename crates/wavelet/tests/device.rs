@@ -1,12 +1,16 @@
-//! The CubeCL Haar kernels on wgpu (opt-in: `cargo test -p ultrares-wavelet --features
-//! wgpu,ndarray --test device_wgpu`; Mesa's lavapipe is enough) equal the generic tensor-op path
-//! on the same device and the CPU kernel.
+//! The CubeCL Haar kernels on a GPU runtime (opt-in: `cargo test -p ultrares-wavelet --features
+//! wgpu,ndarray --test device`, Mesa's lavapipe is enough; or `--features cuda,ndarray` on an
+//! NVIDIA GPU) equal the generic tensor-op path on the same device and the CPU kernel.
+#![cfg(any(feature = "wgpu", feature = "cuda"))]
 mod common;
 
 use burn::tensor::{Tensor, TensorData};
 use common::B;
 use ultrares_wavelet::{Coeffs2, Mode, Wavelet, dwt2, fast, idwt2};
 
+#[cfg(feature = "cuda")]
+type W = burn_cubecl::CubeBackend<cubecl::cuda::CudaRuntime, f32, i32, u32>;
+#[cfg(not(feature = "cuda"))]
 type W = burn_cubecl::CubeBackend<cubecl::wgpu::WgpuRuntime, f32, i32, u32>;
 
 fn host(t: &Tensor<W, 4>) -> Vec<f32> {
@@ -59,14 +63,40 @@ fn cube_haar_equals_generic_and_cpu() {
             assert!(max_abs(&kv, &cv) <= 1e-6, "{shape:?} band {i} vs cpu");
         }
         let back = fast::idwt2(kernel.clone(), &haar, Mode::Zero).unwrap();
+        let got = host(&back);
         assert!(
-            max_abs(&host(&back), &values) <= 1e-5,
-            "{shape:?} round trip"
+            max_abs(&got, &values) <= 1e-5,
+            "{shape:?} round trip: {:?}… want {:?}…",
+            &got[..got.len().min(8)],
+            &values[..values.len().min(8)]
         );
         let back_generic = idwt2(Coeffs2::from_array(k), &haar, Mode::Zero).unwrap();
         assert!(
             max_abs(&host(&back), &host(&back_generic)) <= 1e-5,
             "{shape:?} inverse vs generic"
+        );
+    }
+}
+
+/// The inverse kernel alone, on bands uploaded from the host (not produced by the forward kernel).
+#[test]
+fn cube_haar_inverse_of_uploaded_bands() {
+    let device = Default::default();
+    let haar = Wavelet::haar();
+    for shape in [[1, 1, 1, 1], [1, 2, 3, 5], [2, 3, 16, 9]] {
+        let n: usize = shape.iter().product();
+        let band = |b: usize| {
+            let v: Vec<f32> = (0..n).map(|i| ((i * 31 + b * 17) % 23) as f32 - 11.0).collect();
+            Tensor::<W, 4>::from_data(TensorData::new(v, shape), &device)
+        };
+        let coeffs = Coeffs2::from_array([band(0), band(1), band(2), band(3)]);
+        let kernel = host(&fast::idwt2(coeffs.clone(), &haar, Mode::Zero).unwrap());
+        let generic = host(&idwt2(coeffs, &haar, Mode::Zero).unwrap());
+        assert!(
+            max_abs(&kernel, &generic) <= 1e-5,
+            "{shape:?}: {:?}… want {:?}…",
+            &kernel[..kernel.len().min(8)],
+            &generic[..generic.len().min(8)]
         );
     }
 }
