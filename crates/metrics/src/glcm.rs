@@ -89,17 +89,8 @@ pub fn graycomatrix(
     height: usize,
     config: &GlcmConfig,
 ) -> Result<Glcm> {
-    config.check()?;
-    if width.checked_mul(height) != Some(image.len()) {
-        return Err(Error::Image(format!(
-            "{} bytes for a {width}×{height} image",
-            image.len()
-        )));
-    }
+    check_image(image, width, height, config)?;
     let l = config.levels;
-    if let Some(v) = image.iter().find(|&&v| v as usize >= l) {
-        return Err(Error::Image(format!("pixel value {v} is ≥ levels = {l}")));
-    }
     let (nd, na) = (config.distances.len(), config.angles.len());
     let mut counts = vec![0u32; nd * na * l * l];
     for (di, &d) in config.distances.iter().enumerate() {
@@ -293,38 +284,224 @@ impl Glcm {
     /// IEEE division is correctly rounded), so distinct values are counted by reduced fraction
     /// instead of sorting the `levels²·n_dist·n_angle` floats.
     pub fn value_entropy(&self) -> f64 {
-        let mut hist: std::collections::BTreeMap<(u64, u64), u64> =
-            std::collections::BTreeMap::new();
-        let mut zeros = 0u64;
-        let mut per_count: Vec<u64> = Vec::new();
+        let mut values = ValueHistogram::default();
+        let mut per_count = Vec::new();
         for d in 0..self.n_dist {
             for a in 0..self.n_angle {
                 let counts = self.counts(d, a);
-                let total = self.total(d, a).max(1);
-                // Histogram of the counts first: a slice has few distinct counts.
                 let max = counts.iter().copied().max().unwrap_or(0) as usize;
+                let stride = max + 1;
                 per_count.clear();
-                per_count.resize(max + 1, 0);
-                for &c in counts {
-                    per_count[c as usize] += 1;
+                per_count.resize(WAYS * stride, 0);
+                for span in counts.chunks(16) {
+                    // All-zero spans of bins (most of them) are skipped.
+                    if span.iter().fold(0, |acc, &c| acc | c) != 0 {
+                        for (k, &c) in span.iter().enumerate() {
+                            per_count[(k % WAYS) * stride + c as usize] += 1;
+                        }
+                    }
                 }
-                zeros += per_count[0];
-                for (c, &m) in per_count
-                    .iter()
-                    .enumerate()
-                    .skip(1)
-                    .filter(|(_, m)| **m > 0)
-                {
-                    let g = gcd(c as u64, total);
-                    *hist.entry((c as u64 / g, total / g)).or_insert(0) += m;
-                }
+                let zeros = counts.iter().filter(|&&c| c == 0).count() as u64;
+                values.add_slice(&per_count, stride, WAYS, zeros, self.total(d, a));
             }
         }
-        if zeros > 0 {
-            hist.insert((0, 1), zeros);
-        }
-        entropy_base2(hist.values().copied())
+        values.entropy()
     }
+}
+
+/// Interleaved tables for histograms of small counts: runs of equal counts (most are 0 or 1)
+/// would otherwise make every increment wait for the previous one's store.
+const WAYS: usize = 4;
+
+/// The histogram of the distinct values `c / total` of normalised GLCM slices, keyed by reduced
+/// fraction: values of different slices are equal exactly when the fractions are (totals
+/// ≤ 2³² and IEEE division is correctly rounded).
+#[derive(Default)]
+struct ValueHistogram {
+    fractions: std::collections::BTreeMap<(u64, u64), u64>,
+    zeros: u64,
+}
+
+impl ValueHistogram {
+    /// Adds one slice: `per_count[t·stride + c]` bins of count `c` (`c ≥ 1`) summed over the
+    /// `ways` tables `t`, plus `zeros` empty bins.
+    fn add_slice(&mut self, per_count: &[u64], stride: usize, ways: usize, zeros: u64, total: u64) {
+        let total = total.max(1);
+        self.zeros += zeros;
+        for c in 1..stride {
+            let m: u64 = (0..ways).map(|t| per_count[t * stride + c]).sum();
+            if m > 0 {
+                let g = gcd(c as u64, total);
+                *self.fractions.entry((c as u64 / g, total / g)).or_insert(0) += m;
+            }
+        }
+    }
+
+    fn entropy(mut self) -> f64 {
+        if self.zeros > 0 {
+            self.fractions.insert((0, 1), self.zeros);
+        }
+        entropy_base2(self.fractions.values().copied())
+    }
+}
+
+/// Reusable buffers of [`value_entropy_of`] (one per thread).
+#[derive(Default)]
+pub(crate) struct EntropyScratch {
+    /// `WAYS` tables of pair counts by code `i·levels + j`; all zero between slices.
+    bins: Vec<u16>,
+    codes: Vec<u16>,
+    per_count: Vec<u64>,
+}
+
+/// `graycomatrix(image, …).value_entropy()` without materialising the `levels²·n_dist·n_angle`
+/// matrix: each slice is counted in `WAYS` interleaved tables (consecutive pixels of a flat
+/// region hit the same bin, and one table would make every increment wait for the previous
+/// one's store), which are then merged, histogrammed and reset in place.
+///
+/// # Errors
+/// As [`graycomatrix`].
+pub(crate) fn value_entropy_of(
+    image: &[u8],
+    width: usize,
+    height: usize,
+    config: &GlcmConfig,
+    scratch: &mut EntropyScratch,
+) -> Result<f64> {
+    check_image(image, width, height, config)?;
+    if width * height * 2 > usize::from(u16::MAX) {
+        // The u16 tables could overflow: count in the full matrix instead.
+        return Ok(graycomatrix(image, width, height, config)?.value_entropy());
+    }
+    Ok(pulp::Arch::new().dispatch(SliceEntropies {
+        image,
+        width,
+        height,
+        config,
+        scratch,
+    }))
+}
+
+/// The counting loop of [`value_entropy_of`] as a `pulp::WithSimd` operation, compiled for
+/// AVX2 as well as the baseline and chosen at run time.
+struct SliceEntropies<'a> {
+    image: &'a [u8],
+    width: usize,
+    height: usize,
+    config: &'a GlcmConfig,
+    scratch: &'a mut EntropyScratch,
+}
+
+impl pulp::WithSimd for SliceEntropies<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> f64 {
+        let Self {
+            image,
+            width,
+            height,
+            config,
+            scratch,
+        } = self;
+        let l = config.levels;
+        let ll = l * l;
+        // Tables `ls` apart: a multiple of 4 KiB would make the same code in two tables alias in
+        // the store-forwarding check (4K aliasing) and serialise the increments again.
+        let ls = ll + 32;
+        let EntropyScratch {
+            bins,
+            codes,
+            per_count,
+        } = scratch;
+        if bins.len() != WAYS * ls {
+            *bins = vec![0; WAYS * ls];
+        }
+        let mut values = ValueHistogram::default();
+        for &d in &config.distances {
+            for &a in &config.angles {
+                let (dr, dc) = GlcmConfig::offset(d, a);
+                let cols = pair_range(width, dc);
+                // Pair codes `i·levels + j` (vectorised), then counted four at a time, one table each.
+                codes.clear();
+                // (No pairs when the offset is wider than the image: nothing to index.)
+                let rows = if cols.is_empty() {
+                    0..0
+                } else {
+                    pair_range(height, dr)
+                };
+                for r in rows {
+                    let r2 = (r as i64 + dr) as usize;
+                    let c2 = (cols.start as i64 + dc) as usize;
+                    let src = &image[r * width..][cols.clone()];
+                    let dst = &image[r2 * width + c2..][..src.len()];
+                    let code = |i: u8, j: u8| u16::from(i) * l as u16 + u16::from(j);
+                    codes.extend(src.iter().zip(dst).map(|(&i, &j)| code(i, j)));
+                    if config.symmetric {
+                        codes.extend(src.iter().zip(dst).map(|(&i, &j)| code(j, i)));
+                    }
+                }
+                let total = codes.len() as u64;
+                {
+                    let (b0, rest) = bins.split_at_mut(ls);
+                    let (b1, rest) = rest.split_at_mut(ls);
+                    let (b2, b3) = rest.split_at_mut(ls);
+                    let mut quads = codes.chunks_exact(WAYS);
+                    for q in &mut quads {
+                        b0[usize::from(q[0])] += 1;
+                        b1[usize::from(q[1])] += 1;
+                        b2[usize::from(q[2])] += 1;
+                        b3[usize::from(q[3])] += 1;
+                    }
+                    for &c in quads.remainder() {
+                        b0[usize::from(c)] += 1;
+                    }
+                }
+                // Merge the tables into the first (vectorised), resetting the others.
+                let (first, rest) = bins.split_at_mut(ls);
+                let first = &mut first[..ll];
+                let mut max = 0;
+                for (t, b) in rest.chunks_exact_mut(ls).enumerate() {
+                    for (x, y) in first.iter_mut().zip(&mut b[..ll]) {
+                        *x += std::mem::take(y);
+                        if t == WAYS - 2 {
+                            max = max.max(*x);
+                        }
+                    }
+                }
+                let stride = max as usize + 1;
+                per_count.clear();
+                per_count.resize(WAYS * stride, 0);
+                let zeros = first.iter().filter(|&&c| c == 0).count() as u64;
+                for span in first.chunks_mut(16) {
+                    // All-zero spans (most of them) are skipped.
+                    if span.iter().fold(0, |acc, &c| acc | c) != 0 {
+                        for (k, c) in span.iter_mut().enumerate() {
+                            per_count[(k % WAYS) * stride + usize::from(std::mem::take(c))] += 1;
+                        }
+                    }
+                }
+                values.add_slice(per_count, stride, WAYS, zeros, total);
+            }
+        }
+        values.entropy()
+    }
+}
+
+/// The checks of [`graycomatrix`]'s arguments.
+fn check_image(image: &[u8], width: usize, height: usize, config: &GlcmConfig) -> Result<()> {
+    config.check()?;
+    if width.checked_mul(height) != Some(image.len()) {
+        return Err(Error::Image(format!(
+            "{} bytes for a {width}×{height} image",
+            image.len()
+        )));
+    }
+    let l = config.levels;
+    if let Some(v) = image.iter().find(|&&v| v as usize >= l) {
+        return Err(Error::Image(format!("pixel value {v} is ≥ levels = {l}")));
+    }
+    Ok(())
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -349,4 +526,71 @@ pub(crate) fn entropy_base2(counts: impl Iterator<Item = u64> + Clone) -> f64 {
         })
         .sum();
     h / std::f64::consts::LN_2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A patch with flat runs (long chains on one bin) and noise, values `< levels`.
+    fn patch(w: usize, h: usize, levels: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed;
+        (0..w * h)
+            .map(|k| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let v = if (k / w).is_multiple_of(3) {
+                    7
+                } else {
+                    (x >> 33) as usize
+                };
+                (v % levels) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sliced_value_entropy_equals_the_full_matrix() {
+        let mut scratch = EntropyScratch::default();
+        let mut cases = 0;
+        for (w, h) in [(64, 64), (17, 5), (1, 9), (40, 33)] {
+            for levels in [1, 8, 64, 256] {
+                for symmetric in [false, true] {
+                    let config = GlcmConfig {
+                        levels,
+                        symmetric,
+                        distances: vec![1, 2, 5, 70],
+                        ..GlcmConfig::diffusion_4k()
+                    };
+                    let img = patch(w, h, levels, (w * 1000 + levels) as u64);
+                    let want = graycomatrix(&img, w, h, &config).unwrap().value_entropy();
+                    let got = value_entropy_of(&img, w, h, &config, &mut scratch).unwrap();
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "{w}×{h} L{levels} {symmetric}"
+                    );
+                    let baseline = pulp::Arch::Scalar.dispatch(SliceEntropies {
+                        image: &img,
+                        width: w,
+                        height: h,
+                        config: &config,
+                        scratch: &mut scratch,
+                    });
+                    assert_eq!(baseline.to_bits(), want.to_bits());
+                    cases += 1;
+                }
+            }
+        }
+        assert_eq!(cases, 32);
+        // Too large for the u16 tables: the full-matrix fallback.
+        let config = GlcmConfig::diffusion_4k();
+        let img = patch(200, 200, 64, 3);
+        let want = graycomatrix(&img, 200, 200, &config)
+            .unwrap()
+            .value_entropy();
+        let got = value_entropy_of(&img, 200, 200, &config, &mut scratch).unwrap();
+        assert_eq!(got.to_bits(), want.to_bits());
+    }
 }

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 use ultrares_core::image::{GrayImage, RgbImage, rgb8_to_gray8};
 
-use crate::glcm::{GlcmConfig, GlcmProp, graycomatrix};
+use crate::glcm::{EntropyScratch, GlcmConfig, GlcmProp, graycomatrix, value_entropy_of};
 use crate::{Error, Result};
 
 /// What each patch contributes (`eval.py --prop`).
@@ -81,27 +81,33 @@ pub fn glcm_score_gray(gray: &GrayImage, config: &GlcmScoreConfig) -> Result<f64
     }
     let scores: Vec<f64> = (0..ny * nx)
         .into_par_iter()
-        .map(|k| {
-            let (i, j) = (k / nx, k % nx);
-            // numpy slicing: [i·p, i·p + p) clipped to the image.
-            let (r0, r1) = ((i * p).min(h), (i * p + p).min(h));
-            let (c0, c1) = ((j * p).min(w), (j * p + p).min(w));
-            let patch: Vec<u8> = (r0..r1)
-                .flat_map(|r| q[r * w + c0..r * w + c1].iter().copied())
-                .collect();
-            let m = graycomatrix(&patch, c1 - c0, r1 - r0, &config.glcm)?;
-            Ok(match config.score {
-                PatchScore::ValueEntropy => m.value_entropy(),
-                PatchScore::Prop(prop) => {
-                    let v = m.prop(prop);
-                    // numpy's round(4): rint(x·10⁴)/10⁴.
-                    v.iter()
-                        .map(|x| (x * 1e4).round_ties_even() / 1e4)
-                        .sum::<f64>()
-                        / v.len() as f64
+        .map_init(
+            || (EntropyScratch::default(), Vec::new()),
+            |(scratch, patch), k| {
+                let (i, j) = (k / nx, k % nx);
+                // numpy slicing: [i·p, i·p + p) clipped to the image.
+                let (r0, r1) = ((i * p).min(h), (i * p + p).min(h));
+                let (c0, c1) = ((j * p).min(w), (j * p + p).min(w));
+                patch.clear();
+                for r in r0..r1 {
+                    patch.extend_from_slice(&q[r * w + c0..r * w + c1]);
                 }
-            })
-        })
+                let (pw, ph) = (c1 - c0, r1 - r0);
+                Ok(match config.score {
+                    PatchScore::ValueEntropy => {
+                        value_entropy_of(patch, pw, ph, &config.glcm, scratch)?
+                    }
+                    PatchScore::Prop(prop) => {
+                        let v = graycomatrix(patch, pw, ph, &config.glcm)?.prop(prop);
+                        // numpy's round(4): rint(x·10⁴)/10⁴.
+                        v.iter()
+                            .map(|x| (x * 1e4).round_ties_even() / 1e4)
+                            .sum::<f64>()
+                            / v.len() as f64
+                    }
+                })
+            },
+        )
         .collect::<Result<_>>()?;
     Ok(scores.iter().sum::<f64>() / scores.len() as f64)
 }

@@ -86,7 +86,9 @@ fn cube_haar_inverse_of_uploaded_bands() {
     for shape in [[1, 1, 1, 1], [1, 2, 3, 5], [2, 3, 16, 9]] {
         let n: usize = shape.iter().product();
         let band = |b: usize| {
-            let v: Vec<f32> = (0..n).map(|i| ((i * 31 + b * 17) % 23) as f32 - 11.0).collect();
+            let v: Vec<f32> = (0..n)
+                .map(|i| ((i * 31 + b * 17) % 23) as f32 - 11.0)
+                .collect();
             Tensor::<W, 4>::from_data(TensorData::new(v, shape), &device)
         };
         let coeffs = Coeffs2::from_array([band(0), band(1), band(2), band(3)]);
