@@ -8,7 +8,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ultrares::core::image::{Rgb, RgbImage};
 use ultrares::metrics::{
-    FeatureStats, GlcmScoreConfig, JpegConfig, encode_jpeg, fid, glcm_score, kid,
+    FeatureStats, GlcmScoreConfig, JpegConfig, encode_jpeg, fid, glcm_score, kid, kid_f32,
 };
 
 /// The procedural test image of `tools/golden/gen_metrics.py`.
@@ -72,6 +72,9 @@ fn frechet(c: &mut Criterion) {
     });
     g.bench_function("kid_100_subsets_of_1000", |bch| {
         bch.iter(|| black_box(kid(&a, &b, d, 100, 1000, 0).unwrap()))
+    });
+    g.bench_function("kid_f32_100_subsets_of_1000", |bch| {
+        bch.iter(|| black_box(kid_f32(&a, &b, d, 100, 1000, 0).unwrap()))
     });
     g.finish();
 }

@@ -246,6 +246,10 @@ def stats(rng):
     np.random.seed(0)
     # float64 copies: clean-fid would multiply float32 features in float32 (≈ 2e-5 relative).
     out["kid"] = np.array([kernel_distance(c.astype(np.float64), d.astype(np.float64), num_subsets=1, max_subset_size=1000)])
+    # And as clean-fid runs on float32 features (float32 products and sums): the yardstick for
+    # `kid_f32`'s deviation from the float64 value (subset = the whole set, so no draw matters).
+    np.random.seed(0)
+    out["kid_f32"] = np.array([kernel_distance(c, d, num_subsets=1, max_subset_size=1000)], dtype=np.float64)
     logits = (rng.standard_normal((100, 10)) * 2.0).astype(np.float32)
     out["logits"] = logits
     r = isc_features_to_metric(torch.from_numpy(logits), splits=5, shuffle=False)

@@ -9,7 +9,7 @@
 //!   gray, 64 levels, 64×64 patches of the top-left 2048², distances 1–4 × 4 angles,
 //!   non-symmetric normalised GLCM, and scikit-image's `shannon_entropy` of that tensor — the
 //!   entropy of its distinct values, not the textbook GLCM entropy;
-//! - [`FeatureStats`], [`frechet_distance`] / [`fid`], [`kid`], [`inception_score`]: FID, KID and
+//! - [`FeatureStats`], [`frechet_distance`] / [`fid`], [`kid`] / [`kid_f32`], [`inception_score`]: FID, KID and
 //!   IS from feature or logit vectors (streaming f64 statistics, faer eigendecompositions);
 //! - [`PatchSampler`] / [`reference_to_size`]: LSRNA's pFID/pKID crops (ground truth cropped to
 //!   the generated aspect ratio, Pillow Lanczos resize, seeded random 1024² crops at identical
@@ -36,4 +36,4 @@ pub use glcm_score::{GlcmScoreConfig, PatchScore, glcm_score, glcm_score_gray, g
 pub use inception::{InceptionV3, InceptionV3Config};
 pub use jpeg::{JpegConfig, Subsampling, encode_jpeg, encode_jpeg_gray};
 pub use patches::{PatchSampler, reference_to_size};
-pub use stats::{FeatureStats, fid, frechet_distance, inception_score, kid};
+pub use stats::{FeatureStats, fid, frechet_distance, inception_score, kid, kid_f32};

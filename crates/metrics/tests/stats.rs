@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::NpzReader;
-use ultrares_metrics::{Error, FeatureStats, fid, frechet_distance, inception_score, kid};
+use ultrares_metrics::{Error, FeatureStats, fid, frechet_distance, inception_score, kid, kid_f32};
 
 fn load() -> (HashMap<String, ArrayD<f32>>, HashMap<String, ArrayD<f64>>) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stats.npz");
@@ -81,6 +81,22 @@ fn fid_kid_is_equal_the_references() {
     assert!(
         (got - want).abs() <= 1e-9 * want.abs().max(1e-3),
         "KID {got} vs clean-fid {want}"
+    );
+    // f32 Gram products: at least as close to the float64 value as clean-fid's own float32 run
+    // (1.7e-5 relative here).
+    let fast = kid_f32(
+        f["c"].as_slice().unwrap(),
+        f["d"].as_slice().unwrap(),
+        32,
+        1,
+        1000,
+        0,
+    )
+    .unwrap();
+    let clean_fid_f32_error = (g["kid_f32"][[0]] - want).abs();
+    assert!(
+        (fast - want).abs() <= clean_fid_f32_error,
+        "kid_f32 {fast} vs {want}: clean-fid float32 is {clean_fid_f32_error} off"
     );
     let (m, sd) = inception_score(f["logits"].as_slice().unwrap(), 10, 5).unwrap();
     assert!(
