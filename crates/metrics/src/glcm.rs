@@ -288,21 +288,7 @@ impl Glcm {
         let mut per_count = Vec::new();
         for d in 0..self.n_dist {
             for a in 0..self.n_angle {
-                let counts = self.counts(d, a);
-                let max = counts.iter().copied().max().unwrap_or(0) as usize;
-                let stride = max + 1;
-                per_count.clear();
-                per_count.resize(WAYS * stride, 0);
-                for span in counts.chunks(16) {
-                    // All-zero spans of bins (most of them) are skipped.
-                    if span.iter().fold(0, |acc, &c| acc | c) != 0 {
-                        for (k, &c) in span.iter().enumerate() {
-                            per_count[(k % WAYS) * stride + c as usize] += 1;
-                        }
-                    }
-                }
-                let zeros = counts.iter().filter(|&&c| c == 0).count() as u64;
-                values.add_slice(&per_count, stride, WAYS, zeros, self.total(d, a));
+                values.add_slice(self.counts(d, a), self.total(d, a), &mut per_count);
             }
         }
         values.entropy()
@@ -310,8 +296,10 @@ impl Glcm {
 }
 
 /// Interleaved tables for histograms of small counts: runs of equal counts (most are 0 or 1)
-/// would otherwise make every increment wait for the previous one's store.
+/// would otherwise make every increment wait for the previous one's store. (The pair counting
+/// of [`value_entropy_of`] splits its tables by hand for four.)
 const WAYS: usize = 4;
+const _: () = assert!(WAYS == 4);
 
 /// The histogram of the distinct values `c / total` of normalised GLCM slices, keyed by reduced
 /// fraction: values of different slices are equal exactly when the fractions are (totals
@@ -323,13 +311,31 @@ struct ValueHistogram {
 }
 
 impl ValueHistogram {
-    /// Adds one slice: `per_count[t·stride + c]` bins of count `c` (`c ≥ 1`) summed over the
-    /// `ways` tables `t`, plus `zeros` empty bins.
-    fn add_slice(&mut self, per_count: &[u64], stride: usize, ways: usize, zeros: u64, total: u64) {
+    /// Adds one slice from its bin counts (`total` = their sum). `per_count` is scratch.
+    #[inline(always)]
+    fn add_slice<C: Copy + Ord + Default + Into<u32>>(
+        &mut self,
+        counts: &[C],
+        total: u64,
+        per_count: &mut Vec<u64>,
+    ) {
+        // Histogram of the counts (a slice has few distinct ones) in `WAYS` interleaved tables,
+        // skipping all-zero spans of bins (most of them).
+        let max = counts.iter().copied().max().unwrap_or_default().into() as usize;
+        let stride = max + 1;
+        per_count.clear();
+        per_count.resize(WAYS * stride, 0);
+        for span in counts.chunks(16) {
+            if span.iter().copied().fold(C::default(), C::max) != C::default() {
+                for (k, &c) in span.iter().enumerate() {
+                    per_count[(k % WAYS) * stride + c.into() as usize] += 1;
+                }
+            }
+        }
+        self.zeros += counts.iter().filter(|&&c| c == C::default()).count() as u64;
         let total = total.max(1);
-        self.zeros += zeros;
         for c in 1..stride {
-            let m: u64 = (0..ways).map(|t| per_count[t * stride + c]).sum();
+            let m: u64 = (0..WAYS).map(|t| per_count[t * stride + c]).sum();
             if m > 0 {
                 let g = gcd(c as u64, total);
                 *self.fractions.entry((c as u64 / g, total / g)).or_insert(0) += m;
@@ -406,25 +412,22 @@ impl pulp::WithSimd for SliceEntropies<'_> {
         } = self;
         let l = config.levels;
         let ll = l * l;
-        // Tables `ls` apart: a multiple of 4 KiB would make the same code in two tables alias in
-        // the store-forwarding check (4K aliasing) and serialise the increments again.
-        let ls = ll + 32;
         let EntropyScratch {
             bins,
             codes,
             per_count,
         } = scratch;
-        if bins.len() != WAYS * ls {
-            *bins = vec![0; WAYS * ls];
+        if bins.len() != WAYS * ll {
+            *bins = vec![0; WAYS * ll];
         }
         let mut values = ValueHistogram::default();
         for &d in &config.distances {
             for &a in &config.angles {
                 let (dr, dc) = GlcmConfig::offset(d, a);
                 let cols = pair_range(width, dc);
-                // Pair codes `i·levels + j` (vectorised), then counted four at a time, one table each.
+                // Pair codes `i·levels + j` (vectorised), then counted four at a time, one table
+                // each. (No pairs when the offset is wider than the image: nothing to index.)
                 codes.clear();
-                // (No pairs when the offset is wider than the image: nothing to index.)
                 let rows = if cols.is_empty() {
                     0..0
                 } else {
@@ -441,47 +444,27 @@ impl pulp::WithSimd for SliceEntropies<'_> {
                         codes.extend(src.iter().zip(dst).map(|(&i, &j)| code(j, i)));
                     }
                 }
-                let total = codes.len() as u64;
-                {
-                    let (b0, rest) = bins.split_at_mut(ls);
-                    let (b1, rest) = rest.split_at_mut(ls);
-                    let (b2, b3) = rest.split_at_mut(ls);
-                    let mut quads = codes.chunks_exact(WAYS);
-                    for q in &mut quads {
-                        b0[usize::from(q[0])] += 1;
-                        b1[usize::from(q[1])] += 1;
-                        b2[usize::from(q[2])] += 1;
-                        b3[usize::from(q[3])] += 1;
-                    }
-                    for &c in quads.remainder() {
-                        b0[usize::from(c)] += 1;
-                    }
+                let (b0, rest) = bins.split_at_mut(ll);
+                let (b1, rest) = rest.split_at_mut(ll);
+                let (b2, b3) = rest.split_at_mut(ll);
+                let mut quads = codes.chunks_exact(WAYS);
+                for q in &mut quads {
+                    b0[usize::from(q[0])] += 1;
+                    b1[usize::from(q[1])] += 1;
+                    b2[usize::from(q[2])] += 1;
+                    b3[usize::from(q[3])] += 1;
                 }
-                // Merge the tables into the first (vectorised), resetting the others.
-                let (first, rest) = bins.split_at_mut(ls);
-                let first = &mut first[..ll];
-                let mut max = 0;
-                for (t, b) in rest.chunks_exact_mut(ls).enumerate() {
-                    for (x, y) in first.iter_mut().zip(&mut b[..ll]) {
+                for &c in quads.remainder() {
+                    b0[usize::from(c)] += 1;
+                }
+                // Merge the tables into the first (vectorised), then reset them all.
+                for b in [&mut *b1, &mut *b2, &mut *b3] {
+                    for (x, y) in b0.iter_mut().zip(b.iter_mut()) {
                         *x += std::mem::take(y);
-                        if t == WAYS - 2 {
-                            max = max.max(*x);
-                        }
                     }
                 }
-                let stride = max as usize + 1;
-                per_count.clear();
-                per_count.resize(WAYS * stride, 0);
-                let zeros = first.iter().filter(|&&c| c == 0).count() as u64;
-                for span in first.chunks_mut(16) {
-                    // All-zero spans (most of them) are skipped.
-                    if span.iter().fold(0, |acc, &c| acc | c) != 0 {
-                        for (k, c) in span.iter_mut().enumerate() {
-                            per_count[(k % WAYS) * stride + usize::from(std::mem::take(c))] += 1;
-                        }
-                    }
-                }
-                values.add_slice(per_count, stride, WAYS, zeros, total);
+                values.add_slice(b0, codes.len() as u64, per_count);
+                b0.fill(0);
             }
         }
         values.entropy()
