@@ -407,8 +407,9 @@ impl pulp::WithSimd for Stripe<'_> {
             // Strong pixels (2, the only value with bit 1 set) are sparse: test 8 at a time.
             let y = y0 + r + 1;
             for (c, chunk) in row.chunks_exact(8).enumerate() {
-                let mut bits =
-                    u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) & 0x0202_0202_0202_0202;
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                let mut bits = u64::from_le_bytes(word) & 0x0202_0202_0202_0202;
                 while bits != 0 {
                     seeds.push(y * mw + c * 8 + bits.trailing_zeros() as usize / 8);
                     bits &= bits - 1;
