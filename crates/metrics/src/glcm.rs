@@ -281,89 +281,128 @@ impl Glcm {
     /// textbook GLCM entropy, which is [`GlcmProp::Entropy`]).
     ///
     /// Values `c/N` of different slices are equal exactly when the fractions are (N ≤ 2³² and
-    /// IEEE division is correctly rounded), so distinct values are counted by reduced fraction
+    /// IEEE division is correctly rounded), so distinct values are counted by count and total
     /// instead of sorting the `levels²·n_dist·n_angle` floats.
     pub fn value_entropy(&self) -> f64 {
-        let mut values = ValueHistogram::default();
-        let mut per_count = Vec::new();
-        for d in 0..self.n_dist {
-            for a in 0..self.n_angle {
-                values.add_slice(self.counts(d, a), self.total(d, a), &mut per_count);
+        let l2 = self.levels * self.levels;
+        let slices: Vec<&[u32]> = self.counts.chunks_exact(l2).collect();
+        let totals: Vec<u64> = slices
+            .iter()
+            .map(|s| s.iter().map(|&c| u64::from(c)).sum())
+            .collect();
+        let mut terms = ValueTerms::default();
+        let mut counts = Vec::new();
+        for group in groups_by_total(&totals) {
+            counts.clear();
+            for &s in &group.slices {
+                counts.extend(slices[s].iter().copied().filter(|&c| c != 0));
+            }
+            terms.zeros += (group.slices.len() * l2 - counts.len()) as u64;
+            counts.sort_unstable();
+            for run in counts.chunk_by(|a, b| a == b) {
+                terms.push(&group, u64::from(run[0]), run.len() as u64);
             }
         }
-        values.entropy()
+        terms.entropy()
     }
 }
 
-/// Interleaved tables for histograms of small counts: runs of equal counts (most are 0 or 1)
-/// would otherwise make every increment wait for the previous one's store. (The pair counting
-/// of [`value_entropy_of`] splits its tables by hand for four.)
-const WAYS: usize = 4;
-const _: () = assert!(WAYS == 4);
+/// The slices of one total `T` (pair count) of a GLCM. Their values `v/T` are equal exactly
+/// when the counts `v` are; a value of another total `T'` can equal `v/T` only if
+/// `T / gcd(T, T')` divides `v`, so counts below `shared_from` are values of this total alone.
+struct TotalGroup {
+    total: u64,
+    shared_from: u64,
+    slices: Vec<usize>,
+}
 
-/// The histogram of the distinct values `c / total` of normalised GLCM slices, keyed by reduced
-/// fraction: values of different slices are equal exactly when the fractions are (totals
-/// ≤ 2³² and IEEE division is correctly rounded).
+/// The slices grouped by total, in order of first appearance (for Diffusion-4K's 64² patches,
+/// 8 totals: 64·(64−d) along rows and columns, (64−d)² along diagonals).
+fn groups_by_total(totals: &[u64]) -> Vec<TotalGroup> {
+    let mut groups: Vec<TotalGroup> = Vec::new();
+    for (s, &total) in totals.iter().enumerate() {
+        match groups.iter_mut().find(|g| g.total == total) {
+            Some(g) => g.slices.push(s),
+            None => groups.push(TotalGroup {
+                total,
+                shared_from: u64::MAX,
+                slices: vec![s],
+            }),
+        }
+    }
+    let nonempty: Vec<u64> = groups.iter().map(|g| g.total).filter(|&t| t > 0).collect();
+    for g in &mut groups {
+        for &t in nonempty.iter().filter(|&&t| t != g.total) {
+            g.shared_from = g.shared_from.min(g.total / gcd(g.total, t));
+        }
+    }
+    groups
+}
+
+/// The multiplicities of the distinct values of a normalised GLCM, gathered per total group.
 #[derive(Default)]
-struct ValueHistogram {
-    fractions: std::collections::BTreeMap<(u64, u64), u64>,
+struct ValueTerms {
+    /// Multiplicities of values that only one total has.
+    terms: Vec<u64>,
+    /// `((v, T) reduced, multiplicity)` of values that another total may share.
+    shared: Vec<((u64, u64), u64)>,
+    /// Zero entries (one value in every slice).
     zeros: u64,
 }
 
-impl ValueHistogram {
-    /// Adds one slice from its bin counts (`total` = their sum). `per_count` is scratch.
-    #[inline(always)]
-    fn add_slice<C: Copy + Ord + Default + Into<u32>>(
-        &mut self,
-        counts: &[C],
-        total: u64,
-        per_count: &mut Vec<u64>,
-    ) {
-        // Histogram of the counts (a slice has few distinct ones) in `WAYS` interleaved tables,
-        // skipping all-zero spans of bins (most of them).
-        let max = counts.iter().copied().max().unwrap_or_default().into() as usize;
-        let stride = max + 1;
-        per_count.clear();
-        per_count.resize(WAYS * stride, 0);
-        for span in counts.chunks(16) {
-            if span.iter().copied().fold(C::default(), C::max) != C::default() {
-                for (k, &c) in span.iter().enumerate() {
-                    per_count[(k % WAYS) * stride + c.into() as usize] += 1;
-                }
-            }
-        }
-        self.zeros += counts.iter().filter(|&&c| c == C::default()).count() as u64;
-        let total = total.max(1);
-        for c in 1..stride {
-            let m: u64 = (0..WAYS).map(|t| per_count[t * stride + c]).sum();
-            if m > 0 {
-                let g = gcd(c as u64, total);
-                *self.fractions.entry((c as u64 / g, total / g)).or_insert(0) += m;
-            }
+impl ValueTerms {
+    /// `m` entries with count `v ≥ 1` in the slices of `group`.
+    #[inline]
+    fn push(&mut self, group: &TotalGroup, v: u64, m: u64) {
+        if v < group.shared_from {
+            self.terms.push(m);
+        } else {
+            let g = gcd(v, group.total);
+            self.shared.push(((v / g, group.total / g), m));
         }
     }
 
-    fn entropy(mut self) -> f64 {
-        if self.zeros > 0 {
-            self.fractions.insert((0, 1), self.zeros);
+    /// The base-2 entropy of the value histogram; leaves `self` empty for the next matrix.
+    fn entropy(&mut self) -> f64 {
+        self.shared.sort_unstable_by_key(|&(key, _)| key);
+        for run in self.shared.chunk_by(|a, b| a.0 == b.0) {
+            self.terms.push(run.iter().map(|&(_, m)| m).sum());
         }
-        entropy_base2(self.fractions.values().copied())
+        if self.zeros > 0 {
+            self.terms.push(self.zeros);
+        }
+        let h = entropy_base2(self.terms.iter().copied());
+        self.terms.clear();
+        self.shared.clear();
+        self.zeros = 0;
+        h
     }
 }
+
+/// Interleaved tables: consecutive pixels of a flat region hit the same bin, and one table
+/// would make every increment wait for the previous one's store.
+const WAYS: usize = 4;
+/// Bins merged and scanned per step of [`value_entropy_of`].
+const SPAN: usize = 16;
 
 /// Reusable buffers of [`value_entropy_of`] (one per thread).
 #[derive(Default)]
 pub(crate) struct EntropyScratch {
-    /// `WAYS` tables of pair counts by code `i·levels + j`; all zero between slices.
+    /// `WAYS` tables of pair counts by code `i·levels + j` (padded to `SPAN`); all zero
+    /// between slices.
     bins: Vec<u16>,
     codes: Vec<u16>,
-    per_count: Vec<u64>,
+    /// The nonzero bin counts of one slice.
+    packed: Vec<u16>,
+    /// `WAYS` tables of how many bins hold each count; all zero between groups.
+    per_count: Vec<u32>,
+    terms: ValueTerms,
 }
 
 /// `graycomatrix(image, …).value_entropy()` without materialising the `levels²·n_dist·n_angle`
-/// matrix: each slice is counted in `WAYS` interleaved tables (consecutive pixels of a flat
-/// region hit the same bin, and one table would make every increment wait for the previous
-/// one's store), which are then merged, histogrammed and reset in place.
+/// matrix: the slices of one total are counted one after another in `WAYS` interleaved `u16`
+/// tables, which are merged `SPAN` bins at a time, reset, and only their nonzero bins
+/// histogrammed by count.
 ///
 /// # Errors
 /// As [`graycomatrix`].
@@ -379,95 +418,264 @@ pub(crate) fn value_entropy_of(
         // The u16 tables could overflow: count in the full matrix instead.
         return Ok(graycomatrix(image, width, height, config)?.value_entropy());
     }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(v3) = pulp::x86::V3::try_new() {
+        let op = SliceEntropies {
+            image,
+            width,
+            height,
+            config,
+            scratch,
+            pack: v3,
+        };
+        return Ok(v3.vectorize(move || pulp::WithSimd::with_simd(op, v3)));
+    }
     Ok(pulp::Arch::new().dispatch(SliceEntropies {
         image,
         width,
         height,
         config,
         scratch,
+        pack: Portable,
     }))
+}
+
+/// Packs the nonzero lanes of `SPAN` merged bin counts, in order, to the front of `out`
+/// (`SPAN` long) and returns how many there are.
+trait PackNonzero: Copy {
+    fn pack(self, sum: [u16; SPAN], out: &mut [u16]) -> usize;
+}
+
+/// Branch-free scalar packing.
+#[derive(Clone, Copy)]
+struct Portable;
+
+impl PackNonzero for Portable {
+    #[inline(always)]
+    fn pack(self, sum: [u16; SPAN], out: &mut [u16]) -> usize {
+        let mut n = 0;
+        for (k, v) in sum.into_iter().enumerate() {
+            out[n.min(k)] = v;
+            n += usize::from(v != 0);
+        }
+        n
+    }
+}
+
+/// `pshufb` controls moving the 16-bit lanes set in an 8-bit mask to the front.
+#[cfg(target_arch = "x86_64")]
+const PACK_LUT: [[u8; 16]; 256] = {
+    let mut lut = [[0x80u8; 16]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut n, mut j) = (0, 0);
+        while j < 8 {
+            if (m >> j) & 1 == 1 {
+                lut[m][2 * n] = 2 * j as u8;
+                lut[m][2 * n + 1] = 2 * j as u8 + 1;
+                n += 1;
+            }
+            j += 1;
+        }
+        m += 1;
+    }
+    lut
+};
+
+/// AVX2 packing: a zero test, a byte mask, and one table shuffle per 8 lanes.
+#[cfg(target_arch = "x86_64")]
+impl PackNonzero for pulp::x86::V3 {
+    #[inline(always)]
+    fn pack(self, sum: [u16; SPAN], out: &mut [u16]) -> usize {
+        use pulp::bytemuck::cast;
+        use std::arch::x86_64::{__m128i, __m256i};
+        let v: __m256i = cast(sum);
+        let zero = self.avx2._mm256_cmpeq_epi16(v, self.avx._mm256_setzero_si256());
+        let halves = |x: __m256i| {
+            (
+                self.avx._mm256_castsi256_si128(x),
+                self.avx2._mm256_extracti128_si256::<1>(x),
+            )
+        };
+        let (z_lo, z_hi) = halves(zero);
+        let zero_bits = self.sse2._mm_movemask_epi8(self.sse2._mm_packs_epi16(z_lo, z_hi));
+        let nonzero = !zero_bits as u32 & 0xffff;
+        let (lo, hi) = halves(v);
+        let shuffled = |x: __m128i, m: u32| -> [u16; 8] {
+            cast(self.ssse3._mm_shuffle_epi8(x, cast(PACK_LUT[m as usize & 0xff])))
+        };
+        let n_lo = (nonzero & 0xff).count_ones() as usize;
+        out[..8].copy_from_slice(&shuffled(lo, nonzero));
+        out[n_lo..n_lo + 8].copy_from_slice(&shuffled(hi, nonzero >> 8));
+        nonzero.count_ones() as usize
+    }
 }
 
 /// The counting loop of [`value_entropy_of`] as a `pulp::WithSimd` operation, compiled for
 /// AVX2 as well as the baseline and chosen at run time.
-struct SliceEntropies<'a> {
+struct SliceEntropies<'a, P> {
     image: &'a [u8],
     width: usize,
     height: usize,
     config: &'a GlcmConfig,
     scratch: &'a mut EntropyScratch,
+    pack: P,
 }
 
-impl pulp::WithSimd for SliceEntropies<'_> {
+impl<P: PackNonzero> pulp::WithSimd for SliceEntropies<'_, P> {
     type Output = f64;
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) -> f64 {
+        if self.config.levels <= 64 {
+            self.run::<4096>()
+        } else {
+            self.run::<65536>()
+        }
+    }
+}
+
+impl<P: PackNonzero> SliceEntropies<'_, P> {
+    /// The entropy with tables of `N ≥ levels²` bins (a power of two, so that masking a code
+    /// proves it in bounds).
+    #[inline(always)]
+    fn run<const N: usize>(self) -> f64 {
         let Self {
             image,
             width,
             height,
             config,
             scratch,
+            pack,
         } = self;
         let l = config.levels;
         let ll = l * l;
+        let padded = ll.next_multiple_of(SPAN);
         let EntropyScratch {
             bins,
             codes,
+            packed,
             per_count,
+            terms,
         } = scratch;
-        if bins.len() != WAYS * ll {
-            *bins = vec![0; WAYS * ll];
+        if bins.len() != WAYS * N {
+            *bins = vec![0; WAYS * N];
         }
-        let mut values = ValueHistogram::default();
-        for &d in &config.distances {
-            for &a in &config.angles {
-                let (dr, dc) = GlcmConfig::offset(d, a);
+        packed.resize(padded + SPAN, 0);
+        // Pixel ranges of each slice's pairs, distance-major; none when the offset is wider
+        // than the image.
+        let slices: Vec<(i64, i64, std::ops::Range<usize>, std::ops::Range<usize>)> = config
+            .distances
+            .iter()
+            .flat_map(|&d| config.angles.iter().map(move |&a| GlcmConfig::offset(d, a)))
+            .map(|(dr, dc)| {
                 let cols = pair_range(width, dc);
-                // Pair codes `i·levels + j` (vectorised), then counted four at a time, one table
-                // each. (No pairs when the offset is wider than the image: nothing to index.)
-                codes.clear();
                 let rows = if cols.is_empty() {
                     0..0
                 } else {
                     pair_range(height, dr)
                 };
-                for r in rows {
+                (dr, dc, rows, cols)
+            })
+            .collect();
+        let pairs = if config.symmetric { 2 } else { 1 };
+        let totals: Vec<u64> = slices
+            .iter()
+            .map(|(_, _, rows, cols)| (rows.len() * cols.len() * pairs) as u64)
+            .collect();
+        // Counts are ≤ the total (< 2¹⁶).
+        let stride = totals.iter().copied().max().unwrap_or(0) as usize + 1;
+        if per_count.len() < WAYS * stride {
+            per_count.resize(WAYS * stride, 0);
+        }
+        let per_count = &mut per_count[..WAYS * stride];
+        let [b0, b1, b2, b3] = bins.as_chunks_mut::<N>().0 else {
+            unreachable!("bins holds WAYS tables")
+        };
+        let code = |i: u8, j: u8| u16::from(i) * l as u16 + u16::from(j);
+        for group in groups_by_total(&totals) {
+            let mut max_count = 0;
+            for &s in &group.slices {
+                let (dr, dc, rows, cols) = &slices[s];
+                // Pair codes `i·levels + j`, one row (and its mirror) at a time (vectorised).
+                codes.clear();
+                codes.resize(totals[s] as usize, 0);
+                let mut out = codes.chunks_exact_mut(cols.len().max(1));
+                for r in rows.clone() {
                     let r2 = (r as i64 + dr) as usize;
                     let c2 = (cols.start as i64 + dc) as usize;
                     let src = &image[r * width..][cols.clone()];
                     let dst = &image[r2 * width + c2..][..src.len()];
-                    let code = |i: u8, j: u8| u16::from(i) * l as u16 + u16::from(j);
-                    codes.extend(src.iter().zip(dst).map(|(&i, &j)| code(i, j)));
-                    if config.symmetric {
-                        codes.extend(src.iter().zip(dst).map(|(&i, &j)| code(j, i)));
+                    if let Some(o) = out.next() {
+                        for ((o, &i), &j) in o.iter_mut().zip(src).zip(dst) {
+                            *o = code(i, j);
+                        }
+                    }
+                    if config.symmetric
+                        && let Some(o) = out.next()
+                    {
+                        for ((o, &i), &j) in o.iter_mut().zip(src).zip(dst) {
+                            *o = code(j, i);
+                        }
                     }
                 }
-                let (b0, rest) = bins.split_at_mut(ll);
-                let (b1, rest) = rest.split_at_mut(ll);
-                let (b2, b3) = rest.split_at_mut(ll);
-                let mut quads = codes.chunks_exact(WAYS);
-                for q in &mut quads {
-                    b0[usize::from(q[0])] += 1;
-                    b1[usize::from(q[1])] += 1;
-                    b2[usize::from(q[2])] += 1;
-                    b3[usize::from(q[3])] += 1;
+                // Counted four at a time, one table each.
+                let (quads, rest) = codes.as_chunks::<WAYS>();
+                for &[c0, c1, c2, c3] in quads {
+                    b0[usize::from(c0) % N] += 1;
+                    b1[usize::from(c1) % N] += 1;
+                    b2[usize::from(c2) % N] += 1;
+                    b3[usize::from(c3) % N] += 1;
                 }
-                for &c in quads.remainder() {
-                    b0[usize::from(c)] += 1;
+                for &c in rest {
+                    b0[usize::from(c) % N] += 1;
                 }
-                // Merge the tables into the first (vectorised), then reset them all.
-                for b in [&mut *b1, &mut *b2, &mut *b3] {
-                    for (x, y) in b0.iter_mut().zip(b.iter_mut()) {
-                        *x += std::mem::take(y);
+                // Merge and reset the tables SPAN bins at a time (vectorised), packing the
+                // nonzero counts; then histogram those, the k-th in table k mod WAYS.
+                let mut nonzero = 0;
+                for (((c0, c1), c2), c3) in b0[..padded]
+                    .as_chunks_mut::<SPAN>()
+                    .0
+                    .iter_mut()
+                    .zip(b1[..padded].as_chunks_mut::<SPAN>().0)
+                    .zip(b2[..padded].as_chunks_mut::<SPAN>().0)
+                    .zip(b3[..padded].as_chunks_mut::<SPAN>().0)
+                {
+                    let mut sum = [0u16; SPAN];
+                    for k in 0..SPAN {
+                        sum[k] = c0[k] + c1[k] + c2[k] + c3[k];
+                    }
+                    *c0 = [0; SPAN];
+                    *c1 = [0; SPAN];
+                    *c2 = [0; SPAN];
+                    *c3 = [0; SPAN];
+                    nonzero += pack.pack(sum, &mut packed[nonzero..nonzero + SPAN]);
+                }
+                let counts = &packed[..nonzero];
+                max_count = max_count.max(usize::from(counts.iter().copied().max().unwrap_or(0)));
+                let (quads, rest) = counts.as_chunks::<WAYS>();
+                for q in quads {
+                    for (k, &v) in q.iter().enumerate() {
+                        per_count[k * stride + usize::from(v)] += 1;
                     }
                 }
-                values.add_slice(b0, codes.len() as u64, per_count);
-                b0.fill(0);
+                for &v in rest {
+                    per_count[usize::from(v)] += 1;
+                }
+                terms.zeros += (ll - nonzero) as u64;
+            }
+            let (p0, rest) = per_count.split_at_mut(stride);
+            let (p1, rest) = rest.split_at_mut(stride);
+            let (p2, p3) = rest.split_at_mut(stride);
+            for v in 1..=max_count {
+                let m = p0[v] + p1[v] + p2[v] + p3[v];
+                if m != 0 {
+                    (p0[v], p1[v], p2[v], p3[v]) = (0, 0, 0, 0);
+                    terms.push(&group, v as u64, u64::from(m));
+                }
             }
         }
-        values.entropy()
+        terms.entropy()
     }
 }
 
@@ -560,6 +768,7 @@ mod tests {
                         height: h,
                         config: &config,
                         scratch: &mut scratch,
+                        pack: Portable,
                     });
                     assert_eq!(baseline.to_bits(), want.to_bits());
                     cases += 1;
