@@ -225,8 +225,8 @@ pub fn rgb8_to_gray8(img: &RgbImage) -> GrayImage {
     raw.par_chunks_mut(CHUNK)
         .zip(img.as_raw().par_chunks(3 * CHUNK))
         .for_each(|(out, rgb)| {
-            for (o, p) in out.iter_mut().zip(rgb.chunks_exact(3)) {
-                *o = rgb_to_gray_opencv(p[0], p[1], p[2]);
+            for (o, &[r, g, b]) in out.iter_mut().zip(rgb.as_chunks::<3>().0) {
+                *o = rgb_to_gray_opencv(r, g, b);
             }
         });
     GrayImage::from_raw(w, h, raw).unwrap_or_else(|| GrayImage::new(w, h))

@@ -490,7 +490,9 @@ impl PackNonzero for pulp::x86::V3 {
         use pulp::bytemuck::cast;
         use std::arch::x86_64::{__m128i, __m256i};
         let v: __m256i = cast(sum);
-        let zero = self.avx2._mm256_cmpeq_epi16(v, self.avx._mm256_setzero_si256());
+        let zero = self
+            .avx2
+            ._mm256_cmpeq_epi16(v, self.avx._mm256_setzero_si256());
         let halves = |x: __m256i| {
             (
                 self.avx._mm256_castsi256_si128(x),
@@ -498,11 +500,16 @@ impl PackNonzero for pulp::x86::V3 {
             )
         };
         let (z_lo, z_hi) = halves(zero);
-        let zero_bits = self.sse2._mm_movemask_epi8(self.sse2._mm_packs_epi16(z_lo, z_hi));
+        let zero_bits = self
+            .sse2
+            ._mm_movemask_epi8(self.sse2._mm_packs_epi16(z_lo, z_hi));
         let nonzero = !zero_bits as u32 & 0xffff;
         let (lo, hi) = halves(v);
         let shuffled = |x: __m128i, m: u32| -> [u16; 8] {
-            cast(self.ssse3._mm_shuffle_epi8(x, cast(PACK_LUT[m as usize & 0xff])))
+            cast(
+                self.ssse3
+                    ._mm_shuffle_epi8(x, cast(PACK_LUT[m as usize & 0xff])),
+            )
         };
         let n_lo = (nonzero & 0xff).count_ones() as usize;
         out[..8].copy_from_slice(&shuffled(lo, nonzero));

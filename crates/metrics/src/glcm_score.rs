@@ -62,8 +62,9 @@ pub fn glcm_score_gray(gray: &GrayImage, config: &GlcmScoreConfig) -> Result<f64
             "patch = {p}, levels = {l} (levels must divide 256)"
         )));
     }
-    let step = (256 / l) as u8;
-    let q: Vec<u8> = gray.as_raw().iter().map(|&v| v / step).collect();
+    // Levels divide 256, so the quantisation step 256 / levels is a power of two.
+    let shift = (256 / l).trailing_zeros();
+    let q = gray.as_raw();
     let (ny, nx) = match config.size {
         Some(s) => (s / p, s / p),
         None => (h / p, w / p),
@@ -90,7 +91,7 @@ pub fn glcm_score_gray(gray: &GrayImage, config: &GlcmScoreConfig) -> Result<f64
                 let (c0, c1) = ((j * p).min(w), (j * p + p).min(w));
                 patch.clear();
                 for r in r0..r1 {
-                    patch.extend_from_slice(&q[r * w + c0..r * w + c1]);
+                    patch.extend(q[r * w + c0..r * w + c1].iter().map(|&v| v >> shift));
                 }
                 let (pw, ph) = (c1 - c0, r1 - r0);
                 Ok(match config.score {
