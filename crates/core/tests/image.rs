@@ -156,6 +156,44 @@ fn gray_formula_matches_opencv_on_dense_colour_sample() {
         }
     }
     assert_eq!(i, want.len());
+    // The same sample as one image through the (vectorised where supported) image conversion.
+    let mut rgb = Vec::with_capacity(3 * want.len());
+    for &r in &v {
+        for &g in &v {
+            for &b in &v {
+                rgb.extend([r, g, b]);
+            }
+        }
+    }
+    let img = RgbImage::from_raw(52 * 52, 52, rgb).unwrap();
+    assert_eq!(
+        rgb8_to_gray8(&img).as_raw().as_slice(),
+        want.as_slice().unwrap()
+    );
+}
+
+#[test]
+fn image_gray_conversion_equals_the_pixel_formula_at_every_length() {
+    let mut state = 0x2545_f491_u32;
+    for (w, h) in (1..=70)
+        .map(|w| (w, 1))
+        .chain([(17, 3), (333, 5), (1000, 70)])
+    {
+        let rgb: Vec<u8> = (0..3 * w * h)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect();
+        let want: Vec<u8> = rgb
+            .chunks(3)
+            .map(|p| rgb_to_gray_opencv(p[0], p[1], p[2]))
+            .collect();
+        let img = RgbImage::from_raw(w, h, rgb).unwrap();
+        assert_eq!(rgb8_to_gray8(&img).into_raw(), want, "{w}×{h}");
+    }
 }
 
 #[test]

@@ -20,6 +20,8 @@
 //!   byte for byte.
 #![warn(missing_docs)]
 
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod amx;
 mod compression_ratio;
 mod error;
 pub mod glcm;

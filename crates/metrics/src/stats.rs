@@ -268,12 +268,21 @@ pub fn kid(
     max_subset_size: usize,
     seed: u64,
 ) -> Result<f64> {
-    kid_in::<f64>(feats1, feats2, dim, subsets, max_subset_size, seed)
+    kid_with(
+        [feats1, feats2],
+        dim,
+        subsets,
+        max_subset_size,
+        seed,
+        |ix, iy| mmd_poly(&stack::<f64>(feats2, ix, feats1, iy, dim), ix.len()),
+    )
 }
 
-/// [`kid`] with the Gram products in f32, as clean-fid (NumPy float32) computes them; the
-/// kernel sums stay in f64. About twice as fast on CPUs (f32 GEMM); its deviation from [`kid`]
-/// is that of f32 dot products of the features (see `docs/benchmarks.md`).
+/// [`kid`] with f32-accurate Gram products, as clean-fid (NumPy float32) computes them; the
+/// kernel sums stay in f64. On x86-64 Linux CPUs with AMX-BF16 (Sapphire Rapids and later) the
+/// products are split-bf16 tile products (three bf16 products per f32 product, f32
+/// accumulation; `ULTRARES_NO_AMX=1` turns this off), elsewhere f32 GEMMs. Its deviation from
+/// [`kid`] is that of f32 dot products of the features (see `docs/benchmarks.md`).
 ///
 /// # Errors
 /// As [`kid`].
@@ -285,16 +294,94 @@ pub fn kid_f32(
     max_subset_size: usize,
     seed: u64,
 ) -> Result<f64> {
-    kid_in::<f32>(feats1, feats2, dim, subsets, max_subset_size, seed)
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if crate::amx::available() {
+        return kid_amx(feats1, feats2, dim, subsets, max_subset_size, seed);
+    }
+    kid_gemm_f32(feats1, feats2, dim, subsets, max_subset_size, seed)
 }
 
-fn kid_in<T: faer::traits::RealField + Copy + Into<f64> + From<f32>>(
+/// [`kid_f32`] with f32 GEMMs (faer) whatever the CPU.
+pub(crate) fn kid_gemm_f32(
     feats1: &[f32],
     feats2: &[f32],
     dim: usize,
     subsets: usize,
     max_subset_size: usize,
     seed: u64,
+) -> Result<f64> {
+    kid_with(
+        [feats1, feats2],
+        dim,
+        subsets,
+        max_subset_size,
+        seed,
+        |ix, iy| mmd_poly(&stack::<f32>(feats2, ix, feats1, iy, dim), ix.len()),
+    )
+}
+
+/// [`kid_f32`] on AMX tiles (requires `amx::available()`).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub(crate) fn kid_amx(
+    feats1: &[f32],
+    feats2: &[f32],
+    dim: usize,
+    subsets: usize,
+    max_subset_size: usize,
+    seed: u64,
+) -> Result<f64> {
+    use crate::amx::{Packed, Split, kernel_sums};
+    let mut state = None;
+    kid_with(
+        [feats1, feats2],
+        dim,
+        subsets,
+        max_subset_size,
+        seed,
+        |ix, iy| {
+            let m = ix.len();
+            let (s1, s2, packed) = state.get_or_insert_with(|| {
+                let (s1, s2) = (Split::new(feats1, dim), Split::new(feats2, dim));
+                let packed = Packed::new(2 * m, s1.padded_dim());
+                (s1, s2, packed)
+            });
+            let rows: Vec<(&Split, usize)> = ix
+                .iter()
+                .map(|&r| (&*s2, r))
+                .chain(iy.iter().map(|&r| (&*s1, r)))
+                .collect();
+            packed.fill(&rows);
+            let (same, cross) = kernel_sums(packed, m, dim);
+            let m = m as f64;
+            2.0 * same / (m - 1.0) - cross * 2.0 / m
+        },
+    )
+}
+
+/// The stacked subset pair `[x; y]` (`x` rows `ix` of `fx`, `y` rows `iy` of `fy`).
+fn stack<T: faer::traits::RealField + From<f32>>(
+    fx: &[f32],
+    ix: &[usize],
+    fy: &[f32],
+    iy: &[usize],
+    dim: usize,
+) -> Mat<T> {
+    let m = ix.len();
+    Mat::<T>::from_fn(2 * m, dim, |i, j| {
+        let (f, r) = if i < m { (fx, ix[i]) } else { (fy, iy[i - m]) };
+        T::from(f[r * dim + j])
+    })
+}
+
+/// KID's argument checks, subset draws and average around `mmd(ix, iy)`, the unbiased MMD²
+/// of the subsets `ix` of `feats2` and `iy` of `feats1` (clean-fid's order).
+fn kid_with(
+    [feats1, feats2]: [&[f32]; 2],
+    dim: usize,
+    subsets: usize,
+    max_subset_size: usize,
+    seed: u64,
+    mut mmd: impl FnMut(&[usize], &[usize]) -> f64,
 ) -> Result<f64> {
     if dim == 0
         || !feats1.len().is_multiple_of(dim)
@@ -314,6 +401,15 @@ fn kid_in<T: faer::traits::RealField + Copy + Into<f64> + From<f32>>(
             "KID needs ≥ 2 features per set, subset size {m}"
         )));
     }
+    if let Some(set) = [feats1, feats2]
+        .iter()
+        .position(|f| f.iter().any(|v| !v.is_finite()))
+    {
+        return Err(Error::Argument(format!(
+            "KID: feature set {} has a non-finite value",
+            set + 1
+        )));
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut pick = |n: usize| -> Vec<usize> {
         // Partial Fisher–Yates.
@@ -329,15 +425,7 @@ fn kid_in<T: faer::traits::RealField + Copy + Into<f64> + From<f32>>(
     for _ in 0..subsets {
         // clean-fid's order: x from the second set, then y from the first.
         let (ix, iy) = (pick(n2), pick(n1));
-        let z = Mat::<T>::from_fn(2 * m, dim, |i, j| {
-            let (f, r) = if i < m {
-                (feats2, ix[i])
-            } else {
-                (feats1, iy[i - m])
-            };
-            T::from(f[r * dim + j])
-        });
-        t += mmd_poly(&z, m);
+        t += mmd(&ix, &iy);
     }
     Ok(t / subsets as f64 / m as f64)
 }

@@ -112,6 +112,9 @@ fn kid_subsets_are_seeded() {
     let a = kid(c, d, 32, 10, 50, 7).unwrap();
     assert_eq!(a, kid(c, d, 32, 10, 50, 7).unwrap());
     assert_ne!(a, kid(c, d, 32, 10, 50, 8).unwrap());
+    let f = kid_f32(c, d, 32, 10, 50, 7).unwrap();
+    assert_eq!(f, kid_f32(c, d, 32, 10, 50, 7).unwrap());
+    assert_ne!(f, kid_f32(c, d, 32, 10, 50, 8).unwrap());
 }
 
 #[test]
@@ -150,6 +153,15 @@ fn bad_statistics_are_errors() {
         ),
         "no subsets"
     );
+    for (x, y) in [
+        ([f32::NAN, 0.0], [0.0; 2]),
+        ([0.0; 2], [0.0, f32::INFINITY]),
+    ] {
+        assert!(
+            matches!(kid_f32(&x, &y, 1, 1, 1000, 0), Err(Error::Argument(_))),
+            "non-finite features"
+        );
+    }
     assert!(matches!(
         inception_score(&[0.0; 10], 10, 2),
         Err(Error::Argument(_))
