@@ -392,7 +392,7 @@ fn block_sums(
 
 #[cfg(test)]
 mod tests {
-    use crate::stats::{kid, kid_amx, kid_gemm_f32};
+    use crate::stats::{kid, kid_amx, kid_gemm};
 
     /// Non-negative, skewed features like Inception's pool3 (xorshift-driven, seeded).
     fn features(n: usize, dim: usize, seed: u32) -> Vec<f32> {
@@ -421,7 +421,7 @@ mod tests {
         for (n, dim, subsets, size) in [(1100, 2048, 2, 1000), (300, 100, 3, 250), (40, 7, 2, 33)] {
             let (a, b) = (features(n, dim, 1), features(n + 17, dim, 2));
             let amx = kid_amx(&a, &b, dim, subsets, size, 5).unwrap();
-            let f32 = kid_gemm_f32(&a, &b, dim, subsets, size, 5).unwrap();
+            let f32 = kid_gemm::<f32>(&a, &b, dim, subsets, size, 5).unwrap();
             let f64 = kid(&a, &b, dim, subsets, size, 5).unwrap();
             let rel = |v: f64| (v - f64).abs() / f64.abs();
             eprintln!(

@@ -268,20 +268,13 @@ pub fn kid(
     max_subset_size: usize,
     seed: u64,
 ) -> Result<f64> {
-    kid_with(
-        [feats1, feats2],
-        dim,
-        subsets,
-        max_subset_size,
-        seed,
-        |ix, iy| mmd_poly(&stack::<f64>(feats2, ix, feats1, iy, dim), ix.len()),
-    )
+    kid_gemm::<f64>(feats1, feats2, dim, subsets, max_subset_size, seed)
 }
 
 /// [`kid`] with f32-accurate Gram products, as clean-fid (NumPy float32) computes them; the
 /// kernel sums stay in f64. On x86-64 Linux CPUs with AMX-BF16 (Sapphire Rapids and later) the
-/// products are split-bf16 tile products (three bf16 products per f32 product, f32
-/// accumulation; `ULTRARES_NO_AMX=1` turns this off), elsewhere f32 GEMMs. Its deviation from
+/// products are split-bf16 tile products (three bf16 pieces per value, six bf16 products per
+/// f32 product, f32 accumulation; `ULTRARES_NO_AMX=1` turns this off), elsewhere f32 GEMMs. Its deviation from
 /// [`kid`] is that of f32 dot products of the features (see `docs/benchmarks.md`).
 ///
 /// # Errors
@@ -298,11 +291,11 @@ pub fn kid_f32(
     if crate::amx::available() {
         return kid_amx(feats1, feats2, dim, subsets, max_subset_size, seed);
     }
-    kid_gemm_f32(feats1, feats2, dim, subsets, max_subset_size, seed)
+    kid_gemm::<f32>(feats1, feats2, dim, subsets, max_subset_size, seed)
 }
 
-/// [`kid_f32`] with f32 GEMMs (faer) whatever the CPU.
-pub(crate) fn kid_gemm_f32(
+/// KID with faer GEMMs in `T` (f64: [`kid`]; f32: [`kid_f32`] on any CPU).
+pub(crate) fn kid_gemm<T: faer::traits::RealField + Copy + Into<f64> + From<f32>>(
     feats1: &[f32],
     feats2: &[f32],
     dim: usize,
@@ -316,7 +309,7 @@ pub(crate) fn kid_gemm_f32(
         subsets,
         max_subset_size,
         seed,
-        |ix, iy| mmd_poly(&stack::<f32>(feats2, ix, feats1, iy, dim), ix.len()),
+        |ix, iy| mmd_poly(&stack::<T>(feats2, ix, feats1, iy, dim), ix.len()),
     )
 }
 
