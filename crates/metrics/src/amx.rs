@@ -1,13 +1,13 @@
 //! KID's kernel sums on Intel AMX (Sapphire Rapids and later, Linux): the stacked-subset Gram
-//! `z·zᵀ` in split-bf16 ("bf16x3") arithmetic.
+//! `z·zᵀ` in split-bf16 arithmetic (three bf16 pieces per value, six products).
 //!
 //! Each f32 feature `x` is split into three bf16 pieces, `x = p₀ + p₁ + p₂` to f32 precision
 //! (8 significand bits each), and `x·y` is accumulated in f32 by `TDPBF16PS` as the six
 //! products `pᵢ·p'ⱼ` with `i + j ≤ 2` ([`TERMS`]; the dropped ones are ≤ 2⁻²⁴ relative). With
 //! only `p₀·p'₀ + p₀·p'₁ + p₁·p'₀` ("bf16x3") the products are ≈ 2⁻¹⁶ off, which measured
-//! three times clean-fid's float32 KID error on the golden set. The tile unit does 1024 bf16
-//! flops per cycle and core (16× an f32 AVX-512 FMA port), so six bf16 products still cost
-//! well under one f32 one.
+//! three times clean-fid's float32 KID error on the golden set. The tile unit measured
+//! 7.2 TFLOP/s bf16 on two cores of the dev VM against ≈ 0.2–0.3 TFLOP/s of f32 AVX-512 FMAs,
+//! so six bf16 products still cost well under one f32 one (`docs/benchmarks.md`).
 //!
 //! Blocking (GotoBLAS style, sizes in elements): C macro blocks of 256 × 256 f32 (256 KiB)
 //! accumulate over depth chunks of 512, whose A and B panels (256 × 512 bf16, stored tile by
@@ -256,8 +256,10 @@ macro_rules! tile_op {
 
 /// Runs `f` with the tile configuration loaded on this thread and releases it afterwards.
 fn with_tiles<T>(f: impl FnOnce() -> T) -> T {
-    // SAFETY: `available()` was true (callers check), so the OS enabled the tile state; the
-    // configuration is a valid palette-1 layout.
+    // Callers dispatch on `available()`; without tile state every AMX instruction would fault.
+    assert!(available(), "AMX path taken without AMX");
+    // SAFETY: the OS enabled the tile state (checked above); the configuration is a valid
+    // palette-1 layout.
     unsafe { asm!("ldtilecfg [{0}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
     let out = f();
     tile_op!("tilerelease");
