@@ -240,6 +240,13 @@ def stats(rng):
     hb = (splitmix_uniform(12, 3000 * 2048) * 0.9 + 0.05).astype(np.float32).reshape(3000, 2048)
     out["fid_2048"] = np.array([calculate_frechet_distance(np.mean(ha, axis=0), np.cov(ha, rowvar=False),
                                                            np.mean(hb, axis=0), np.cov(hb, rowvar=False))])
+    # KID on the same 2048-d sets, each subset the whole set (so no draw matters): float64, and
+    # clean-fid's float32 run as the yardstick for `kid_f32` at the protocol's dimension.
+    np.random.seed(0)
+    out["kid_2048"] = np.array([kernel_distance(ha.astype(np.float64), hb.astype(np.float64), num_subsets=1,
+                                                max_subset_size=3000)])
+    np.random.seed(0)
+    out["kid_2048_f32"] = np.array([kernel_distance(ha, hb, num_subsets=1, max_subset_size=3000)], dtype=np.float64)
     c = rng.standard_normal((120, 32)).astype(np.float32)
     d = (rng.standard_normal((120, 32)) * 1.1 + 0.1).astype(np.float32)
     out["c"], out["d"] = c, d

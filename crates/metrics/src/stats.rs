@@ -272,10 +272,11 @@ pub fn kid(
 }
 
 /// [`kid`] with f32-accurate Gram products, as clean-fid (NumPy float32) computes them; the
-/// kernel sums stay in f64. On x86-64 Linux CPUs with AMX-BF16 (Sapphire Rapids and later) the
-/// products are split-bf16 tile products (three bf16 pieces per value, six bf16 products per
-/// f32 product, f32 accumulation; `ULTRARES_NO_AMX=1` turns this off), elsewhere f32 GEMMs. Its deviation from
-/// [`kid`] is that of f32 dot products of the features (see `docs/benchmarks.md`).
+/// kernel sums stay in f64. On x86-64 Linux CPUs with AMX-INT8 (Sapphire Rapids and later) and
+/// `dim ≤ 32768` the products are exact int8 tile products of 24-bit fixed-point features (one
+/// scale per row, three signed 8-bit digits per value, eight of the nine digit products;
+/// `ULTRARES_NO_AMX=1` turns this off), elsewhere f32 GEMMs. Either way each Gram entry is within
+/// f32 GEMM's normwise error bound; measured KID errors are in `docs/benchmarks.md`.
 ///
 /// # Errors
 /// As [`kid`].
@@ -288,7 +289,7 @@ pub fn kid_f32(
     seed: u64,
 ) -> Result<f64> {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    if crate::amx::available() {
+    if dim <= crate::amx::MAX_DIM && crate::amx::available() {
         return kid_amx(feats1, feats2, dim, subsets, max_subset_size, seed);
     }
     kid_gemm::<f32>(feats1, feats2, dim, subsets, max_subset_size, seed)
@@ -323,7 +324,7 @@ pub(crate) fn kid_amx(
     max_subset_size: usize,
     seed: u64,
 ) -> Result<f64> {
-    use crate::amx::{Packed, Split, kernel_sums};
+    use crate::amx::{Fixed, Packed, kernel_sums};
     let mut state = None;
     kid_with(
         [feats1, feats2],
@@ -334,11 +335,11 @@ pub(crate) fn kid_amx(
         |ix, iy| {
             let m = ix.len();
             let (s1, s2, packed) = state.get_or_insert_with(|| {
-                let (s1, s2) = (Split::new(feats1, dim), Split::new(feats2, dim));
-                let packed = Packed::new(2 * m, s1.padded_dim());
+                let (s1, s2) = (Fixed::new(feats1, dim), Fixed::new(feats2, dim));
+                let packed = Packed::new(2 * m, dim);
                 (s1, s2, packed)
             });
-            let rows: Vec<(&Split, usize)> = ix
+            let rows: Vec<(&Fixed, usize)> = ix
                 .iter()
                 .map(|&r| (&*s2, r))
                 .chain(iy.iter().map(|&r| (&*s1, r)))

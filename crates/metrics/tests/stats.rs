@@ -213,4 +213,19 @@ fn fid_2048_equals_pytorch_fid() {
         (got - want).abs() <= 1e-6 * want,
         "FID {got} vs pytorch-fid {want}"
     );
+    // KID of the same sets, one subset of all 3000 (no draw): the f64 path equals clean-fid's
+    // float64 run; `kid_f32` (AMX tiles where the CPU has them) is at least as close to it as
+    // clean-fid's own float32 run (1.3e-5 relative).
+    let got = kid(&a, &b, d, 1, 3000, 0).unwrap();
+    let want = g["kid_2048"][[0]];
+    assert!(
+        (got - want).abs() <= 1e-9 * want.abs(),
+        "KID {got} vs clean-fid {want}"
+    );
+    let fast = kid_f32(&a, &b, d, 1, 3000, 0).unwrap();
+    let clean_fid_f32_error = (g["kid_2048_f32"][[0]] - want).abs();
+    assert!(
+        (fast - want).abs() <= clean_fid_f32_error,
+        "kid_f32 {fast} vs {want}: clean-fid float32 is {clean_fid_f32_error} off"
+    );
 }
