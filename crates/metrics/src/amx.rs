@@ -523,7 +523,7 @@ fn block_sums(
 
 #[cfg(test)]
 mod tests {
-    use crate::stats::{kid, kid_amx, kid_gemm};
+    use crate::stats::{amx_mmd, gemm_mmd, kid, kid_with};
 
     /// Non-negative, skewed features like Inception's pool3 (xorshift-driven, seeded).
     fn features(n: usize, dim: usize, seed: u32) -> Vec<f32> {
@@ -568,13 +568,22 @@ mod tests {
                     a.iter_mut().chain(&mut b).for_each(|v| *v -= 0.4);
                 }
                 a[dim..2 * dim].fill(0.0);
-                let amx = kid_amx(&a, &b, dim, subsets, size, 5).unwrap();
-                let f32 = kid_gemm::<f32>(&a, &b, dim, subsets, size, 5).unwrap();
+                let amx_kid = || kid_with([&a, &b], dim, subsets, size, 5, amx_mmd(&a, &b, dim));
+                let amx = amx_kid().unwrap();
+                let f32 = kid_with(
+                    [&a, &b],
+                    dim,
+                    subsets,
+                    size,
+                    5,
+                    gemm_mmd::<f32>(&a, &b, dim),
+                );
+                let f32 = f32.unwrap();
                 let f64 = kid(&a, &b, dim, subsets, size, 5).unwrap();
                 amx_sq += ((amx - f64) / f64).powi(2);
                 f32_sq += ((f32 - f64) / f64).powi(2);
                 if seed == 0 {
-                    assert_eq!(amx, kid_amx(&a, &b, dim, subsets, size, 5).unwrap());
+                    assert_eq!(amx, amx_kid().unwrap());
                 }
             }
             let (amx, f32) = ((amx_sq / 12.0).sqrt(), (f32_sq / 12.0).sqrt());

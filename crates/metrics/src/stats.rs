@@ -268,7 +268,8 @@ pub fn kid(
     max_subset_size: usize,
     seed: u64,
 ) -> Result<f64> {
-    kid_gemm::<f64>(feats1, feats2, dim, subsets, max_subset_size, seed)
+    let mmd = gemm_mmd::<f64>(feats1, feats2, dim);
+    kid_with([feats1, feats2], dim, subsets, max_subset_size, seed, mmd)
 }
 
 /// [`kid`] with f32-accurate Gram products, as clean-fid (NumPy float32) computes them; the
@@ -288,68 +289,52 @@ pub fn kid_f32(
     max_subset_size: usize,
     seed: u64,
 ) -> Result<f64> {
+    let sets = [feats1, feats2];
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     if dim <= crate::amx::MAX_DIM && crate::amx::available() {
-        return kid_amx(feats1, feats2, dim, subsets, max_subset_size, seed);
+        let mmd = amx_mmd(feats1, feats2, dim);
+        return kid_with(sets, dim, subsets, max_subset_size, seed, mmd);
     }
-    kid_gemm::<f32>(feats1, feats2, dim, subsets, max_subset_size, seed)
+    let mmd = gemm_mmd::<f32>(feats1, feats2, dim);
+    kid_with(sets, dim, subsets, max_subset_size, seed, mmd)
 }
 
-/// KID with faer GEMMs in `T` (f64: [`kid`]; f32: [`kid_f32`] on any CPU).
-pub(crate) fn kid_gemm<T: faer::traits::RealField + Copy + Into<f64> + From<f32>>(
+/// The unbiased MMD² of subsets `ix` of `feats2` and `iy` of `feats1` with faer GEMMs in `T`
+/// (f64: [`kid`]; f32: [`kid_f32`] on any CPU).
+pub(crate) fn gemm_mmd<T: faer::traits::RealField + Copy + Into<f64> + From<f32>>(
     feats1: &[f32],
     feats2: &[f32],
     dim: usize,
-    subsets: usize,
-    max_subset_size: usize,
-    seed: u64,
-) -> Result<f64> {
-    kid_with(
-        [feats1, feats2],
-        dim,
-        subsets,
-        max_subset_size,
-        seed,
-        |ix, iy| mmd_poly(&stack::<T>(feats2, ix, feats1, iy, dim), ix.len()),
-    )
+) -> impl FnMut(&[usize], &[usize]) -> f64 {
+    move |ix, iy| mmd_poly(&stack::<T>(feats2, ix, feats1, iy, dim), ix.len())
 }
 
-/// [`kid_f32`] on AMX tiles (requires `amx::available()`).
+/// [`gemm_mmd`] for [`kid_f32`] on AMX tiles (requires `amx::available()`); the fixed-point
+/// sets are built on the first call, after [`kid_with`]'s checks.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-pub(crate) fn kid_amx(
-    feats1: &[f32],
-    feats2: &[f32],
+pub(crate) fn amx_mmd<'a>(
+    feats1: &'a [f32],
+    feats2: &'a [f32],
     dim: usize,
-    subsets: usize,
-    max_subset_size: usize,
-    seed: u64,
-) -> Result<f64> {
+) -> impl FnMut(&[usize], &[usize]) -> f64 + 'a {
     use crate::amx::{Fixed, Packed, kernel_sums};
     let mut state = None;
-    kid_with(
-        [feats1, feats2],
-        dim,
-        subsets,
-        max_subset_size,
-        seed,
-        |ix, iy| {
-            let m = ix.len();
-            let (s1, s2, packed) = state.get_or_insert_with(|| {
-                let (s1, s2) = (Fixed::new(feats1, dim), Fixed::new(feats2, dim));
-                let packed = Packed::new(2 * m, dim);
-                (s1, s2, packed)
-            });
-            let rows: Vec<(&Fixed, usize)> = ix
-                .iter()
-                .map(|&r| (&*s2, r))
-                .chain(iy.iter().map(|&r| (&*s1, r)))
-                .collect();
-            packed.fill(&rows);
-            let (same, cross) = kernel_sums(packed, m, dim);
-            let m = m as f64;
-            2.0 * same / (m - 1.0) - cross * 2.0 / m
-        },
-    )
+    move |ix, iy| {
+        let m = ix.len();
+        let (s1, s2, packed) = state.get_or_insert_with(|| {
+            let (s1, s2) = (Fixed::new(feats1, dim), Fixed::new(feats2, dim));
+            (s1, s2, Packed::new(2 * m, dim))
+        });
+        let rows: Vec<(&Fixed, usize)> = ix
+            .iter()
+            .map(|&r| (&*s2, r))
+            .chain(iy.iter().map(|&r| (&*s1, r)))
+            .collect();
+        packed.fill(&rows);
+        let (same, cross) = kernel_sums(packed, m, dim);
+        let m = m as f64;
+        2.0 * same / (m - 1.0) - cross * 2.0 / m
+    }
 }
 
 /// The stacked subset pair `[x; y]` (`x` rows `ix` of `fx`, `y` rows `iy` of `fy`).
@@ -369,7 +354,7 @@ fn stack<T: faer::traits::RealField + From<f32>>(
 
 /// KID's argument checks, subset draws and average around `mmd(ix, iy)`, the unbiased MMD²
 /// of the subsets `ix` of `feats2` and `iy` of `feats1` (clean-fid's order).
-fn kid_with(
+pub(crate) fn kid_with(
     [feats1, feats2]: [&[f32]; 2],
     dim: usize,
     subsets: usize,
