@@ -32,6 +32,7 @@
 pub use ultrares_core as core;
 pub use ultrares_lsr as lsr;
 pub use ultrares_metrics as metrics;
+pub use ultrares_nn as nn;
 pub use ultrares_pipeline as pipeline;
 pub use ultrares_rna as rna;
 pub use ultrares_schedulers as schedulers;

@@ -82,6 +82,19 @@ pub enum Error {
         /// What went wrong: unreadable file, missing/unexpected/mis-shaped keys, bad config.
         message: String,
     },
+    /// A configuration file (`config.json`, `scheduler_config.json`, …) has a missing or
+    /// ill-typed key, or is not JSON.
+    #[error("config {source_name}: expected {expected}{}, got {got}", if key.is_empty() { String::new() } else { format!(" for `{key}`") })]
+    Config {
+        /// The file (or in-memory source) being read.
+        source_name: String,
+        /// The key (empty for the whole file).
+        key: String,
+        /// What was expected, in words.
+        expected: String,
+        /// What was found.
+        got: String,
+    },
     /// An operation was cancelled by the caller.
     #[error("cancelled")]
     Cancelled,

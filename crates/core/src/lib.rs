@@ -9,9 +9,6 @@
 //!   stream, identical on every backend;
 //! * [`tiling`]: overlapping windows (DemoFusion's layout and jitter), blend weights and merging,
 //!   so that work on 4K tensors has bounded memory;
-//! * [`weights`]: checkpoints (safetensors, PyTorch pickles) as a name → tensor [`StateDict`],
-//!   and the [`weights::Visitor`] that moves them into modules by upstream name, listing every
-//!   missing, unexpected or mis-shaped key in one error;
 //! * [`Error`], the crate's error type.
 //!
 //! Everything is generic over a Burn [`Backend`](burn::tensor::backend::Backend); no backend is
@@ -30,11 +27,9 @@ pub mod resize;
 pub mod testing;
 pub mod tiling;
 pub mod upsampler;
-pub mod weights;
 
 pub use codec::{CodecTiling, LatentCodec};
 pub use denoiser::{Denoiser, PredictionType};
 pub use error::{Error, Result};
 pub use finite::check_finite;
 pub use upsampler::LatentUpsampler;
-pub use weights::StateDict;

@@ -1,12 +1,12 @@
 //! LIIF's EDSR-baseline encoder (`yinboc/liif:models/edsr.py`, `make_edsr_baseline` with
 //! `no_upsampling=True`; from Lim et al., "Enhanced Deep Residual Networks", CVPRW 2017).
 
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use ultrares_core::weights::Visitor;
+use ultrares_nn::conv::same_conv as conv;
+use ultrares_nn::weights::Visitor;
 
 /// EDSR without its upsampling tail: a feature extractor `[N, 3, h, w] → [N, n_feats, h, w]`.
 #[derive(Config, Debug)]
@@ -23,13 +23,6 @@ pub struct EdsrConfig {
     /// Input channels (`n_colors`, 3).
     #[config(default = 3)]
     pub n_colors: usize,
-}
-
-/// A `k × k` convolution with PyTorch's `padding = k // 2` (shared with the SwinIR backbone).
-pub(crate) fn conv<B: Backend>(cin: usize, cout: usize, k: usize, device: &B::Device) -> Conv2d<B> {
-    Conv2dConfig::new([cin, cout], [k, k])
-        .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
-        .init(device)
 }
 
 impl EdsrConfig {

@@ -39,4 +39,4 @@ pub use error::{Error, Result};
 pub use liif::{Encoder, EncoderConfig, Liif, LiifConfig, LiifFeatures};
 pub use mlp::{Mlp, MlpConfig};
 pub use swinir::{SwinIr, SwinIrConfig};
-pub use ultrares_core::StateDict;
+pub use ultrares_nn::StateDict;

@@ -36,7 +36,7 @@ use crate::edsr::{Edsr, EdsrConfig};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::swinir::{NUM_FEAT, SwinIr, SwinIrConfig};
 use crate::{Error, Result};
-use ultrares_core::weights::{Exporter, Loader, StateDict, Visitor};
+use ultrares_nn::weights::{Exporter, Loader, StateDict, Visitor};
 
 /// The largest output side accepted.
 pub const MAX_SIDE: usize = 1 << 16;
@@ -537,7 +537,7 @@ impl<B: Backend> Liif<B> {
             parts.push(self.query(&f, &rows[r0..r1], &cols, cell));
             progress(r1, oh);
         }
-        Ok(Tensor::cat(parts, 2))
+        Ok(ultrares_nn::ops::concat(parts, 2))
     }
 }
 

@@ -5,7 +5,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use ultrares_core::weights::Visitor;
+use ultrares_nn::weights::Visitor;
 
 /// `Linear(in_dim → h₀) → ReLU → … → Linear(h_last → out_dim)`, no output activation.
 #[derive(Config, Debug)]

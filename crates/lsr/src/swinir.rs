@@ -17,9 +17,9 @@ use burn::tensor::activation::{gelu, leaky_relu, softmax};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Int, TensorData};
 
-use crate::edsr::conv;
 use crate::{Error, Result};
-use ultrares_core::weights::Visitor;
+use ultrares_nn::conv::same_conv as conv;
+use ultrares_nn::weights::Visitor;
 
 /// SwinIR hyper-parameters; the defaults are LSRNA's SwinIR-light
 /// (`3587jjh/LSRNA:lsr/swinir-liif-latent-sdxl.yaml` with the class defaults of `lsr/swinir.py`).

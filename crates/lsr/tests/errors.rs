@@ -109,7 +109,7 @@ fn checkpoint_key_errors_list_every_key() {
     let entries = |skip: &str| {
         good.keys()
             .filter(|k| *k != skip)
-            .map(|k| (k.to_string(), good.get(k).expect("key").clone()))
+            .map(|k| (k.to_string(), good.data(k).expect("key").expect("read")))
             .collect::<Vec<_>>()
     };
     // Round trip.

@@ -122,13 +122,17 @@ fn lsrna_lsr_matches_official_code() {
     let sd = StateDict::from_tensors(
         "hashed",
         template.keys().map(|k| {
-            let shape = template.get(k).expect("key").shape.clone();
+            let shape = template.info(k).expect("key").shape.clone();
             (k.to_string(), TensorData::new(det_weight(k, &shape), shape))
         }),
     );
     let params: usize = template
         .keys()
-        .map(|k| template.get(k).map_or(0, |t| t.num_elements()))
+        .map(|k| {
+            template
+                .info(k)
+                .map_or(0, |t| t.shape.iter().product::<usize>())
+        })
         .sum();
     assert_eq!(
         params, 1_285_964,

@@ -2,19 +2,20 @@
 //! block: one head of width `C`, GroupNorm in front, residual, softmax in f32).
 //! Source: `diffusers/models/attention_processor.py` (`AttnProcessor2_0`).
 //!
-//! Memory: queries are processed in row blocks so that the score block `[rows, H·W]` never
-//! exceeds [`NormCtx::attention_scores`] elements; keys and values (`2·C·H·W`) stay whole.
+//! The attention core is `ultrares_nn::attention::attention_chunked`: queries are processed in
+//! row blocks so that the score block `[rows, H·W]` never exceeds [`NormCtx::attention_scores`]
+//! elements; queries, keys and values (`3·C·H·W`) stay whole.
 
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::DType;
-use burn::tensor::activation::softmax;
-use ultrares_core::weights::Visitor;
+use burn::tensor::ops::AttentionModuleOptions;
+use ultrares_nn::GroupNorm;
+use ultrares_nn::attention::attention_chunked;
+use ultrares_nn::weights::Visitor;
 
 use crate::Result;
-use crate::blocks::concat;
-use crate::norm::{GroupNorm, NormCtx};
-use crate::resnet::{EPS, walk_norm};
+use crate::norm::{CtxNorm, NormCtx};
+use crate::resnet::{group_norm, walk_norm};
 
 /// Single-head spatial self-attention with GroupNorm and a residual: `[N, C, H, W]` in and out.
 #[derive(Module, Debug)]
@@ -36,7 +37,7 @@ impl<B: Backend> Attention<B> {
     pub fn new(channels: usize, groups: usize, device: &B::Device) -> Self {
         let lin = || LinearConfig::new(channels, channels).init(device);
         Self {
-            group_norm: GroupNorm::new(groups, channels, EPS, device),
+            group_norm: group_norm(groups, channels, device),
             to_q: lin(),
             to_k: lin(),
             to_v: lin(),
@@ -50,29 +51,24 @@ impl<B: Backend> Attention<B> {
         let hw = h * w;
         let tokens = self
             .group_norm
-            .forward(x.clone(), ctx)?
+            .forward_ctx(x.clone(), ctx)?
             .reshape([n, c, hw])
             .swap_dims(1, 2);
-        let k = self.to_k.forward(tokens.clone()).swap_dims(1, 2);
-        let v = self.to_v.forward(tokens.clone());
-        let scale = 1.0 / (c as f64).sqrt();
-        let rows = (ctx.attention_scores / hw.max(1)).clamp(1, hw.max(1));
-        let mut outs = Vec::with_capacity(hw.div_ceil(rows));
-        for start in (0..hw).step_by(rows) {
-            let end = (start + rows).min(hw);
-            let q = self
-                .to_q
-                .forward(tokens.clone().slice([0..n, start..end, 0..c]));
-            let scores = q.matmul(k.clone()) * scale;
-            let dtype = scores.dtype();
-            let p = if matches!(dtype, DType::F16 | DType::BF16) {
-                softmax(scores.cast(DType::F32), 2).cast(dtype)
-            } else {
-                softmax(scores, 2)
-            };
-            outs.push(self.to_out.forward(p.matmul(v.clone())));
-        }
-        let out = concat(outs, 1).swap_dims(1, 2).reshape([n, c, h, w]);
+        let head = |t: Tensor<B, 3>| t.reshape([n, 1, hw, c]);
+        let q = head(self.to_q.forward(tokens.clone()));
+        let k = head(self.to_k.forward(tokens.clone()));
+        let v = head(self.to_v.forward(tokens));
+        let options = AttentionModuleOptions {
+            scale: None,
+            softcap: None,
+            is_causal: false,
+        };
+        let a = attention_chunked(q, k, v, None, None, options, ctx.attention_scores);
+        let out = self
+            .to_out
+            .forward(a.reshape([n, hw, c]))
+            .swap_dims(1, 2)
+            .reshape([n, c, h, w]);
         Ok(out + x)
     }
 

@@ -5,17 +5,20 @@ use burn::module::{ModuleMapper, Param};
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::DType;
-use ultrares_core::weights::{Exporter, Loader, Visitor};
-use ultrares_core::{CodecTiling, LatentCodec, StateDict};
+use ultrares_core::{CodecTiling, LatentCodec};
+use ultrares_nn::StateDict;
+use ultrares_nn::weights::{Exporter, Loader, Visitor};
 
 use crate::config::AutoencoderKlConfig;
-use crate::conv::conv2d;
 use crate::decoder::Decoder;
 use crate::encoder::Encoder;
 use crate::norm::NormCtx;
 use crate::resnet::conv;
 use crate::tiling::{DiffusersTiling, SeamlessTiling};
 use crate::{Error, Result};
+use ultrares_nn::NnBackend;
+use ultrares_nn::conv::conv2d;
+use ultrares_nn::ops::{cast_to, to_f32};
 
 /// Stable Diffusion's KL autoencoder. Field names are diffusers' state-dict names.
 ///
@@ -49,8 +52,9 @@ pub struct AutoencoderKl<B: Backend> {
     /// Diffusion-4K's partitioned decoding (used when `stride > 1`; default true as upstream).
     pub partitioned: bool,
     /// Convolutions as banded GEMMs with at most this many elements per band, or 0 for the
-    /// backend's native convolution ([`crate::conv`]). [`AutoencoderKlConfig::init`] sets
-    /// [`crate::conv::GEMM_BAND_ELEMENTS`] on the CPU backends (ndarray, flex) and 0 elsewhere.
+    /// backend's native convolution ([`ultrares_nn::conv`]). [`AutoencoderKlConfig::init`] sets
+    /// the backend's [`NnBackend::conv_gemm_band`]: GEMM bands on the CPU backends (ndarray,
+    /// flex), the native convolution elsewhere.
     pub gemm_band: usize,
 }
 
@@ -60,7 +64,7 @@ impl AutoencoderKlConfig {
     ///
     /// # Errors
     /// [`Error::Config`] if the configuration is invalid ([`AutoencoderKlConfig::validate`]).
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<AutoencoderKl<B>> {
+    pub fn init<B: NnBackend>(&self, device: &B::Device) -> Result<AutoencoderKl<B>> {
         self.validate()?;
         let c = self.latent_channels;
         Ok(AutoencoderKl {
@@ -76,14 +80,7 @@ impl AutoencoderKlConfig {
             tile_latent: self.tile_latent_min_size(),
             force_upcast: self.force_upcast,
             partitioned: true,
-            gemm_band: {
-                let name = B::name(device).to_lowercase();
-                if name.contains("ndarray") || name.contains("flex") {
-                    crate::conv::GEMM_BAND_ELEMENTS
-                } else {
-                    0
-                }
-            },
+            gemm_band: B::conv_gemm_band(),
         })
     }
 
@@ -93,7 +90,7 @@ impl AutoencoderKlConfig {
     /// # Errors
     /// [`Error::Config`] for an invalid config; [`ultrares_core::Error::Weights`] listing every
     /// missing, unexpected or mis-shaped key.
-    pub fn load<B: Backend>(
+    pub fn load<B: NnBackend>(
         &self,
         state_dict: &StateDict,
         device: &B::Device,
@@ -315,19 +312,6 @@ impl<B: Backend> ModuleMapper<B> for CastMapper {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let (id, tensor, mapper) = param.consume();
         Param::from_mapped_value(id, tensor.cast(self.dtype), mapper)
-    }
-}
-
-/// `x` in `dtype` (no-op when it already is).
-pub(crate) fn cast_to<B: Backend>(x: Tensor<B, 4>, dtype: DType) -> Tensor<B, 4> {
-    if x.dtype() == dtype { x } else { x.cast(dtype) }
-}
-
-pub(crate) fn to_f32<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
-    if x.dtype() == DType::F32 {
-        x
-    } else {
-        x.cast(DType::F32)
     }
 }
 

@@ -4,15 +4,15 @@
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use ultrares_core::weights::Visitor;
+use ultrares_nn::weights::Visitor;
 
 use crate::Result;
 use crate::attention::Attention;
-use crate::conv::conv2d;
 use crate::norm::NormCtx;
-use crate::resnet::{ResnetBlock2d, conv};
+use crate::resnet::ResnetBlock2d;
+use ultrares_nn::conv::conv2d;
+use ultrares_nn::conv::same_conv as conv;
+use ultrares_nn::ops::{pad_zeros, upsample_nearest};
 
 /// `Downsample2D(use_conv=True, padding=0)`: zero pad (right 1, bottom 1), 3×3 stride-2 conv.
 #[derive(Module, Debug)]
@@ -28,66 +28,11 @@ impl<B: Backend> Downsample2d<B> {
     }
 }
 
-/// Zero padding `[top, bottom]` × `[left, right]` in `x`'s own dtype (`Tensor::pad` creates its
-/// fill in the default float dtype, which half-precision tensors reject on some backends).
-pub(crate) fn pad_zeros<B: Backend>(
-    x: Tensor<B, 4>,
-    rows: [usize; 2],
-    cols: [usize; 2],
-) -> Tensor<B, 4> {
-    let [n, c, h, w] = x.dims();
-    let shape = [n, c, h + rows[0] + rows[1], w + cols[0] + cols[1]];
-    Tensor::zeros(shape, (&x.device(), x.dtype()))
-        .slice_assign([0..n, 0..c, rows[0]..rows[0] + h, cols[0]..cols[0] + w], x)
-}
-
-/// `Tensor::cat(parts, dim)` written as one allocation and a `slice_assign` per part:
-/// burn-ndarray's `cat` along a non-leading dimension copies element by element (≈ 30× slower
-/// for a 128-channel 256² map).
-pub(crate) fn concat<B: Backend, const D: usize>(
-    mut parts: Vec<Tensor<B, D>>,
-    dim: usize,
-) -> Tensor<B, D> {
-    if parts.len() == 1 {
-        return parts.swap_remove(0);
-    }
-    let Some(first) = parts.first() else {
-        return Tensor::cat(parts, dim);
-    };
-    let mut shape = first.dims();
-    shape[dim] = parts.iter().map(|p| p.dims()[dim]).sum();
-    let mut out = Tensor::zeros(shape, (&first.device(), first.dtype()));
-    let mut start = 0;
-    for p in parts {
-        let len = p.dims()[dim];
-        let ranges: [std::ops::Range<usize>; D] = std::array::from_fn(|d| {
-            if d == dim {
-                start..start + len
-            } else {
-                0..shape[d]
-            }
-        });
-        out = out.slice_assign(ranges, p);
-        start += len;
-    }
-    out
-}
-
 /// `Upsample2D(use_conv=True)`: nearest ×2, then a 3×3 conv.
 #[derive(Module, Debug)]
 pub struct Upsample2d<B: Backend> {
     /// The 3×3 convolution, `C → C`.
     pub conv: Conv2d<B>,
-}
-
-/// Nearest-neighbour ×`f` upsampling (`F.interpolate(scale_factor=f, mode="nearest")`).
-pub(crate) fn upsample_nearest<B: Backend>(x: Tensor<B, 4>, f: usize) -> Tensor<B, 4> {
-    let [_, _, h, w] = x.dims();
-    interpolate(
-        x,
-        [h * f, w * f],
-        InterpolateOptions::new(InterpolateMode::Nearest),
-    )
 }
 
 impl<B: Backend> Upsample2d<B> {

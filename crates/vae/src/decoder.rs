@@ -18,14 +18,16 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::silu;
 use burn::tensor::ops::ConvOptions;
-use ultrares_core::weights::Visitor;
+use ultrares_nn::weights::Visitor;
 
 use crate::Result;
-use crate::blocks::{MidBlock2d, UpDecoderBlock2d, pad_zeros, upsample_nearest};
+use crate::blocks::{MidBlock2d, UpDecoderBlock2d};
 use crate::config::AutoencoderKlConfig;
-use crate::conv::{conv2d, gemm};
-use crate::norm::{GroupNorm, NormCtx};
-use crate::resnet::{EPS, conv, walk_norm};
+use crate::norm::{CtxNorm, NormCtx};
+use crate::resnet::{conv, group_norm, walk_norm};
+use ultrares_nn::GroupNorm;
+use ultrares_nn::conv::{conv2d, gemm};
+use ultrares_nn::ops::{cast_to, pad_zeros, upsample_nearest};
 
 /// `[N, C, h, w] → [N, 3, h·f, w·f]`.
 #[derive(Module, Debug)]
@@ -70,7 +72,7 @@ impl<B: Backend> Decoder<B> {
             conv_in: conv(cfg.latent_channels, rev[0], 3, device),
             mid_block: MidBlock2d::new(rev[0], g, cfg.mid_block_add_attention, device),
             up_blocks,
-            conv_norm_out: GroupNorm::new(g, cout, EPS, device),
+            conv_norm_out: group_norm(g, cout, device),
             conv_out: conv(cout, cfg.out_channels, 3, device),
             stride: cfg.stride,
         }
@@ -83,7 +85,7 @@ impl<B: Backend> Decoder<B> {
             .mid_block
             .forward(conv2d(&self.conv_in, z, ctx.gemm_band), ctx)?;
         // The up blocks may run in another dtype than the mid block (`force_upcast`).
-        let x = crate::autoencoder::cast_to(x, self.conv_out.weight.val().dtype());
+        let x = cast_to(x, self.conv_out.weight.val().dtype());
         match self.up_blocks.first() {
             Some(b) => b.resnets_forward(x, ctx),
             None => Ok(x),
@@ -94,7 +96,7 @@ impl<B: Backend> Decoder<B> {
     /// `[N, C_top, h, w] → [N, C₀, h·f/stride, w·f/stride]`.
     pub fn features(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
         // The up blocks may run in another dtype than the mid block (`force_upcast`).
-        let mut x = crate::autoencoder::cast_to(x, self.conv_out.weight.val().dtype());
+        let mut x = cast_to(x, self.conv_out.weight.val().dtype());
         for (i, b) in self.up_blocks.iter().enumerate() {
             x = if i == 0 {
                 b.upsample(x, ctx.gemm_band)
@@ -102,7 +104,7 @@ impl<B: Backend> Decoder<B> {
                 b.forward(x, ctx)?
             };
         }
-        Ok(silu(self.conv_norm_out.forward(x, ctx)?))
+        Ok(silu(self.conv_norm_out.forward_ctx(x, ctx)?))
     }
 
     /// (Upsample by `stride`,) `conv_out`; `partitioned` selects Diffusion-4K's partitioned

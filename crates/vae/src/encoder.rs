@@ -10,14 +10,15 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use burn::tensor::activation::silu;
-use ultrares_core::weights::Visitor;
+use ultrares_nn::weights::Visitor;
 
 use crate::Result;
 use crate::blocks::{DownEncoderBlock2d, MidBlock2d};
 use crate::config::AutoencoderKlConfig;
-use crate::conv::conv2d;
-use crate::norm::{GroupNorm, NormCtx};
-use crate::resnet::{EPS, conv, walk_norm};
+use crate::norm::{CtxNorm, NormCtx};
+use crate::resnet::{conv, group_norm, walk_norm};
+use ultrares_nn::GroupNorm;
+use ultrares_nn::conv::conv2d;
 
 /// `[N, 3, H, W] → [N, 2C, H/f, W/f]` (mean and log-variance of the posterior).
 #[derive(Module, Debug)]
@@ -57,7 +58,7 @@ impl<B: Backend> Encoder<B> {
                 .init(device),
             down_blocks,
             mid_block: MidBlock2d::new(top, g, cfg.mid_block_add_attention, device),
-            conv_norm_out: GroupNorm::new(g, top, EPS, device),
+            conv_norm_out: group_norm(g, top, device),
             conv_out: conv(top, 2 * cfg.latent_channels, 3, device),
         }
     }
@@ -86,7 +87,7 @@ impl<B: Backend> Encoder<B> {
             x = b.forward(x, ctx)?;
         }
         let x = self.mid_block.forward(x, ctx)?;
-        let x = silu(self.conv_norm_out.forward(x, ctx)?);
+        let x = silu(self.conv_norm_out.forward_ctx(x, ctx)?);
         Ok(conv2d(&self.conv_out, x, ctx.gemm_band))
     }
 

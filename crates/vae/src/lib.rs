@@ -23,7 +23,6 @@ pub mod attention;
 mod autoencoder;
 pub mod blocks;
 mod config;
-pub mod conv;
 pub mod decoder;
 pub mod encoder;
 mod error;
@@ -38,4 +37,6 @@ pub use autoencoder::AutoencoderKl;
 pub use config::AutoencoderKlConfig;
 pub use error::{Error, Result};
 pub use tiling::{DiffusersTiling, SeamlessTiling};
+/// The GEMM convolution moved to `ultrares-nn`; re-exported here for one release.
+pub use ultrares_nn::conv;
 pub use weights::from_diffusers_dir;

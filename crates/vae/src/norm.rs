@@ -10,38 +10,24 @@
 //! Statistics are always computed in f32 or wider, whatever the activation dtype (the f16 SDXL
 //! VAE overflows otherwise).
 
-use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::DType;
+use ultrares_nn::{GroupNorm, group_var_mean};
 
 use crate::{Error, Result};
 
-/// `nn.GroupNorm(groups, C, eps, affine=True)`: state-dict names `weight`, `bias`.
-#[derive(Module, Debug)]
-pub struct GroupNorm<B: Backend> {
-    /// `[C]` scale.
-    pub weight: Param<Tensor<B, 1>>,
-    /// `[C]` shift.
-    pub bias: Param<Tensor<B, 1>>,
-    /// Groups.
-    pub groups: usize,
-    /// ε added to the variance.
-    pub eps: f64,
+/// GroupNorm with statistics as a [`NormCtx`] says (see the module docs); implemented for
+/// `ultrares_nn`'s [`GroupNorm`].
+pub trait CtxNorm<B: Backend> {
+    /// `[N, C, H, W] → [N, C, H, W]`, statistics as `ctx` says.
+    ///
+    /// # Errors
+    /// A statistics count or tile core that does not fit this layer.
+    fn forward_ctx(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>>;
 }
 
-impl<B: Backend> GroupNorm<B> {
-    /// A GroupNorm over `channels` in `groups` groups (weight 1, bias 0).
-    pub fn new(groups: usize, channels: usize, eps: f64, device: &B::Device) -> Self {
-        Self {
-            weight: Param::from_tensor(Tensor::ones([channels], device)),
-            bias: Param::from_tensor(Tensor::zeros([channels], device)),
-            groups,
-            eps,
-        }
-    }
-
-    /// `[N, C, H, W] → [N, C, H, W]`, statistics as `ctx` says (see the module docs).
-    pub fn forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+impl<B: Backend> CtxNorm<B> for GroupNorm<B> {
+    fn forward_ctx(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
         let layer = ctx.layer;
         ctx.layer += 1;
         let [n, c, h, w] = x.dims();
@@ -107,34 +93,8 @@ impl<B: Backend> GroupNorm<B> {
                 (mean, (var + self.eps).sqrt())
             }
         };
-        let f32_param = |p: Tensor<B, 1>| {
-            let p = if p.dtype() == DType::F32 {
-                p
-            } else {
-                p.cast(DType::F32)
-            };
-            p.reshape([1, c, 1, 1])
-        };
-        let normed = (x32.reshape([n, g, (c / g) * h * w]) - mean) / std;
-        let y = normed.reshape([n, c, h, w]) * f32_param(self.weight.val())
-            + f32_param(self.bias.val());
-        Ok(if y.dtype() != dtype { y.cast(dtype) } else { y })
+        Ok(self.normalize(x32, mean, std, dtype))
     }
-}
-
-/// Biased variance and mean per (sample, group) of `[N, C, H, W]` as `[N, G, 1]`, summed in two
-/// levels (rows, then the rows' sums): one f32 sum over millions of elements (burn-ndarray's
-/// `sum_dim` accumulates sequentially) loses ~1e-4 relative at 1024×2048, two levels keep the
-/// statistics at PyTorch's accuracy.
-fn group_var_mean<B: Backend>(x: Tensor<B, 4>, g: usize) -> (Tensor<B, 3>, Tensor<B, 3>) {
-    let [n, c, h, w] = x.dims();
-    let count = ((c / g) * h * w) as f32;
-    let sum2 = |t: Tensor<B, 4>| t.sum_dim(3).sum_dim(2).reshape([n, g, 1]);
-    let x = x.reshape([n, g, (c / g) * h, w]);
-    let mean = sum2(x.clone()).div_scalar(count);
-    let centred = x - mean.clone().reshape([n, g, 1, 1]);
-    let var = sum2(centred.powi_scalar(2)).div_scalar(count);
-    (var, mean)
 }
 
 fn host_f64<B: Backend>(t: Tensor<B, 3>) -> Result<Vec<f64>> {
@@ -264,7 +224,7 @@ pub struct NormCtx<'a> {
     /// rows at a time.
     pub attention_scores: usize,
     /// Convolutions as banded GEMMs with at most this many elements per band (0: the backend's
-    /// native convolution); see [`crate::conv`].
+    /// native convolution); see [`ultrares_nn::conv`].
     pub gemm_band: usize,
 }
 

@@ -2,23 +2,30 @@
 //! `x' + conv2(SiLU(norm2(conv1(SiLU(norm1(x))))))`, `x'` = `conv_shortcut(x)` (1×1) when the
 //! channel count changes. Source: `diffusers/models/resnet.py`.
 
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::silu;
-use ultrares_core::weights::Visitor;
+use ultrares_nn::weights::Visitor;
 
 use crate::Result;
-use crate::conv::conv2d;
-use crate::norm::{GroupNorm, NormCtx};
+use ultrares_nn::conv::conv2d;
+use ultrares_nn::{GroupNorm, GroupNormConfig};
+
+use crate::norm::{CtxNorm, NormCtx};
 
 /// GroupNorm ε of every VAE norm layer (`resnet_eps = 1e-6`).
 pub(crate) const EPS: f64 = 1e-6;
 
-/// A `k×k` convolution with "same" zero padding (`nn.Conv2d(cin, cout, k, padding=k // 2)`).
-pub(crate) fn conv<B: Backend>(cin: usize, cout: usize, k: usize, device: &B::Device) -> Conv2d<B> {
-    Conv2dConfig::new([cin, cout], [k, k])
-        .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
+pub(crate) use ultrares_nn::conv::same_conv as conv;
+
+/// A VAE GroupNorm (ε = [`EPS`]) over `channels` in `groups` groups.
+pub(crate) fn group_norm<B: Backend>(
+    groups: usize,
+    channels: usize,
+    device: &B::Device,
+) -> GroupNorm<B> {
+    GroupNormConfig::new(groups, channels)
+        .with_epsilon(EPS)
         .init(device)
 }
 
@@ -47,9 +54,9 @@ impl<B: Backend> ResnetBlock2d<B> {
     /// A block `cin → cout` with `groups` GroupNorm groups.
     pub fn new(cin: usize, cout: usize, groups: usize, device: &B::Device) -> Self {
         Self {
-            norm1: GroupNorm::new(groups, cin, EPS, device),
+            norm1: group_norm(groups, cin, device),
             conv1: conv(cin, cout, 3, device),
-            norm2: GroupNorm::new(groups, cout, EPS, device),
+            norm2: group_norm(groups, cout, device),
             conv2: conv(cout, cout, 3, device),
             conv_shortcut: (cin != cout).then(|| conv(cin, cout, 1, device)),
         }
@@ -59,12 +66,12 @@ impl<B: Backend> ResnetBlock2d<B> {
     pub fn forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
         let h = conv2d(
             &self.conv1,
-            silu(self.norm1.forward(x.clone(), ctx)?),
+            silu(self.norm1.forward_ctx(x.clone(), ctx)?),
             ctx.gemm_band,
         );
         let h = conv2d(
             &self.conv2,
-            silu(self.norm2.forward(h, ctx)?),
+            silu(self.norm2.forward_ctx(h, ctx)?),
             ctx.gemm_band,
         );
         let x = match &self.conv_shortcut {

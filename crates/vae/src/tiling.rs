@@ -42,10 +42,10 @@
 use burn::prelude::*;
 use ultrares_core::CodecTiling;
 
-use crate::autoencoder::{AutoencoderKl, to_f32};
-use crate::blocks::concat;
+use crate::autoencoder::AutoencoderKl;
 use crate::norm::{Collect, Core, DEFAULT_ATTENTION_SCORES, GroupStats, NormCtx};
 use crate::{Error, Result};
+use ultrares_nn::ops::{concat, to_f32};
 
 /// diffusers' tiling parameters (`AutoencoderKL.enable_tiling()`).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -17,9 +17,7 @@
 
 use std::path::Path;
 
-use burn::prelude::*;
-use burn::tensor::TensorData;
-use ultrares_core::StateDict;
+use ultrares_nn::{NnBackend, StateDict};
 
 use crate::{AutoencoderKl, AutoencoderKlConfig, Result};
 
@@ -103,31 +101,25 @@ pub fn ldm_to_diffusers(sd: &StateDict) -> Result<StateDict> {
         })
         .max()
         .map_or(0, |m| m + 1);
-    let mut out = std::collections::BTreeMap::new();
-    for key in keys {
-        let full = match prefix {
-            Some(p) => format!("{p}{key}"),
-            None => key.to_string(),
-        };
-        let Some(data) = sd.get(&full) else { continue };
-        let name = rename(key, n_up);
-        let data =
-            if name.contains(".attentions.0.") && name.ends_with(".weight") && data.shape.len() > 2
-            {
-                let (o, i) = (data.shape[0], data.shape[1]);
-                if data.shape[2..].iter().all(|&d| d == 1) {
-                    TensorData::from_bytes_vec(data.as_bytes().to_vec(), vec![o, i], data.dtype)
-                } else {
-                    data.clone()
-                }
-            } else {
-                data.clone()
-            };
-        if out.insert(name.clone(), data).is_some() {
-            return Err(sd.error(format!("two LDM keys map to {name}")).into());
-        }
+    let strip = |k: &str| match prefix {
+        Some(p) => k.strip_prefix(p).map(str::to_string),
+        None => Some(k.to_string()),
+    };
+    let mut out = sd.renamed(|k| strip(k).map(|k| rename(&k, n_up)))?;
+    // The attention projections are 1×1 convolutions in the LDM layout, linear layers in diffusers'.
+    let convs: Vec<(String, Vec<usize>)> = out
+        .keys()
+        .filter(|name| name.contains(".attentions.0.") && name.ends_with(".weight"))
+        .filter_map(|name| {
+            let shape = &out.info(name)?.shape;
+            (shape.len() > 2 && shape[2..].iter().all(|&d| d == 1))
+                .then(|| (name.to_string(), shape[..2].to_vec()))
+        })
+        .collect();
+    for (name, shape) in convs {
+        out.reshape(&name, shape)?;
     }
-    Ok(StateDict::from_tensors(sd.source(), out))
+    Ok(out)
 }
 
 /// Loads a diffusers `AutoencoderKL` directory: `config.json` plus
@@ -137,7 +129,7 @@ pub fn ldm_to_diffusers(sd: &StateDict) -> Result<StateDict> {
 /// # Errors
 /// [`ultrares_core::Error::Weights`] if the files are missing or unreadable or do not fit;
 /// [`crate::Error::Config`] for an unsupported config.
-pub fn from_diffusers_dir<B: Backend>(
+pub fn from_diffusers_dir<B: NnBackend>(
     dir: impl AsRef<Path>,
     device: &B::Device,
 ) -> Result<AutoencoderKl<B>> {

@@ -7,7 +7,8 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use burn_flex::Flex;
 use ultrares_core::testing::splitmix_uniform;
-use ultrares_vae::norm::{GroupNorm, NormCtx};
+use ultrares_nn::GroupNormConfig;
+use ultrares_vae::norm::{CtxNorm, NormCtx};
 use ultrares_vae::{AutoencoderKl, AutoencoderKlConfig};
 
 type B = Flex;
@@ -30,11 +31,15 @@ fn max_abs(a: Tensor<B, 4>, b: Tensor<B, 4>) -> f32 {
 #[test]
 fn group_norm_upcasts_statistics() {
     let device = Default::default();
-    let norm = GroupNorm::<B>::new(4, 8, 1e-6, &device);
+    let norm = GroupNormConfig::new(4, 8)
+        .with_epsilon(1e-6)
+        .init::<B>(&device);
     let x = det(1, [1, 8, 16, 16], 2000.0);
-    let want = norm.forward(x.clone(), &mut NormCtx::local()).expect("f32");
+    let want = norm
+        .forward_ctx(x.clone(), &mut NormCtx::local())
+        .expect("f32");
     let got = norm
-        .forward(x.cast(DType::F16), &mut NormCtx::local())
+        .forward_ctx(x.cast(DType::F16), &mut NormCtx::local())
         .expect("f16");
     assert_eq!(got.dtype(), DType::F16);
     let err = max_abs(got.clone(), want);

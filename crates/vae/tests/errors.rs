@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn_ndarray::NdArray;
-use ultrares_core::StateDict;
+use ultrares_nn::StateDict;
 use ultrares_vae::{
     AutoencoderKl, AutoencoderKlConfig, DiffusersTiling, Error, SeamlessTiling, from_diffusers_dir,
 };
@@ -124,7 +124,7 @@ fn bad_weights() {
     let mut tensors: Vec<(String, TensorData)> = keys
         .iter()
         .filter(|k| k.as_str() != "decoder.conv_in.weight")
-        .map(|k| (k.clone(), good.get(k).expect("key").clone()))
+        .map(|k| (k.clone(), good.data(k).expect("key").expect("read")))
         .collect();
     tensors.push((
         "encoder.extra.weight".into(),

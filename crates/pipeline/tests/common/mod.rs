@@ -86,7 +86,7 @@ pub fn tiny_vae_config() -> AutoencoderKlConfig {
 }
 
 /// The model of `cfg` with gen_vae.py's hashed weights.
-pub fn hashed<B: Backend>(cfg: &AutoencoderKlConfig) -> AutoencoderKl<B> {
+pub fn hashed<B: ultrares_nn::NnBackend>(cfg: &AutoencoderKlConfig) -> AutoencoderKl<B> {
     ultrares_vae::testing::hashed(cfg, &Default::default()).expect("hashed VAE")
 }
 

@@ -7,15 +7,35 @@
 //! every convolution into one large GEMM. Output rows are processed in bands so that `cols` holds
 //! at most [`GEMM_BAND_ELEMENTS`] (or the configured number of) elements; 1×1 convolutions are a
 //! plain matrix product. It is generic Burn tensor code, equal to the native convolution up to
-//! float summation order (tested); [`AutoencoderKl::gemm_band`](crate::AutoencoderKl) picks it per
-//! model (by default on the CPU backends, whose native convolution is the slow one).
+//! float summation order (tested). Which one a backend gets by default is
+//! [`NnBackend::conv_gemm_band`](crate::NnBackend::conv_gemm_band): GEMM bands on the CPU
+//! backends (ndarray, flex), whose native convolution is the slow one, the native convolution
+//! elsewhere. Models keep the band as a field so that a caller can override it.
+//!
+//! Memory: one band holds `cols` of at most `band` elements plus its `[O, rows·W]` output.
 
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use burn::tensor::Slice;
 
-use crate::blocks::{concat, pad_zeros};
+use crate::ops::{concat, pad_zeros};
+
+/// A `k×k` convolution with "same" zero padding, PyTorch's `nn.Conv2d(cin, cout, k,
+/// padding=k // 2)` (bias on, Burn's default initialisation).
+pub fn same_conv<B: Backend>(cin: usize, cout: usize, k: usize, device: &B::Device) -> Conv2d<B> {
+    same_conv_config(cin, cout, k).init(device)
+}
+
+/// The config of [`same_conv`], for callers that change stride, bias or groups.
+pub fn same_conv_config(cin: usize, cout: usize, k: usize) -> Conv2dConfig {
+    Conv2dConfig::new([cin, cout], [k, k]).with_padding(PaddingConfig2d::Explicit(
+        k / 2,
+        k / 2,
+        k / 2,
+        k / 2,
+    ))
+}
 
 /// Default largest `cols` block: 2²⁵ elements (128 MiB in f32).
 pub const GEMM_BAND_ELEMENTS: usize = 1 << 25;

@@ -1,0 +1,153 @@
+//! Scaled dot-product attention: one entry point, [`attention`], over the backend's choice
+//! ([`NnBackend::nn_attention`]): Burn's fused `burn::tensor::module::attention` on the CubeCL
+//! backends (flash kernels with autotune), and [`attention_chunked`] elsewhere, a query-chunked
+//! path whose score block never exceeds a given number of elements. Both are tested against
+//! Burn's `attention_fallback` (`tests/attention.rs`), the reference Burn exports for that
+//! purpose (`burn-tensor/src/tensor/module.rs:562`).
+//!
+//! Semantics are `attention_fallback`'s: `softmax(q·kᵀ·scale [softcap] [mask] [causal] + bias)·v`,
+//! scale `1/√d` unless given, `mask` true where a key is hidden, causal masking aligned at the
+//! bottom-right corner (`col > row + Lk − Lq` hidden), fully masked rows give zeros.
+//!
+//! Precision: the chunked path computes scores, softmax and the product with `v` in f32 for f16
+//! and bf16 inputs (diffusers and transformers upcast the softmax the same way) and returns the
+//! input dtype.
+//!
+//! Memory of [`attention_chunked`]: besides `q`, `k`, `v` and the output, one chunk holds
+//! `rows·Lk` scores per (batch, head), with `rows = max(1, ⌊max_scores / (N·H·Lk)⌋)`, in f32 —
+//! about `3 · 4 · max(max_scores, N·H·Lk)` bytes (scores, exponentials, probabilities) at a time,
+//! independent of `Lq`. At 16 384 tokens self-attention the full score matrix of one head is 1 GiB;
+//! the default [`DEFAULT_MAX_SCORES`] keeps a chunk at 64 MiB.
+
+use burn::prelude::*;
+use burn::tensor::DType;
+use burn::tensor::ops::AttentionModuleOptions;
+
+use crate::NnBackend;
+use crate::ops::concat;
+
+/// Default largest score block of [`attention_chunked`]: 2²⁴ elements (64 MiB in f32).
+pub const DEFAULT_MAX_SCORES: usize = 1 << 24;
+
+/// Scaled dot-product attention through the backend's implementation
+/// ([`NnBackend::nn_attention`]).
+///
+/// A custom `options.scale` is applied to `q` first (`q · scale · √d` with the default scale),
+/// because Burn's fused kernels take their naive path for a custom scale.
+///
+/// # Shapes
+/// - `q`: `[N, H, Lq, D]`, `k`: `[N, H, Lk, D]`, `v`: `[N, H, Lk, Dv]`
+/// - `mask`: `[N, H, Lq, Lk]`, true where a key is hidden; `bias`: `[N, H, Lq, Lk]`
+/// - output: `[N, H, Lq, Dv]`, in `q`'s dtype
+pub fn attention<B: NnBackend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    mask: Option<Tensor<B, 4, Bool>>,
+    bias: Option<Tensor<B, 4>>,
+    options: AttentionModuleOptions,
+) -> Tensor<B, 4> {
+    let d = q.dims()[3];
+    let (q, options) = match options.scale {
+        Some(scale) => (
+            q.mul_scalar(scale * (d as f64).sqrt()),
+            AttentionModuleOptions {
+                scale: None,
+                ..options
+            },
+        ),
+        None => (q, options),
+    };
+    B::nn_attention(q, k, v, mask, bias, options)
+}
+
+/// Attention with queries in chunks so that the score block stays within `max_scores` elements
+/// (see the module docs for the memory bound); the default of [`NnBackend::nn_attention`].
+///
+/// # Shapes
+/// As [`attention`].
+pub fn attention_chunked<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    mask: Option<Tensor<B, 4, Bool>>,
+    bias: Option<Tensor<B, 4>>,
+    options: AttentionModuleOptions,
+    max_scores: usize,
+) -> Tensor<B, 4> {
+    let [n, h, lq, d] = q.dims();
+    let lk = k.dims()[2];
+    let dv = v.dims()[3];
+    let dtype = q.dtype();
+    let up = |t: Tensor<B, 4>| {
+        if matches!(t.dtype(), DType::F16 | DType::BF16) {
+            t.cast(DType::F32)
+        } else {
+            t
+        }
+    };
+    let scale = options.scale.unwrap_or(1.0 / (d as f64).sqrt());
+    let kt = up(k).swap_dims(2, 3);
+    let v = up(v);
+    let q = up(q);
+    let bias = bias.map(up);
+    let rows = (max_scores / (n * h * lk).max(1)).clamp(1, lq.max(1));
+    let device = q.device();
+    let offset = lk as i64 - lq as i64;
+    let mut outs = Vec::with_capacity(lq.div_ceil(rows));
+    for r0 in (0..lq).step_by(rows) {
+        let r1 = (r0 + rows).min(lq);
+        let mut s = q
+            .clone()
+            .slice([0..n, 0..h, r0..r1, 0..d])
+            .matmul(kt.clone())
+            .mul_scalar(scale);
+        if let Some(cap) = options.softcap {
+            s = s.div_scalar(cap).tanh().mul_scalar(cap);
+        }
+        if let Some(m) = &mask {
+            s = s.mask_fill(
+                m.clone().slice([0..n, 0..h, r0..r1, 0..lk]),
+                f32::NEG_INFINITY,
+            );
+        }
+        if options.is_causal {
+            let row = Tensor::<B, 1, Int>::arange(r0 as i64..r1 as i64, &device)
+                .reshape([r1 - r0, 1])
+                .add_scalar(offset);
+            let col = Tensor::<B, 1, Int>::arange(0..lk as i64, &device).reshape([1, lk]);
+            let hidden = row.lower(col).reshape([1, 1, r1 - r0, lk]);
+            s = s.mask_fill(hidden.expand([n, h, r1 - r0, lk]), f32::NEG_INFINITY);
+        }
+        if let Some(b) = &bias {
+            s = s + b.clone().slice([0..n, 0..h, r0..r1, 0..lk]);
+        }
+        // NaN-safe softmax as attention_fallback: a fully masked row gives zeros.
+        let max = s.clone().max_dim(3).clamp_min(f32::MIN);
+        let e = (s - max).exp();
+        let sum = e.clone().sum_dim(3).clamp_min(f32::MIN_POSITIVE);
+        outs.push((e / sum).matmul(v.clone()));
+    }
+    let out = if outs.is_empty() {
+        Tensor::zeros([n, h, 0, dv], &device)
+    } else {
+        concat(outs, 2)
+    };
+    if out.dtype() == dtype {
+        out
+    } else {
+        out.cast(dtype)
+    }
+}
+
+/// Splits `[N, L, H·D]` into heads: `[N, H, L, D]`.
+pub fn split_heads<B: Backend>(x: Tensor<B, 3>, heads: usize) -> Tensor<B, 4> {
+    let [n, l, c] = x.dims();
+    x.reshape([n, l, heads, c / heads]).swap_dims(1, 2)
+}
+
+/// Joins heads: `[N, H, L, D] → [N, L, H·D]`.
+pub fn merge_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 3> {
+    let [n, h, l, d] = x.dims();
+    x.swap_dims(1, 2).reshape([n, l, h * d])
+}

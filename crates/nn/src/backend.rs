@@ -1,0 +1,109 @@
+//! [`NnBackend`]: the backend-extension trait through which a backend picks its convolution and
+//! attention implementations (the shape of burn-vision's `VisionBackend`,
+//! `burn-vision/src/ops/base.rs:196`): default methods are the portable paths, backends override
+//! them where something else is faster. No code looks at a backend's name.
+//!
+//! | backend | convolution | attention |
+//! |---|---|---|
+//! | default | native `conv2d` | [`attention_chunked`] |
+//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | [`attention_chunked`] |
+//! | CubeCL, with or without fusion (feature `cubecl`) | native | Burn's fused `attention` |
+//! | `Autodiff<B>` | as `B` | [`attention_chunked`] (differentiable) |
+
+use burn::prelude::*;
+use burn::tensor::ops::AttentionModuleOptions;
+
+use crate::attention::{DEFAULT_MAX_SCORES, attention_chunked};
+use crate::conv::GEMM_BAND_ELEMENTS;
+
+/// Backends with a choice of convolution and attention implementation (see the module docs).
+pub trait NnBackend: Backend {
+    /// Largest `cols` band of the GEMM convolution ([`crate::conv::conv2d`]) this backend should
+    /// use by default, or 0 for the native convolution (the default).
+    fn conv_gemm_band() -> usize {
+        0
+    }
+
+    /// Scaled dot-product attention with the semantics of Burn's `attention_fallback`; the
+    /// default is [`attention_chunked`] with [`DEFAULT_MAX_SCORES`].
+    ///
+    /// # Shapes
+    /// As [`crate::attention::attention`].
+    fn nn_attention(
+        q: Tensor<Self, 4>,
+        k: Tensor<Self, 4>,
+        v: Tensor<Self, 4>,
+        mask: Option<Tensor<Self, 4, Bool>>,
+        bias: Option<Tensor<Self, 4>>,
+        options: AttentionModuleOptions,
+    ) -> Tensor<Self, 4> {
+        attention_chunked(q, k, v, mask, bias, options, DEFAULT_MAX_SCORES)
+    }
+}
+
+#[cfg(feature = "ndarray")]
+mod ndarray_impl {
+    use burn::backend::ndarray::{
+        FloatNdArrayElement, IntNdArrayElement, NdArray, NdArrayTensor, QuantElement, SharedArray,
+    };
+
+    impl<E: FloatNdArrayElement, I: IntNdArrayElement, Q: QuantElement> super::NnBackend
+        for NdArray<E, I, Q>
+    where
+        NdArrayTensor: From<SharedArray<E>>,
+        NdArrayTensor: From<SharedArray<I>>,
+    {
+        fn conv_gemm_band() -> usize {
+            super::GEMM_BAND_ELEMENTS
+        }
+    }
+}
+
+#[cfg(feature = "flex")]
+impl NnBackend for burn_flex::Flex {
+    fn conv_gemm_band() -> usize {
+        GEMM_BAND_ELEMENTS
+    }
+}
+
+impl<B: NnBackend> NnBackend for burn::backend::Autodiff<B> {
+    fn conv_gemm_band() -> usize {
+        B::conv_gemm_band()
+    }
+}
+
+#[cfg(feature = "cubecl")]
+mod cube_impl {
+    use burn::prelude::*;
+    use burn::tensor::ops::AttentionModuleOptions;
+    use burn_cubecl::element::BoolElement;
+    use burn_cubecl::{CubeBackend, CubeRuntime, FloatElement, IntElement};
+
+    impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> super::NnBackend
+        for CubeBackend<R, F, I, BT>
+    {
+        fn nn_attention(
+            q: Tensor<Self, 4>,
+            k: Tensor<Self, 4>,
+            v: Tensor<Self, 4>,
+            mask: Option<Tensor<Self, 4, Bool>>,
+            bias: Option<Tensor<Self, 4>>,
+            options: AttentionModuleOptions,
+        ) -> Tensor<Self, 4> {
+            burn::tensor::module::attention(q, k, v, mask, bias, options)
+        }
+    }
+
+    impl<B: burn_fusion::FusionBackend> super::NnBackend for burn_fusion::Fusion<B> {
+        fn nn_attention(
+            q: Tensor<Self, 4>,
+            k: Tensor<Self, 4>,
+            v: Tensor<Self, 4>,
+            mask: Option<Tensor<Self, 4, Bool>>,
+            bias: Option<Tensor<Self, 4>>,
+            options: AttentionModuleOptions,
+        ) -> Tensor<Self, 4> {
+            burn::tensor::module::attention(q, k, v, mask, bias, options)
+        }
+    }
+}

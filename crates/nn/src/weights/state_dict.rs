@@ -1,0 +1,390 @@
+//! [`StateDict`]: a checkpoint's tensors by upstream name, read lazily.
+//!
+//! Accepted inputs ([`StateDict::read`]):
+//! * a `.safetensors` file: only the header is read; each tensor's bytes are read when a model
+//!   asks for it ([`super::safetensors`]);
+//! * a sharded checkpoint's `*.safetensors.index.json` (`weight_map`: name → shard file), every
+//!   shard read lazily as above ([`super::sharded`]);
+//! * a PyTorch `.pth`/`.pt`/`.ckpt`/`.bin` through burn-store's pickle reader, tensors kept in
+//!   their stored dtype ([`super::pickle`]); LIIF's and LSRNA's official `{'model': {'name',
+//!   'args', 'sd'}}` layout gives its tensors from `model.sd` and its spec from `model.name` /
+//!   `model.args`;
+//! * a safetensors file carrying a model spec as metadata `name` and `args` (JSON), as
+//!   `tools/golden/gen_lsr.py` writes the bundled LIIF weights.
+//!
+//! Tensors keep their stored dtype; [`super::Loader`] converts each one to its parameter's dtype
+//! as it moves it into a module, so f16 weights stay f16 in a half-precision model and peak
+//! host memory while loading is the model plus one tensor.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use burn::tensor::{DType, TensorData};
+use serde_json::Value;
+
+use crate::{Error, Result};
+
+/// A tensor's dtype and shape, known without reading its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// The stored dtype, `None` for a safetensors dtype Burn has no type for (F8, F4, …).
+    pub dtype: Option<DType>,
+    /// The stored dtype as safetensors spells it (`"F16"`).
+    pub dtype_name: String,
+    /// The shape.
+    pub shape: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+enum Storage {
+    /// Bytes `start..end` of a file, read on demand.
+    File {
+        file: Arc<File>,
+        path: Arc<str>,
+        start: u64,
+        end: u64,
+    },
+    /// Data in memory.
+    Owned(Arc<TensorData>),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    info: TensorInfo,
+    storage: Storage,
+}
+
+/// Named tensors of a checkpoint, plus the model spec (`{"name", "args"}`) when the file has one.
+#[derive(Debug, Clone)]
+pub struct StateDict {
+    source: String,
+    entries: BTreeMap<String, Entry>,
+    spec: Option<Value>,
+}
+
+/// The safetensors spelling of a Burn dtype.
+pub fn dtype_name(dtype: DType) -> String {
+    match dtype {
+        DType::F64 => "F64",
+        DType::F32 | DType::Flex32 => "F32",
+        DType::F16 => "F16",
+        DType::BF16 => "BF16",
+        DType::I64 => "I64",
+        DType::I32 => "I32",
+        DType::I16 => "I16",
+        DType::I8 => "I8",
+        DType::U64 => "U64",
+        DType::U32 => "U32",
+        DType::U16 => "U16",
+        DType::U8 => "U8",
+        DType::Bool(_) => "BOOL",
+        other => return format!("{other:?}"),
+    }
+    .to_string()
+}
+
+/// The Burn dtype of a safetensors dtype name.
+pub fn dtype_of(name: &str) -> Option<DType> {
+    Some(match name {
+        "F64" => DType::F64,
+        "F32" => DType::F32,
+        "F16" => DType::F16,
+        "BF16" => DType::BF16,
+        "I64" => DType::I64,
+        "I32" => DType::I32,
+        "I16" => DType::I16,
+        "I8" => DType::I8,
+        "U64" => DType::U64,
+        "U32" => DType::U32,
+        "U16" => DType::U16,
+        "U8" => DType::U8,
+        "BOOL" => DType::Bool(burn::tensor::BoolStore::Native),
+        _ => return None,
+    })
+}
+
+impl StateDict {
+    /// Reads a checkpoint (see the module docs): `.safetensors`, `*.safetensors.index.json`, or a
+    /// `.pth`/`.pt`/`.ckpt`/`.bin` pickle.
+    ///
+    /// # Errors
+    /// [`Error::Weights`] if the file is missing, unreadable, corrupt or of another format.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let source = path.display().to_string();
+        if !path.is_file() {
+            return Err(Error::weights(source, "no such file"));
+        }
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".index.json") {
+            return super::sharded::read_index(path);
+        }
+        match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+            "safetensors" => Self::read_safetensors(path),
+            "pth" | "pt" | "ckpt" | "bin" => super::pickle::read_pickle(path, source),
+            other => Err(Error::weights(
+                source,
+                format!(
+                    "expected a .safetensors, .safetensors.index.json or .pth/.pt/.ckpt/.bin file, got extension {other:?}"
+                ),
+            )),
+        }
+    }
+
+    /// Reads a single safetensors file lazily (only its header now).
+    ///
+    /// # Errors
+    /// As [`StateDict::read`].
+    pub fn read_safetensors(path: &Path) -> Result<Self> {
+        let source = path.display().to_string();
+        let header = super::safetensors::read_header(path)?;
+        let file = Arc::new(File::open(path).map_err(|e| Error::weights(&source, e.to_string()))?);
+        let path_str: Arc<str> = Arc::from(source.as_str());
+        let entries = header
+            .tensors
+            .into_iter()
+            .map(|(name, e)| {
+                let info = TensorInfo {
+                    dtype: dtype_of(&e.dtype),
+                    dtype_name: e.dtype,
+                    shape: e.shape,
+                };
+                let storage = Storage::File {
+                    file: file.clone(),
+                    path: path_str.clone(),
+                    start: e.start,
+                    end: e.end,
+                };
+                (name, Entry { info, storage })
+            })
+            .collect();
+        let meta = &header.metadata;
+        let spec = meta
+            .get("name")
+            .zip(meta.get("args"))
+            .and_then(|(name, args)| {
+                let args: Value = serde_json::from_str(args).ok()?;
+                Some(serde_json::json!({ "name": name, "args": args }))
+            });
+        Ok(Self {
+            source,
+            entries,
+            spec,
+        })
+    }
+
+    /// A state dict from tensors already in memory (`source` names it in error messages).
+    pub fn from_tensors(
+        source: impl Into<String>,
+        tensors: impl IntoIterator<Item = (String, TensorData)>,
+    ) -> Self {
+        let entries = tensors
+            .into_iter()
+            .map(|(name, data)| {
+                let info = TensorInfo {
+                    dtype: Some(data.dtype),
+                    dtype_name: dtype_name(data.dtype),
+                    shape: data.shape.to_vec(),
+                };
+                let storage = Storage::Owned(Arc::new(data));
+                (name, Entry { info, storage })
+            })
+            .collect();
+        Self {
+            source: source.into(),
+            entries,
+            spec: None,
+        }
+    }
+
+    /// Merges `other`'s tensors into this one (used for shards).
+    ///
+    /// # Errors
+    /// [`Error::Weights`] if a name appears in both.
+    pub(crate) fn merge(&mut self, other: StateDict) -> Result<()> {
+        for (name, entry) in other.entries {
+            if self.entries.contains_key(&name) {
+                return Err(self.error(format!("tensor {name} appears in two shards")));
+            }
+            self.entries.insert(name, entry);
+        }
+        Ok(())
+    }
+
+    /// Renames the state dict's source (shown in error messages).
+    pub(crate) fn with_source(mut self, source: impl Into<String>) -> Self {
+        self.source = source.into();
+        self
+    }
+
+    /// The same tensors with a model spec `{"name": …, "args": {…}}` attached.
+    pub fn with_spec(mut self, spec: Value) -> Self {
+        self.spec = Some(spec);
+        self
+    }
+
+    /// The model spec (`{"name", "args"}`) stored with the weights, if any.
+    pub fn spec(&self) -> Option<&Value> {
+        self.spec.as_ref()
+    }
+
+    /// Where the tensors came from (a path, or the name given to [`StateDict::from_tensors`]).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The tensor names, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// Whether a tensor is called `key`.
+    pub fn contains(&self, key: &str) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    /// Dtype and shape of the tensor `key`, without reading it.
+    pub fn info(&self, key: &str) -> Option<&TensorInfo> {
+        self.entries.get(key).map(|e| &e.info)
+    }
+
+    /// Reads the tensor `key` in its stored dtype (`None` if there is none).
+    ///
+    /// # Errors
+    /// [`Error::Weights`] if the file cannot be read or the dtype has no Burn type.
+    pub fn data(&self, key: &str) -> Option<Result<TensorData>> {
+        let entry = self.entries.get(key)?;
+        Some(self.read_entry(key, entry))
+    }
+
+    fn read_entry(&self, key: &str, entry: &Entry) -> Result<TensorData> {
+        let info = &entry.info;
+        let Some(dtype) = info.dtype else {
+            return Err(self.error(format!(
+                "tensor {key}: dtype {} is not supported",
+                info.dtype_name
+            )));
+        };
+        match &entry.storage {
+            Storage::Owned(data) => {
+                let data = TensorData::clone(data);
+                Ok(if data.shape.as_slice() == info.shape.as_slice() {
+                    data
+                } else {
+                    TensorData::from_bytes_vec(
+                        data.into_bytes().to_vec(),
+                        info.shape.clone(),
+                        dtype,
+                    )
+                })
+            }
+            Storage::File {
+                file,
+                path,
+                start,
+                end,
+            } => {
+                let len = usize::try_from(end - start)
+                    .map_err(|_| self.error(format!("tensor {key}: too large for this machine")))?;
+                let mut bytes = vec![0u8; len];
+                read_exact_at(file, &mut bytes, *start).map_err(|e| {
+                    Error::weights(path.to_string(), format!("reading tensor {key}: {e}"))
+                })?;
+                Ok(TensorData::from_bytes_vec(bytes, info.shape.clone(), dtype))
+            }
+        }
+    }
+
+    /// Number of tensors.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no tensors.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// An [`Error::Weights`] naming this state dict's source.
+    pub fn error(&self, message: impl Into<String>) -> Error {
+        Error::weights(self.source.clone(), message)
+    }
+
+    /// The tensors renamed by `rename` (`None` drops a tensor), without reading them.
+    ///
+    /// # Errors
+    /// [`Error::Weights`] if two tensors get the same name.
+    pub fn renamed(&self, mut rename: impl FnMut(&str) -> Option<String>) -> Result<Self> {
+        let mut entries = BTreeMap::new();
+        for (name, entry) in &self.entries {
+            let Some(new) = rename(name) else { continue };
+            if entries.insert(new.clone(), entry.clone()).is_some() {
+                return Err(self.error(format!("two tensors map to {new}")));
+            }
+        }
+        Ok(Self {
+            source: self.source.clone(),
+            entries,
+            spec: self.spec.clone(),
+        })
+    }
+
+    /// Gives the tensor `key` another shape with the same number of elements (e.g. a 1×1
+    /// convolution's `[O, I, 1, 1]` as a linear layer's `[O, I]`), without reading it.
+    ///
+    /// # Errors
+    /// [`Error::Weights`] if there is no such tensor or the element counts differ.
+    pub fn reshape(&mut self, key: &str, shape: Vec<usize>) -> Result<()> {
+        let count = |s: &[usize]| s.iter().product::<usize>();
+        let source = self.source.clone();
+        let entry = self
+            .entries
+            .get_mut(key)
+            .ok_or_else(|| Error::weights(&source, format!("no tensor {key} to reshape")))?;
+        if count(&entry.info.shape) != count(&shape) {
+            return Err(Error::weights(
+                source,
+                format!(
+                    "tensor {key}: cannot reshape {:?} to {shape:?}",
+                    entry.info.shape
+                ),
+            ));
+        }
+        entry.info.shape = shape;
+        Ok(())
+    }
+
+    /// Total bytes of the stored tensors.
+    pub fn bytes(&self) -> u64 {
+        self.entries
+            .values()
+            .map(|e| match &e.storage {
+                Storage::File { start, end, .. } => end - start,
+                Storage::Owned(d) => d.as_bytes().len() as u64,
+            })
+            .sum()
+    }
+}
+
+/// Fills `buf` from `file` at byte `offset` (a positional read: no shared cursor).
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let (mut done, mut offset) = (0, offset);
+        while done < buf.len() {
+            let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            done += n;
+            offset += n as u64;
+        }
+        Ok(())
+    }
+}
