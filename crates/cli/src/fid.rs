@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::backend::NdArray;
 use ndarray::{ArrayD, Ix1, Ix2};
 use ndarray_npy::{NpzReader, ReadNpyExt};
 use ultrares::core::image::{RgbImage, ValueRange, read_rgb8, rgb8_batch_to_tensor};
@@ -12,9 +11,11 @@ use ultrares::metrics::{
     FeatureStats, InceptionV3, PatchSampler, frechet_distance, kid, reference_to_size,
 };
 
-use crate::metrics::{collect_files, for_each_file};
+use ultrares::nn::NnBackend;
 
-type B = NdArray<f32>;
+use crate::CliError;
+use crate::device::{DeviceArg, Job, dispatch};
+use crate::metrics::{collect_files, for_each_file};
 
 /// Options shared by `fid` and `kid`.
 #[derive(Debug, clap::Args)]
@@ -42,6 +43,9 @@ pub struct Common {
     /// Report unreadable images (or image pairs) and score the rest.
     #[arg(long)]
     skip_bad: bool,
+    /// Device for InceptionV3 on image folders: cpu, cuda[:N], wgpu[:N|:cpu].
+    #[arg(long, default_value = "cpu")]
+    device: DeviceArg,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -111,27 +115,32 @@ fn read_stats(path: &Path) -> Result<Set, String> {
 }
 
 /// Inception features of image folders (whole images, or pFID/pKID crop pairs).
-struct Extractor {
+struct Extractor<B: NnBackend> {
     model: InceptionV3<B>,
+    device: B::Device,
 }
 
-impl Extractor {
-    fn new(weights: Option<&Path>) -> Result<Self, String> {
+impl<B: NnBackend> Extractor<B> {
+    fn new(weights: Option<&Path>, device: &B::Device) -> Result<Self, String> {
         let w = weights.ok_or("image folders need --weights (pytorch-fid's Inception .pth)")?;
-        let model = InceptionV3::load_file(w, &Default::default()).map_err(|e| e.to_string())?;
-        Ok(Self { model })
+        let model = InceptionV3::load_file(w, device).map_err(|e| e.to_string())?;
+        Ok(Self {
+            model,
+            device: device.clone(),
+        })
     }
 
     fn features(&self, imgs: &[RgbImage]) -> Result<Vec<f32>, String> {
-        let device = Default::default();
+        let device = &self.device;
         let mut out = Vec::with_capacity(imgs.len() * 2048);
         for img in imgs {
             let x =
-                rgb8_batch_to_tensor::<B>(std::slice::from_ref(img), ValueRange::ZeroOne, &device)
+                rgb8_batch_to_tensor::<B>(std::slice::from_ref(img), ValueRange::ZeroOne, device)
                     .map_err(|e| e.to_string())?;
             let f = self.model.features(x).map_err(|e| e.to_string())?;
             out.extend(
                 f.into_data()
+                    .convert::<f32>()
                     .to_vec::<f32>()
                     .map_err(|e| format!("{e:?}"))?,
             );
@@ -140,8 +149,25 @@ impl Extractor {
     }
 }
 
-/// Both sets, image folders through Inception.
-fn load_sets(c: &Common) -> Result<(Set, Set, serde_json::Value), String> {
+/// Both sets (image folders through Inception on `c.device`).
+fn load_sets(c: &Common) -> Result<(Set, Set, serde_json::Value), CliError> {
+    dispatch(c.device, LoadSets(c))
+}
+
+struct LoadSets<'a>(&'a Common);
+
+impl Job for LoadSets<'_> {
+    type Output = (Set, Set, serde_json::Value);
+
+    fn run<B: NnBackend>(self, device: &B::Device) -> Result<Self::Output, CliError> {
+        Ok(load_sets_on::<B>(self.0, device)?)
+    }
+}
+
+fn load_sets_on<B: NnBackend>(
+    c: &Common,
+    device: &B::Device,
+) -> Result<(Set, Set, serde_json::Value), String> {
     let kind = |p: &Path| {
         if p.is_dir() {
             "images"
@@ -168,7 +194,7 @@ fn load_sets(c: &Common) -> Result<(Set, Set, serde_json::Value), String> {
     if ka != "images" || kb != "images" {
         return Err("mixing an image folder with a feature file is not supported".into());
     }
-    let ex = Extractor::new(c.weights.as_deref())?;
+    let ex = Extractor::<B>::new(c.weights.as_deref(), device)?;
     let (fa, fb) = (
         collect_files(std::slice::from_ref(&c.a))?,
         collect_files(std::slice::from_ref(&c.b))?,
@@ -244,7 +270,7 @@ fn stats_of(set: Set) -> Result<(Vec<f64>, Vec<f64>, u64), String> {
 }
 
 /// Runs `ultrares fid`.
-pub fn run_fid(args: FidArgs) -> Result<String, String> {
+pub fn run_fid(args: FidArgs) -> Result<String, CliError> {
     let (a, b, skipped) = load_sets(&args.common)?;
     let (mu1, s1, n1) = stats_of(a)?;
     let (mu2, s2, n2) = stats_of(b)?;
@@ -261,13 +287,15 @@ pub fn run_fid(args: FidArgs) -> Result<String, String> {
 }
 
 /// Runs `ultrares kid`.
-pub fn run_kid(args: KidArgs) -> Result<String, String> {
+pub fn run_kid(args: KidArgs) -> Result<String, CliError> {
     let (a, b, skipped) = load_sets(&args.common)?;
     let (Set::Features { data: fa, dim: da }, Set::Features { data: fb, dim: db }) = (a, b) else {
-        return Err("KID needs features (.npy) or image folders, not statistics".into());
+        return Err("KID needs features (.npy) or image folders, not statistics"
+            .to_string()
+            .into());
     };
     if da != db {
-        return Err(format!("feature dimensions differ: {da} vs {db}"));
+        return Err(format!("feature dimensions differ: {da} vs {db}").into());
     }
     let (na, nb) = (fa.len() / da, fb.len() / db);
     if args.subset_size > na.min(nb) {

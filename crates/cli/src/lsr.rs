@@ -4,15 +4,16 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::backend::NdArray;
 use burn::tensor::{Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use ultrares::core::image::{ValueRange, read_rgb8, rgb8_to_tensor, save_image, tensor_to_rgb8};
 use ultrares::lsr::Liif;
+use ultrares::nn::NnBackend;
 
-type Cpu = NdArray<f32>;
+use crate::CliError;
+use crate::device::{DeviceArg, Job, dispatch};
 
 /// The LIIF EDSR-baseline weights bundled with the workspace.
 const BUNDLED_WEIGHTS: &str = concat!(
@@ -41,6 +42,9 @@ pub struct UpscaleArgs {
     /// cache-sized on CPUs (upstream uses 30,000 for LIIF, 512² for LSRNA).
     #[arg(long, default_value_t = 4096)]
     chunk: usize,
+    /// Device: cpu, cuda[:N], wgpu[:N|:cpu] (the backend must be compiled in).
+    #[arg(long, default_value = "cpu")]
+    device: DeviceArg,
     /// Print a JSON summary.
     #[arg(long)]
     json: bool,
@@ -64,17 +68,23 @@ pub struct LsrArgs {
     /// cache-sized on CPUs (upstream uses 30,000 for LIIF, 512² for LSRNA).
     #[arg(long, default_value_t = 4096)]
     chunk: usize,
+    /// Device: cpu, cuda[:N], wgpu[:N|:cpu] (the backend must be compiled in).
+    #[arg(long, default_value = "cpu")]
+    device: DeviceArg,
     /// Print a JSON summary.
     #[arg(long)]
     json: bool,
 }
 
-fn load(path: &std::path::Path, chunk: usize) -> Result<Liif<Cpu>, String> {
+fn load<B: NnBackend>(
+    path: &std::path::Path,
+    chunk: usize,
+    device: &B::Device,
+) -> Result<Liif<B>, String> {
     if chunk == 0 {
         return Err("--chunk must be ≥ 1".into());
     }
-    let mut model =
-        Liif::<Cpu>::from_checkpoint(path, &Default::default()).map_err(|e| e.to_string())?;
+    let mut model = Liif::<B>::from_checkpoint(path, device).map_err(|e| e.to_string())?;
     model.chunk = chunk;
     Ok(model)
 }
@@ -86,22 +96,36 @@ fn bar(total: usize) -> Result<ProgressBar, String> {
     Ok(ProgressBar::new(total as u64).with_style(style))
 }
 
-/// Runs `ultrares upscale`.
-pub fn run_upscale(a: UpscaleArgs) -> Result<String, String> {
+/// Runs `ultrares upscale` on the device it names.
+pub fn run_upscale(a: UpscaleArgs) -> Result<String, CliError> {
+    dispatch(a.device, Upscale(a))
+}
+
+struct Upscale(UpscaleArgs);
+
+impl Job for Upscale {
+    type Output = String;
+
+    fn run<B: NnBackend>(self, device: &B::Device) -> Result<String, CliError> {
+        upscale::<B>(self.0, device)
+    }
+}
+
+fn upscale<B: NnBackend>(a: UpscaleArgs, device: &B::Device) -> Result<String, CliError> {
     let t = Instant::now();
     let weights = a
         .weights
         .clone()
         .unwrap_or_else(|| PathBuf::from(BUNDLED_WEIGHTS));
-    let model = load(&weights, a.chunk)?;
+    let model = load::<B>(&weights, a.chunk, device)?;
     let img = read_rgb8(&a.input).map_err(|e| e.to_string())?;
     let (w, h) = img.dimensions();
     let [oh, ow] = match a.size {
         Some(s) => s,
-        None => Liif::<Cpu>::scaled_size([h as usize, w as usize], a.scale.unwrap_or(4.0))
+        None => Liif::<B>::scaled_size([h as usize, w as usize], a.scale.unwrap_or(4.0))
             .map_err(|e| e.to_string())?,
     };
-    let x = rgb8_to_tensor::<Cpu>(&img, ValueRange::ZeroOne, &Default::default());
+    let x = rgb8_to_tensor::<B>(&img, ValueRange::ZeroOne, device);
     let pb = bar(oh)?;
     let y = model
         .upscale_with_progress(x, [oh, ow], |done, _| pb.set_position(done as u64))
@@ -111,7 +135,7 @@ pub fn run_upscale(a: UpscaleArgs) -> Result<String, String> {
         .map_err(|e| e.to_string())?
         .pop()
         .ok_or("no output image")?;
-    save_image(&out, &a.output).map_err(|e| e.to_string())?;
+    save_image(&out, &a.output).map_err(|e| CliError::Failure(e.to_string()))?;
     Ok(if a.json {
         serde_json::json!({
             "input": [h, w], "output": [oh, ow], "weights": weights,
@@ -143,10 +167,24 @@ fn read_latent(path: &std::path::Path) -> Result<(Vec<f32>, Vec<usize>), String>
     Ok((a.iter().copied().collect(), a.shape().to_vec()))
 }
 
-/// Runs `ultrares lsr`.
-pub fn run_lsr(a: LsrArgs) -> Result<String, String> {
+/// Runs `ultrares lsr` on the device it names.
+pub fn run_lsr(a: LsrArgs) -> Result<String, CliError> {
+    dispatch(a.device, Lsr(a))
+}
+
+struct Lsr(LsrArgs);
+
+impl Job for Lsr {
+    type Output = String;
+
+    fn run<B: NnBackend>(self, device: &B::Device) -> Result<String, CliError> {
+        lsr::<B>(self.0, device)
+    }
+}
+
+fn lsr<B: NnBackend>(a: LsrArgs, device: &B::Device) -> Result<String, CliError> {
     let t = Instant::now();
-    let model = load(&a.checkpoint, a.chunk)?;
+    let model = load::<B>(&a.checkpoint, a.chunk, device)?;
     let (data, shape) = read_latent(&a.input)?;
     let dims = match shape.as_slice() {
         [c, h, w] => [1, *c, *h, *w],
@@ -155,10 +193,11 @@ pub fn run_lsr(a: LsrArgs) -> Result<String, String> {
             return Err(format!(
                 "{}: expected [C, h, w] or [N, C, h, w], got {other:?}",
                 a.input.display()
-            ));
+            )
+            .into());
         }
     };
-    let x = Tensor::<Cpu, 4>::from_data(TensorData::new(data, dims), &Default::default());
+    let x = Tensor::<B, 4>::from_data(TensorData::new(data, dims), device);
     let pb = bar(a.size[0])?;
     let y = model
         .forward_with_progress(x, a.size, |done, _| pb.set_position(done as u64))
@@ -172,12 +211,13 @@ pub fn run_lsr(a: LsrArgs) -> Result<String, String> {
     };
     let v = y
         .into_data()
+        .convert::<f32>()
         .to_vec::<f32>()
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| CliError::Failure(format!("reading the result back: {e:?}")))?;
     let arr = ArrayD::from_shape_vec(IxDyn(&out_shape), v).map_err(|e| e.to_string())?;
     let f = File::create(&a.output).map_err(|e| format!("writing {}: {e}", a.output.display()))?;
     arr.write_npy(f)
-        .map_err(|e| format!("writing {}: {e}", a.output.display()))?;
+        .map_err(|e| CliError::Failure(format!("writing {}: {e}", a.output.display())))?;
     Ok(if a.json {
         serde_json::json!({"input": shape, "output": out_shape, "seconds": t.elapsed().as_secs_f64()}).to_string()
     } else {

@@ -1,6 +1,7 @@
 //! `ultrares`: command-line access to the ultrares libraries.
 //!
-//! Exit codes: 0 success, 2 bad arguments or bad input (one line on stderr), 1 other failures.
+//! Exit codes: 0 success, 2 bad arguments or bad input (one line on stderr), 1 other failures
+//! (a write that fails after the work, a device error); see [`CliError`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,15 +12,15 @@ use ultrares::core::image::{read_gray8, read_rgb8, save_image};
 use ultrares::rna::RegionNoiseConfig;
 use ultrares::rna::canny::{CannyConfig, canny};
 
-#[cfg(feature = "ndarray")]
+mod device;
 mod fid;
 mod generate;
-#[cfg(feature = "ndarray")]
 mod lsr;
 mod metrics;
 mod schedule;
 #[cfg(feature = "ndarray")]
 mod wavelet;
+mod weights;
 
 /// Ultra-high-resolution latent diffusion tools (LSRNA, WaveDiff, Diffusion-4K).
 #[derive(Debug, Parser)]
@@ -88,6 +89,10 @@ enum Command {
     /// A scheduler's inference schedule (timesteps, sigmas or alphas_cumprod), as diffusers
     /// computes it.
     Schedule(schedule::Args),
+    /// List a checkpoint's tensors (name, dtype, shape), parameters and bytes, reading only
+    /// headers: a .safetensors file, a sharded *.safetensors.index.json, a .pth/.bin file or a
+    /// diffusers folder.
+    Weights(weights::Args),
     /// Diffusion-4K's GLCM Score (or a mean GLCM property) of images, as its eval.py.
     GlcmScore(metrics::Args),
     /// Diffusion-4K's Compression Ratio (raw RGB bytes / JPEG q95 bytes, libjpeg-turbo-exact
@@ -169,19 +174,56 @@ fn parse_size(s: &str) -> Result<[usize; 2], String> {
     Ok([p(h)?, p(w)?])
 }
 
-fn run(command: Command) -> Result<(), String> {
+/// A subcommand's failure, with its exit code: 2 for bad usage or bad input, 1 for anything
+/// else (a write that fails after the work, a device error).
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad arguments (exit 2).
+    Usage(String),
+    /// Bad input: unreadable or invalid files, values the libraries reject (exit 2).
+    Input(String),
+    /// Any other failure (exit 1).
+    Failure(String),
+}
+
+impl CliError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) | Self::Input(_) => 2,
+            Self::Failure(_) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (Self::Usage(m) | Self::Input(m) | Self::Failure(m)) = self;
+        f.write_str(m)
+    }
+}
+
+impl From<String> for CliError {
+    fn from(m: String) -> Self {
+        Self::Input(m)
+    }
+}
+
+impl From<&str> for CliError {
+    fn from(m: &str) -> Self {
+        Self::Input(m.to_string())
+    }
+}
+
+fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Schedule(args) => println!("{}", schedule::run(args)?),
+        Command::Weights(args) => println!("{}", weights::run(args)?),
         Command::Generate(args) => println!("{}", generate::run(args)?),
         Command::GlcmScore(args) => println!("{}", metrics::run(args)?),
         Command::CompressionRatio(args) => println!("{}", metrics::run_compression_ratio(args)?),
-        #[cfg(feature = "ndarray")]
         Command::Fid(args) => println!("{}", fid::run_fid(args)?),
-        #[cfg(feature = "ndarray")]
         Command::Kid(args) => println!("{}", fid::run_kid(args)?),
-        #[cfg(feature = "ndarray")]
         Command::Upscale(args) => println!("{}", lsr::run_upscale(args)?),
-        #[cfg(feature = "ndarray")]
         Command::Lsr(args) => println!("{}", lsr::run_lsr(args)?),
         #[cfg(feature = "ndarray")]
         Command::Dwt {
@@ -212,7 +254,9 @@ fn run(command: Command) -> Result<(), String> {
         }
         #[cfg(not(feature = "ndarray"))]
         Command::Dwt { .. } | Command::Idwt { .. } => {
-            return Err("dwt/idwt run on the CPU: build with the `ndarray` feature".into());
+            return Err(CliError::Usage(
+                "dwt/idwt run on the CPU in f64: build with the `ndarray` feature".into(),
+            ));
         }
         Command::Info { json } => println!("{}", info(json)),
         Command::Canny {
@@ -228,7 +272,7 @@ fn run(command: Command) -> Result<(), String> {
                 .with_l2_gradient(l2)
                 .with_aperture(aperture);
             let edges = canny(&gray, &cfg).map_err(|e| e.to_string())?;
-            save_image(&edges, &output).map_err(|e| e.to_string())?;
+            save_image(&edges, &output).map_err(|e| CliError::Failure(e.to_string()))?;
         }
         Command::RnaMap {
             reference,
@@ -256,7 +300,7 @@ fn run(command: Command) -> Result<(), String> {
             let arr =
                 ndarray::Array2::from_shape_vec(latent_size, map).map_err(|e| e.to_string())?;
             ndarray_npy::write_npy(&output, &arr)
-                .map_err(|e| format!("writing {}: {e}", output.display()))?;
+                .map_err(|e| CliError::Failure(format!("writing {}: {e}", output.display())))?;
             if json {
                 println!(
                     "{}",
@@ -330,8 +374,8 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.replace('\n', " "));
-            ExitCode::from(2)
+            eprintln!("error: {}", e.to_string().replace('\n', " "));
+            ExitCode::from(e.exit_code())
         }
     }
 }

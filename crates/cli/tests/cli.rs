@@ -561,3 +561,117 @@ fn generate_checks_arguments_then_reports_the_missing_denoiser() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no denoiser network"));
 }
+
+fn nn_fixture(rel: &str) -> String {
+    format!("{}/../nn/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `ultrares weights --json` on the sharded fixture equals what Python's `safe_open` listed
+/// (tools/golden/gen_nn.py), with the parameter and byte counts.
+#[test]
+fn weights_lists_a_sharded_checkpoint_as_python_safetensors() {
+    let o = ultrares(&[
+        "weights",
+        &nn_fixture("sharded/model.safetensors.index.json"),
+        "--json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(nn_fixture("sharded/listing.json")).expect("listing"),
+    )
+    .expect("json");
+    assert_eq!(got["tensors"], want);
+    // a.weight f16 [4, 3], a.bias bf16 [4], b.weight f32 [2, 2, 3, 3], b.position_ids i64 [1, 5].
+    assert_eq!(got["parameters"], 12 + 4 + 36 + 5);
+    assert_eq!(got["bytes"], 24 + 8 + 144 + 40);
+    let text = ultrares(&[
+        "weights",
+        &nn_fixture("sharded/model-00002-of-00002.safetensors"),
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("b.weight")
+            && text.ends_with("2 tensors, 41 parameters, 184 bytes (0.00 GB)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn weights_on_corrupt_files_exits_2_with_one_line() {
+    let dir = std::env::temp_dir().join(format!("ultrares-cli-weights-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let good =
+        std::fs::read(nn_fixture("sharded/model-00002-of-00002.safetensors")).expect("shard");
+    let truncated = dir.join("truncated.safetensors");
+    std::fs::write(&truncated, &good[..good.len() - 5]).expect("write");
+    let garbage = dir.join("garbage.safetensors");
+    std::fs::write(&garbage, b"\xff\xff\xff\xff\xff\xff\xff\x7fxx").expect("write");
+    for path in [&truncated, &garbage, &dir.join("missing.safetensors")] {
+        let o = ultrares(&["weights", path.to_str().expect("utf-8")]);
+        assert_eq!(o.status.code(), Some(2), "{}", path.display());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("error: checkpoint ") && err.contains(&*path.display().to_string()),
+            "{err}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A backend that is not compiled in is a usage error naming the feature (exit 2); a write that
+/// fails after the work is a failure (exit 1).
+#[test]
+fn device_and_failure_exit_codes() {
+    #[cfg(not(feature = "cuda"))]
+    {
+        let o = ultrares(&[
+            "upscale",
+            &fixture("astronaut_rgb.png"),
+            "/tmp/x.png",
+            "--device",
+            "cuda:1",
+        ]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("--device cuda:1") && err.contains("`cuda` feature"),
+            "{err}"
+        );
+    }
+    let o = ultrares(&[
+        "lsr",
+        "--checkpoint",
+        "x.pth",
+        "in.npy",
+        "out.npy",
+        "--size",
+        "8x8",
+        "--device",
+        "tpu",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected cpu, cuda[:N] or wgpu"));
+    if std::path::Path::new("/dev/full").exists() {
+        let o = ultrares(&[
+            "rna-map",
+            &fixture("astronaut_rgb.png"),
+            "--latent-size",
+            "8x8",
+            "/dev/full",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(String::from_utf8_lossy(&o.stderr).starts_with("error: writing /dev/full"));
+    }
+}

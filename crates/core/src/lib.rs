@@ -9,6 +9,10 @@
 //!   stream, identical on every backend;
 //! * [`tiling`]: overlapping windows (DemoFusion's layout and jitter), blend weights and merging,
 //!   so that work on 4K tensors has bounded memory;
+//! * [`cond`]: SDXL micro-conditioning per view ([`SizeCond`], [`ViewConditioning`]) and
+//!   classifier-free guidance ([`Guided`]), so a model crate implements them without the pipeline;
+//! * [`random`]: the [`Randomness`] source of every stochastic pipeline step (seeded, or a
+//!   replay of a reference run);
 //! * [`Error`], the crate's error type.
 //!
 //! Everything is generic over a Burn [`Backend`](burn::tensor::backend::Backend); no backend is
@@ -16,12 +20,14 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod cond;
 pub mod cubic;
 pub mod denoiser;
 mod error;
 mod finite;
 pub mod image;
 pub mod noise;
+pub mod random;
 pub mod resize;
 #[doc(hidden)]
 pub mod testing;
@@ -29,7 +35,9 @@ pub mod tiling;
 pub mod upsampler;
 
 pub use codec::{CodecTiling, LatentCodec};
+pub use cond::{Guided, GuidedCond, SizeCond, ViewConditioning, rescale_noise_cfg};
 pub use denoiser::{Denoiser, PredictionType};
 pub use error::{Error, Result};
 pub use finite::check_finite;
+pub use random::{Draw, Randomness, SeededRandomness};
 pub use upsampler::LatentUpsampler;

@@ -20,7 +20,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
-use burn_store::{ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore};
+use ultrares_nn::weights::{Loader, StateDict, Visitor};
 
 use crate::Error;
 
@@ -36,7 +36,28 @@ pub struct BasicConv2d<B: Backend> {
     pub bn: BatchNorm<B>,
 }
 
+/// `prefix.name`, or `name` at the top level.
+fn key(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// Visits `prefix.{name}` for each named branch of a block.
+macro_rules! walk_branches {
+    ($self:ident, $v:ident, $prefix:ident, $($name:ident),+) => {
+        $( $self.$name.walk($v, &key($prefix, stringify!($name))); )+
+    };
+}
+
 impl<B: Backend> BasicConv2d<B> {
+    fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        v.conv2d(&format!("{prefix}.conv"), &mut self.conv);
+        v.batch_norm(&format!("{prefix}.bn"), &mut self.bn);
+    }
+
     fn new(
         device: &B::Device,
         channels: [usize; 2],
@@ -101,6 +122,21 @@ pub struct InceptionA<B: Backend> {
 }
 
 impl<B: Backend> InceptionA<B> {
+    fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        walk_branches!(
+            self,
+            v,
+            prefix,
+            branch1x1,
+            branch5x5_1,
+            branch5x5_2,
+            branch3x3dbl_1,
+            branch3x3dbl_2,
+            branch3x3dbl_3,
+            branch_pool
+        );
+    }
+
     fn new(d: &B::Device, cin: usize, pool_features: usize) -> Self {
         Self {
             branch1x1: BasicConv2d::k1(d, cin, 64),
@@ -139,6 +175,18 @@ pub struct InceptionB<B: Backend> {
 }
 
 impl<B: Backend> InceptionB<B> {
+    fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        walk_branches!(
+            self,
+            v,
+            prefix,
+            branch3x3,
+            branch3x3dbl_1,
+            branch3x3dbl_2,
+            branch3x3dbl_3
+        );
+    }
+
     fn new(d: &B::Device, cin: usize) -> Self {
         Self {
             branch3x3: BasicConv2d::new(d, [cin, 384], [3, 3], 2, [0, 0]),
@@ -176,6 +224,24 @@ pub struct InceptionC<B: Backend> {
 }
 
 impl<B: Backend> InceptionC<B> {
+    fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        walk_branches!(
+            self,
+            v,
+            prefix,
+            branch1x1,
+            branch7x7_1,
+            branch7x7_2,
+            branch7x7_3,
+            branch7x7dbl_1,
+            branch7x7dbl_2,
+            branch7x7dbl_3,
+            branch7x7dbl_4,
+            branch7x7dbl_5,
+            branch_pool
+        );
+    }
+
     fn new(d: &B::Device, cin: usize, c7: usize) -> Self {
         let row = |a, b| BasicConv2d::new(d, [a, b], [1, 7], 1, [0, 3]);
         let col = |a, b| BasicConv2d::new(d, [a, b], [7, 1], 1, [3, 0]);
@@ -226,6 +292,20 @@ pub struct InceptionD<B: Backend> {
 }
 
 impl<B: Backend> InceptionD<B> {
+    fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        walk_branches!(
+            self,
+            v,
+            prefix,
+            branch3x3_1,
+            branch3x3_2,
+            branch7x7x3_1,
+            branch7x7x3_2,
+            branch7x7x3_3,
+            branch7x7x3_4
+        );
+    }
+
     fn new(d: &B::Device, cin: usize) -> Self {
         Self {
             branch3x3_1: BasicConv2d::k1(d, cin, 192),
@@ -273,6 +353,23 @@ pub struct InceptionE<B: Backend> {
 }
 
 impl<B: Backend> InceptionE<B> {
+    fn walk(&mut self, v: &mut impl Visitor<B>, prefix: &str) {
+        walk_branches!(
+            self,
+            v,
+            prefix,
+            branch1x1,
+            branch3x3_1,
+            branch3x3_2a,
+            branch3x3_2b,
+            branch3x3dbl_1,
+            branch3x3dbl_2,
+            branch3x3dbl_3a,
+            branch3x3dbl_3b,
+            branch_pool
+        );
+    }
+
     fn new(d: &B::Device, cin: usize, max_pool: bool) -> Self {
         let row = |a, b| BasicConv2d::new(d, [a, b], [1, 3], 1, [0, 1]);
         let col = |a, b| BasicConv2d::new(d, [a, b], [3, 1], 1, [1, 0]);
@@ -367,6 +464,32 @@ pub struct InceptionV3<B: Backend> {
 }
 
 impl<B: Backend> InceptionV3<B> {
+    fn walk(&mut self, v: &mut impl Visitor<B>) {
+        let p = "";
+        walk_branches!(
+            self,
+            v,
+            p,
+            Conv2d_1a_3x3,
+            Conv2d_2a_3x3,
+            Conv2d_2b_3x3,
+            Conv2d_3b_1x1,
+            Conv2d_4a_3x3,
+            Mixed_5b,
+            Mixed_5c,
+            Mixed_5d,
+            Mixed_6a,
+            Mixed_6b,
+            Mixed_6c,
+            Mixed_6d,
+            Mixed_6e,
+            Mixed_7a,
+            Mixed_7b,
+            Mixed_7c
+        );
+        v.linear("fc", &mut self.fc);
+    }
+
     /// Loads pytorch-fid's weights: a PyTorch `.pth`/`.pt` state dict or a `.safetensors` file
     /// with the same keys. Missing, unused (other than batch norms' `num_batches_tracked`) or
     /// mis-shaped tensors are an [`Error::Weights`].
@@ -376,51 +499,11 @@ impl<B: Backend> InceptionV3<B> {
         if !path.is_file() {
             return Err(Error::Weights(format!("{shown}: no such file")));
         }
+        let sd = StateDict::read(path).map_err(|e| Error::Weights(e.to_string()))?;
         let mut model = InceptionV3Config::new().init::<B>(device);
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        let result = match ext {
-            "safetensors" => {
-                let mut store =
-                    SafetensorsStore::from_file(path).with_from_adapter(PyTorchToBurnAdapter);
-                model
-                    .load_from(&mut store)
-                    .map_err(|e| Error::Weights(format!("{shown}: {e}")))?
-            }
-            "pth" | "pt" | "bin" => {
-                let mut store = PytorchStore::from_file(path);
-                model
-                    .load_from(&mut store)
-                    .map_err(|e| Error::Weights(format!("{shown}: {e}")))?
-            }
-            _ => {
-                return Err(Error::Weights(format!(
-                    "{shown}: expected a .pth/.pt or .safetensors file"
-                )));
-            }
-        };
-        // burn-store 0.21 loads a norm's `weight`/`bias` into `gamma`/`beta` but still lists the
-        // PyTorch names as unused; those, and `num_batches_tracked`, are not real leftovers.
-        let applied: std::collections::HashSet<&str> =
-            result.applied.iter().map(String::as_str).collect();
-        let renamed = |k: &str| {
-            let alt = k
-                .strip_suffix(".weight")
-                .map(|p| format!("{p}.gamma"))
-                .or_else(|| k.strip_suffix(".bias").map(|p| format!("{p}.beta")));
-            alt.is_some_and(|a| applied.contains(a.as_str()))
-        };
-        let unused: Vec<&String> = result
-            .unused
-            .iter()
-            .filter(|k| !k.ends_with("num_batches_tracked") && !renamed(k))
-            .collect();
-        if !result.missing.is_empty() || !unused.is_empty() || !result.errors.is_empty() {
-            let missing: Vec<&String> = result.missing.iter().map(|(k, _)| k).collect();
-            return Err(Error::Weights(format!(
-                "{shown}: missing {missing:?}, unused {unused:?}, errors {:?}",
-                result.errors
-            )));
-        }
+        let mut loader = Loader::new(&sd, device);
+        model.walk(&mut loader);
+        loader.finish().map_err(|e| Error::Weights(e.to_string()))?;
         Ok(model)
     }
 

@@ -25,19 +25,16 @@
 
 mod bicubic;
 pub mod blur;
-mod cond;
 mod config;
 mod error;
 mod phase;
 mod pipeline;
 mod pixelsmith;
-mod random;
 #[doc(hidden)]
 pub mod testing;
 pub mod views;
 
 pub use bicubic::{BicubicUpsampler, bicubic_matrix};
-pub use cond::{Guided, GuidedCond, SizeCond, ViewConditioning, rescale_noise_cfg};
 pub use config::{DecodeMode, HighResConfig, MAX_SIDE, Strategy};
 pub use error::{Error, Result};
 pub use phase::Fft2;
@@ -46,4 +43,5 @@ pub use pipeline::{
     StageTiming, TRAIN_STEPS, cosine_factor,
 };
 pub use pixelsmith::smoothed_time_mask;
-pub use random::{Draw, Randomness, SeededRandomness};
+pub use ultrares_core::cond::{Guided, GuidedCond, SizeCond, ViewConditioning, rescale_noise_cfg};
+pub use ultrares_core::random::{Draw, Randomness, SeededRandomness};

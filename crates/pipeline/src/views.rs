@@ -66,7 +66,7 @@ pub fn get_views(
         let (mut h0, mut h1) = place((i / nw) * stride, height);
         let (mut w0, mut w1) = place((i % nw) * stride, width);
         if let Some(rng) = jitter.as_deref_mut() {
-            let mut draw = |s: i64, e: i64, n: usize| -> Result<i64> {
+            let mut draw = |s: i64, e: i64, n: usize| -> ultrares_core::Result<i64> {
                 match (s != 0, e != n as i64) {
                     (true, true) => rng.randint(-range, range),
                     (false, true) => rng.randint(-range, 0),

@@ -88,6 +88,30 @@ pub fn read_header(path: &Path) -> Result<Header> {
     parse_header(&header, file_len - 8 - n, 8 + n).map_err(err)
 }
 
+/// Parses and validates a whole safetensors file held in memory (what [`read_header`] checks on
+/// a file, for callers that have the bytes, and for fuzzing).
+///
+/// # Errors
+/// A message saying what is wrong.
+pub fn parse(bytes: &[u8]) -> std::result::Result<Header, String> {
+    let len = bytes.len() as u64;
+    let Some(n) = bytes.get(..8) else {
+        return Err(format!(
+            "not a safetensors file: {len} bytes, shorter than its 8-byte header length"
+        ));
+    };
+    let mut raw = [0u8; 8];
+    raw.copy_from_slice(n);
+    let n = u64::from_le_bytes(raw);
+    if n > MAX_HEADER_BYTES || n > len - 8 {
+        return Err(format!(
+            "not a safetensors file or truncated: header length {n} bytes, file {len} bytes (at most {MAX_HEADER_BYTES})"
+        ));
+    }
+    let header = &bytes[8..8 + n as usize];
+    parse_header(header, len - 8 - n, 8 + n)
+}
+
 /// Parses a header of `header` bytes whose data section of `data_len` bytes starts at file offset
 /// `data_start`.
 fn parse_header(

@@ -17,9 +17,21 @@ use crate::{Error, Result};
 /// or names a shard outside its folder.
 pub fn shard_files(index: &Path) -> Result<(Vec<String>, serde_json::Map<String, Value>)> {
     let source = index.display().to_string();
-    let err = |m: String| Error::weights(&source, m);
-    let text = std::fs::read_to_string(index).map_err(|e| err(e.to_string()))?;
-    let json: Value = serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
+    let text =
+        std::fs::read_to_string(index).map_err(|e| Error::weights(&source, e.to_string()))?;
+    parse_index(&source, &text)
+}
+
+/// [`shard_files`] of an index's text; `source` names it in errors.
+///
+/// # Errors
+/// As [`shard_files`].
+pub fn parse_index(
+    source: &str,
+    text: &str,
+) -> Result<(Vec<String>, serde_json::Map<String, Value>)> {
+    let err = |m: String| Error::weights(source, m);
+    let json: Value = serde_json::from_str(text).map_err(|e| err(format!("not JSON: {e}")))?;
     let Some(Value::Object(map)) = json.get("weight_map") else {
         return Err(err(
             "no \"weight_map\" object (expected a *.safetensors.index.json)".into(),

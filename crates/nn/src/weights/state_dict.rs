@@ -127,7 +127,7 @@ impl StateDict {
             other => Err(Error::weights(
                 source,
                 format!(
-                    "expected a .safetensors, .safetensors.index.json or .pth/.pt/.ckpt/.bin file, got extension {other:?}"
+                    "expected a .pth/.pt/.ckpt/.bin, .safetensors or .safetensors.index.json file, got extension {other:?}"
                 ),
             )),
         }

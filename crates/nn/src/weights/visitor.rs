@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use burn::module::Param;
+use burn::module::{Param, RunningState};
 use burn::nn::conv::Conv2d;
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::{BatchNorm, LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 
@@ -20,6 +20,9 @@ pub trait Visitor<B: Backend> {
     /// `prefix.weight` `[out, in]` (Burn stores `[in, out]`) and `prefix.bias`.
     fn linear(&mut self, prefix: &str, linear: &mut Linear<B>);
 
+    /// A running statistic (a batch norm's `running_mean`/`running_var`), in PyTorch layout.
+    fn running<const D: usize>(&mut self, key: &str, state: &mut RunningState<Tensor<B, D>>);
+
     /// An optional buffer the model recomputes; when present it must equal `expected` (integer
     /// buffers) or merely exist (`expected = None`).
     fn buffer(&mut self, key: &str, expected: Option<&[i64]>);
@@ -30,6 +33,16 @@ pub trait Visitor<B: Backend> {
         if let Some(bias) = conv.bias.as_mut() {
             self.param(&format!("{prefix}.bias"), bias);
         }
+    }
+
+    /// A PyTorch `nn.BatchNorm2d`: `weight`/`bias` (Burn's `gamma`/`beta`), `running_mean`,
+    /// `running_var`, and the optional `num_batches_tracked`.
+    fn batch_norm(&mut self, prefix: &str, bn: &mut BatchNorm<B>) {
+        self.param(&format!("{prefix}.weight"), &mut bn.gamma);
+        self.param(&format!("{prefix}.bias"), &mut bn.beta);
+        self.running(&format!("{prefix}.running_mean"), &mut bn.running_mean);
+        self.running(&format!("{prefix}.running_var"), &mut bn.running_var);
+        self.buffer(&format!("{prefix}.num_batches_tracked"), None);
     }
 
     /// `prefix.weight`/`prefix.bias` of a PyTorch `nn.LayerNorm` (Burn's `gamma`/`beta`).
@@ -186,6 +199,14 @@ impl<B: Backend> Visitor<B> for Loader<'_, B> {
         }
     }
 
+    fn running<const D: usize>(&mut self, key: &str, state: &mut RunningState<Tensor<B, D>>) {
+        let current = state.value();
+        let (shape, dtype) = (current.dims(), current.dtype());
+        if let Some(t) = self.tensor(key, shape, dtype) {
+            *state = RunningState::new(t);
+        }
+    }
+
     fn buffer(&mut self, key: &str, expected: Option<&[i64]>) {
         if !self.sd.contains(key) {
             return;
@@ -225,6 +246,11 @@ impl<B: Backend> Visitor<B> for Exporter {
         if let Some(bias) = linear.bias.as_mut() {
             self.param(&format!("{prefix}.bias"), bias);
         }
+    }
+
+    fn running<const D: usize>(&mut self, key: &str, state: &mut RunningState<Tensor<B, D>>) {
+        let data = state.value().into_data().convert::<f32>();
+        self.tensors.insert(key.to_string(), data);
     }
 
     fn buffer(&mut self, _key: &str, _expected: Option<&[i64]>) {}

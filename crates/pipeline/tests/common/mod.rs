@@ -23,7 +23,7 @@ pub struct Replay {
 }
 
 impl Randomness for Replay {
-    fn gaussian(&mut self, draw: Draw, n: usize) -> ultrares_pipeline::Result<Vec<f32>> {
+    fn gaussian(&mut self, draw: Draw, n: usize) -> ultrares_core::Result<Vec<f32>> {
         let seed = match draw {
             Draw::Initial => 990,
             Draw::RegionNoise => 1000,
@@ -40,14 +40,14 @@ impl Randomness for Replay {
         Ok(v)
     }
 
-    fn uniform(&mut self) -> ultrares_pipeline::Result<f64> {
+    fn uniform(&mut self) -> ultrares_core::Result<f64> {
         Ok(self
             .rand
             .pop_front()
             .expect("more torch.rand draws than the reference run"))
     }
 
-    fn index(&mut self, n: usize) -> ultrares_pipeline::Result<usize> {
+    fn index(&mut self, n: usize) -> ultrares_core::Result<usize> {
         let v = self
             .perm
             .pop_front()
@@ -59,7 +59,7 @@ impl Randomness for Replay {
         Ok(v as usize)
     }
 
-    fn randint(&mut self, low: i64, high: i64) -> ultrares_pipeline::Result<i64> {
+    fn randint(&mut self, low: i64, high: i64) -> ultrares_core::Result<i64> {
         let v = self
             .jitter
             .pop_front()

@@ -1,8 +1,8 @@
 //! Conditioning the pipelines pass through a [`Denoiser`]: SDXL micro-conditioning per view and
 //! classifier-free guidance.
 
+use crate::{Denoiser, PredictionType};
 use burn::prelude::*;
-use ultrares_core::{Denoiser, PredictionType};
 
 /// SDXL's micro-conditioning of one latent in a batch, in pixels (`time_ids = [orig_h, orig_w,
 /// crop_top, crop_left, tgt_h, tgt_w]`, SDXL report §2.2).

@@ -1,9 +1,9 @@
 //! Every random draw of a pipeline run, behind one trait so that a run is reproducible from a
 //! seed and a reference run's draws can be replayed.
 
+use crate::noise::gaussian_vec;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
-use ultrares_core::noise::gaussian_vec;
 
 use crate::Result;
 
