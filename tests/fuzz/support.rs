@@ -73,10 +73,18 @@ pub fn image(data: &[u8]) {
 }
 
 pub fn config_json(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(c) = ultrares_nn::ConfigJson::parse("fuzz.json", text) {
         let _ = c.check_class(&["UNet2DConditionModel"]);
-        for key in ["in_channels", "block_out_channels", "norm_eps", "act_fn", "x"] {
+        for key in [
+            "in_channels",
+            "block_out_channels",
+            "norm_eps",
+            "act_fn",
+            "x",
+        ] {
             let _ = c.opt_usize(key);
             let _ = c.opt_usize_list(key, Some(4));
             let _ = c.opt_f64(key);
@@ -94,8 +102,12 @@ pub fn config_json(data: &[u8]) {
 }
 
 pub fn liif_spec(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return;
+    };
     // Only the parse: building a network from an arbitrary spec could be arbitrarily large.
     let _ = ultrares_lsr::LiifConfig::from_spec(&v);
 }
