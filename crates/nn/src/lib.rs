@@ -11,7 +11,8 @@
 //!   `attention_fallback`;
 //! * norms with f32 statistics ([`GroupNorm`], [`LayerNorm`], [`RmsNorm`]), activations
 //!   ([`activation`]: SiLU, exact and tanh GELU, quick GELU, GEGLU), diffusers' timestep
-//!   embeddings ([`embedding`]), tensor helpers ([`ops`]: zero padding, concatenation, casts);
+//!   embeddings ([`embedding`]), diffusers' up/down samplers ([`sample`]), tensor helpers
+//!   ([`ops`]: zero padding, concatenation, casts);
 //! * [`weights`]: lazy safetensors (single and sharded), PyTorch pickles, key remaps, loading in
 //!   the module's dtype with every bad key listed in one error;
 //! * [`config`]: typed reads of upstream `config.json` files.
@@ -30,6 +31,7 @@ mod group_norm;
 mod layer_norm;
 pub mod ops;
 mod rms_norm;
+pub mod sample;
 pub mod weights;
 
 pub use backend::NnBackend;

@@ -75,7 +75,12 @@ impl Upsample2dConfig {
     /// The upsampler with Burn's default initialisation.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Upsample2d<B> {
         Upsample2d {
-            conv: same_conv(self.channels, self.out_channels.unwrap_or(self.channels), 3, device),
+            conv: same_conv(
+                self.channels,
+                self.out_channels.unwrap_or(self.channels),
+                3,
+                device,
+            ),
         }
     }
 }

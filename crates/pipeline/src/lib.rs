@@ -26,8 +26,12 @@
 mod bicubic;
 pub mod blur;
 mod config;
+mod demofusion;
+mod direct;
 mod error;
-mod phase;
+mod fourier;
+mod lsrna;
+mod observer;
 mod pipeline;
 mod pixelsmith;
 #[doc(hidden)]
@@ -36,12 +40,11 @@ pub mod views;
 
 pub use bicubic::{BicubicUpsampler, bicubic_matrix};
 pub use config::{DecodeMode, HighResConfig, MAX_SIDE, Strategy};
+pub use demofusion::{TRAIN_STEPS, cosine_factor};
 pub use error::{Error, Result};
-pub use phase::Fft2;
-pub use pipeline::{
-    HighResOutput, HighResPipeline, Intermediate, Observer, Progress, ProgressFn, Stage,
-    StageTiming, TRAIN_STEPS, cosine_factor,
-};
+pub use fourier::Fft2;
+pub use observer::{Intermediate, Observer, Progress, ProgressFn, Stage, StageTiming};
+pub use pipeline::{HighResOutput, HighResPipeline};
 pub use pixelsmith::smoothed_time_mask;
 pub use ultrares_core::cond::{Guided, GuidedCond, SizeCond, ViewConditioning, rescale_noise_cfg};
 pub use ultrares_core::random::{Draw, Randomness, SeededRandomness};

@@ -1,109 +1,23 @@
 //! [`HighResPipeline`]: reference-based high-resolution generation over any [`Denoiser`],
-//! [`LatentCodec`], [`LatentUpsampler`] and [`Scheduler`].
+//! [`LatentCodec`], [`LatentUpsampler`] and [`Scheduler`]. This file holds the pipeline, the
+//! per-run state and the strategy dispatch; each strategy has its file: [`crate::direct`],
+//! [`crate::demofusion`], [`crate::lsrna`] (LSRNA-DemoFusion and LSRNA-Pixelsmith) and
+//! [`crate::pixelsmith`].
 
 use std::marker::PhantomData;
 use std::ops::ControlFlow;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use ultrares_core::image::{ValueRange, rgb8_to_tensor, tensor_to_rgb8};
-use ultrares_core::resize::{PilFilter, resize_pil};
 use ultrares_core::{Denoiser, LatentCodec, LatentUpsampler};
 use ultrares_schedulers::Scheduler;
 
-use crate::blur::{gaussian_filter, mean_std, restandardize};
-use crate::views::{View, get_views};
+use crate::blur::{mean_std, restandardize};
 use crate::{
-    BicubicUpsampler, DecodeMode, Draw, Error, HighResConfig, Randomness, Result, SizeCond,
-    Strategy, ViewConditioning,
+    DecodeMode, Draw, Error, HighResConfig, Intermediate, Observer, Progress, Randomness, Result,
+    SizeCond, Stage, StageTiming, Strategy, ViewConditioning,
 };
-
-/// Where a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// Generating the reference at the native size (or the whole image for [`Strategy::Direct`]).
-    Reference,
-    /// Decoding the reference latent.
-    DecodeReference,
-    /// Upsampling the reference latent (LSR, or DemoFusion's bicubic) and adding RNA.
-    Upsample,
-    /// Denoising at scale `phase` (LSRNA: one phase at `s`; DemoFusion: `2..=s`).
-    HighRes {
-        /// The scale of this phase.
-        phase: usize,
-    },
-    /// Decoding the final latent.
-    Decode,
-}
-
-/// A progress report: `step` of `total` done in `stage`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    /// The stage.
-    pub stage: Stage,
-    /// Steps done in this stage.
-    pub step: usize,
-    /// Steps in this stage.
-    pub total: usize,
-}
-
-/// A latent a run produces on its way (for inspection, previews and the golden tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Intermediate {
-    /// After denoising step index `i` of the reference.
-    ReferenceStep(usize),
-    /// The upsampled reference (before RNA).
-    Upsampled,
-    /// The upsampled reference after RNA: the target every skip residual pulls towards.
-    Guide,
-    /// After step index `i` of the phase at scale `phase`, before re-standardisation.
-    HighResStep {
-        /// The scale of the phase.
-        phase: usize,
-        /// The step index in the schedule.
-        i: usize,
-    },
-    /// The final latent, re-standardised, as decoded.
-    Final,
-    /// Pixelsmith: the `k`-th patch (counted over the run) as it enters the denoiser, after
-    /// phase mixing and the replacement of lagging latents.
-    PixelsmithPatch(usize),
-    /// Pixelsmith: the `k`-th patch right after its scheduler step (before the checkerboard
-    /// replacement and the write-back).
-    PixelsmithStep(usize),
-}
-
-/// Receives progress and intermediates; returning [`ControlFlow::Break`] from
-/// [`Observer::on_progress`] cancels the run ([`Error::Cancelled`]). `()` ignores everything.
-pub trait Observer<B: Backend> {
-    /// Called after every step of every stage.
-    fn on_progress(&mut self, _progress: Progress) -> ControlFlow<()> {
-        ControlFlow::Continue(())
-    }
-    /// Called with every intermediate latent.
-    fn on_latent(&mut self, _what: Intermediate, _latent: &Tensor<B, 4>) {}
-}
-
-impl<B: Backend> Observer<B> for () {}
-
-/// A progress callback as an [`Observer`].
-pub struct ProgressFn<F>(pub F);
-
-impl<B: Backend, F: FnMut(Progress) -> ControlFlow<()>> Observer<B> for ProgressFn<F> {
-    fn on_progress(&mut self, progress: Progress) -> ControlFlow<()> {
-        (self.0)(progress)
-    }
-}
-
-/// Wall time of one stage.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StageTiming {
-    /// The stage.
-    pub stage: Stage,
-    /// Its wall time (device work included: the stage ends with a host read-back).
-    pub elapsed: Duration,
-}
 
 /// What a run returns.
 #[derive(Debug, Clone)]
@@ -185,39 +99,56 @@ impl<B: Backend> Run<'_, B> {
         value
     }
 }
-
-/// The training timesteps `T` of the cosine factor (`num_train_timesteps` of every Stable
-/// Diffusion scheduler config).
-pub const TRAIN_STEPS: f64 = 1000.0;
-
-/// DemoFusion's cosine factor `½(1 + cos(π(T − t)/T))`, in f32 as PyTorch computes it.
-pub fn cosine_factor(t: f64, train_steps: f64) -> f32 {
-    let x = std::f32::consts::PI * (train_steps - t) as f32 / train_steps as f32;
-    0.5 * (1.0 + x.cos())
+/// What every phase of a run shares: the configuration, the prompt's conditioning, the
+/// micro-conditioning of the phase's views, and the reference statistics that
+/// [`HighResConfig::restandardize`] restores after each phase.
+pub(crate) struct PhaseCtx<'c, Cond> {
+    pub(crate) config: &'c HighResConfig,
+    pub(crate) cond: &'c Cond,
+    pub(crate) micro: SizeCond,
+    pub(crate) anchor: (f64, f64),
 }
 
-fn pow(x: f32, e: f64) -> f32 {
-    if e.fract() == 0.0 && e.abs() < 64.0 {
-        x.powi(e as i32)
-    } else {
-        x.powf(e as f32)
+impl<Cond> PhaseCtx<'_, Cond> {
+    /// The same context with another micro-conditioning.
+    pub(crate) fn with_micro(&self, micro: SizeCond) -> Self {
+        PhaseCtx {
+            config: self.config,
+            cond: self.cond,
+            micro,
+            anchor: self.anchor,
+        }
+    }
+
+    /// `z` re-standardised to the reference's mean and standard deviation when configured.
+    pub(crate) fn restandardize<B: Backend>(&self, z: Tensor<B, 4>) -> Tensor<B, 4> {
+        if self.config.restandardize {
+            restandardize(z, self.anchor.0, self.anchor.1)
+        } else {
+            z
+        }
     }
 }
 
-/// Zero padding: `top/left` before and `bottom/right` after.
-fn pad<B: Backend>(
-    x: Tensor<B, 4>,
-    top: usize,
-    bottom: usize,
-    left: usize,
-    right: usize,
-) -> Tensor<B, 4> {
-    if top + bottom + left + right == 0 {
-        return x;
+impl<B: Backend> Run<'_, B> {
+    /// The run's result.
+    pub(crate) fn output(
+        self,
+        reference: Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+        latent: Tensor<B, 4>,
+        image: Tensor<B, 4>,
+    ) -> HighResOutput<B> {
+        let (reference_latent, reference_image) = reference.unzip();
+        HighResOutput {
+            reference_latent,
+            reference_image,
+            latent,
+            image,
+            timings: self.timings,
+            denoiser_calls: self.calls,
+            denoiser_evaluations: self.evaluations,
+        }
     }
-    let [n, c, h, w] = x.dims();
-    Tensor::zeros([n, c, h + top + bottom, w + left + right], &x.device())
-        .slice_assign([0..n, 0..c, top..top + h, left..left + w], x)
 }
 
 impl<'a, B, D, C, U, S> HighResPipeline<'a, B, D, C, U, S>
@@ -260,10 +191,10 @@ where
         let f = self.codec.downscale_factor();
         let steps = self.scheduler.timesteps().len();
         let s = config.validate(f, steps)?;
-        let views = matches!(
-            config.strategy,
-            Strategy::DemoFusion | Strategy::LsrnaDemoFusion
-        );
+        let views = match config.strategy {
+            Strategy::DemoFusion | Strategy::LsrnaDemoFusion => true,
+            Strategy::Direct | Strategy::Pixelsmith | Strategy::LsrnaPixelsmith => false,
+        };
         if views && self.scheduler.is_multistep() {
             return Err(Error::argument(
                 "scheduler",
@@ -293,7 +224,9 @@ where
             Strategy::Direct => ([h, w], SizeCond::uncropped([h, w])),
             Strategy::DemoFusion => ([h / s, w / s], SizeCond::uncropped([h, w])),
             // LSRNA and Pixelsmith condition the reference on its own size.
-            _ => ([h / s, w / s], SizeCond::uncropped([h / s, w / s])),
+            Strategy::LsrnaDemoFusion | Strategy::Pixelsmith | Strategy::LsrnaPixelsmith => {
+                ([h / s, w / s], SizeCond::uncropped([h / s, w / s]))
+            }
         };
         let start = Instant::now();
         let shape = [1, channels, ref_px[0] / f, ref_px[1] / f];
@@ -301,133 +234,72 @@ where
             .noise(Draw::Initial, shape, device)?
             .mul_scalar(self.scheduler.init_noise_sigma());
         let reference = self.denoise_full(init, cond, ref_cond, &mut run)?;
-        let (anchor_mean, anchor_std) = mean_std(&reference);
+        let ctx = PhaseCtx {
+            config,
+            cond,
+            micro: SizeCond::uncropped([h, w]),
+            anchor: mean_std(&reference),
+        };
         run.timed(Stage::Reference, start, ());
-        if config.strategy == Strategy::Direct {
-            let latent = reference;
-            run.observer.on_latent(Intermediate::Final, &latent);
-            let image = self.decode(latent.clone(), config.decode, &mut run)?;
-            return Ok(HighResOutput {
-                reference_latent: None,
-                reference_image: None,
-                latent,
-                image,
-                timings: run.timings,
-                denoiser_calls: run.calls,
-                denoiser_evaluations: run.evaluations,
-            });
+        match config.strategy {
+            Strategy::Direct => self.direct(config, reference, run),
+            Strategy::DemoFusion => {
+                let image = self.decode_reference(&reference, &mut run)?;
+                let z = self.demofusion(&ctx, reference.clone(), s, &mut run)?;
+                self.finish(config, (reference, image), z, run)
+            }
+            Strategy::LsrnaDemoFusion => {
+                let image = self.decode_reference(&reference, &mut run)?;
+                let (guide, begin) = self.lsrna_guide(&ctx, &reference, &image, s, &mut run)?;
+                let micro = SizeCond::uncropped([h / s * s, w / s * s]);
+                let z = self.high_res_phase(&ctx.with_micro(micro), guide, s, begin, &mut run)?;
+                self.finish(config, (reference, image), ctx.restandardize(z), run)
+            }
+            Strategy::LsrnaPixelsmith => {
+                let image = self.decode_reference(&reference, &mut run)?;
+                let (guide, begin) = self.lsrna_guide(&ctx, &reference, &image, s, &mut run)?;
+                let slider = config.sliders[0];
+                let z = self.pixelsmith_phase(&ctx, guide, s, begin, slider, &mut run)?;
+                self.finish(config, (reference, image), ctx.restandardize(z), run)
+            }
+            Strategy::Pixelsmith => {
+                let image = self.decode_reference(&reference, &mut run)?;
+                let z = self.pixelsmith(&ctx, &reference, &image, s, device, &mut run)?;
+                self.finish(config, (reference, image), z, run)
+            }
         }
+    }
+
+    /// The decoded reference (reported as [`Stage::DecodeReference`]).
+    fn decode_reference(
+        &self,
+        reference: &Tensor<B, 4>,
+        run: &mut Run<'_, B>,
+    ) -> Result<Tensor<B, 4>> {
         let start = Instant::now();
-        let reference_image = self
+        let image = self
             .codec
             .decode(reference.clone())
             .map_err(|e| Error::Codec(Box::new(e)))?;
         run.timed(Stage::DecodeReference, start, ());
         run.progress(Stage::DecodeReference, 1, 1)?;
-
-        let restd = |z: Tensor<B, 4>| {
-            if config.restandardize {
-                restandardize(z, anchor_mean, anchor_std)
-            } else {
-                z
-            }
-        };
-        let latent = match config.strategy {
-            Strategy::LsrnaDemoFusion | Strategy::LsrnaPixelsmith => {
-                let start = Instant::now();
-                let size = [h / s / f * s, w / s / f * s];
-                let up = self
-                    .upsampler
-                    .upsample(reference.clone(), size)
-                    .map_err(|e| Error::Upsampler(Box::new(e)))?;
-                run.observer.on_latent(Intermediate::Upsampled, &up);
-                let guide = match &config.rna {
-                    Some(rna) => {
-                        let rgb = tensor_to_rgb8(reference_image.clone(), ValueRange::MinusOneOne)?;
-                        let eps = run.noise(Draw::RegionNoise, up.dims(), device)?;
-                        rna.apply_with_noise(up, &rgb[0], eps)?
-                    }
-                    None => up,
-                };
-                run.observer.on_latent(Intermediate::Guide, &guide);
-                run.timed(Stage::Upsample, start, ());
-                run.progress(Stage::Upsample, 1, 1)?;
-                let begin = steps - config.inversion_depth;
-                let z = if config.strategy == Strategy::LsrnaPixelsmith {
-                    self.pixelsmith_phase(
-                        config,
-                        guide,
-                        s,
-                        begin,
-                        config.sliders[0],
-                        cond,
-                        &mut run,
-                    )?
-                } else {
-                    let micro = SizeCond::uncropped([h / s * s, w / s * s]);
-                    self.high_res_phase(config, guide, s, begin, cond, micro, &mut run)?
-                };
-                restd(z)
-            }
-            Strategy::Pixelsmith => {
-                let phases = config.phases(s);
-                let mut image = reference_image.clone();
-                let mut z = reference.clone();
-                for (n, &k) in phases.iter().enumerate() {
-                    let start = Instant::now();
-                    let [ph, pw] = config.phase_size(k, s, f);
-                    // The previous image, PIL Lanczos in RGB to the phase size, encoded.
-                    let rgb = tensor_to_rgb8(image, ValueRange::MinusOneOne)?;
-                    let resized = resize_pil(&rgb[0], pw as u32, ph as u32, PilFilter::Lanczos)?;
-                    let x = rgb8_to_tensor::<B>(&resized, ValueRange::MinusOneOne, device);
-                    let guide = self
-                        .codec
-                        .encode_tiled(x, &config.encode_tiling)
-                        .map_err(|e| Error::Codec(Box::new(e)))?;
-                    run.observer.on_latent(Intermediate::Guide, &guide);
-                    run.timed(Stage::Upsample, start, ());
-                    let slider = config.sliders[n.min(config.sliders.len() - 1)];
-                    z = restd(self.pixelsmith_phase(config, guide, k, 0, slider, cond, &mut run)?);
-                    image = if n + 1 < phases.len() {
-                        self.decode(z.clone(), config.decode, &mut run)?
-                    } else {
-                        Tensor::zeros([1, 3, 1, 1], device)
-                    };
-                }
-                z
-            }
-            _ => {
-                // DemoFusion: phases 2..=s at 1024·k on the long side, the short side × aspect.
-                let aspect = h.min(w) as f64 / h.max(w) as f64;
-                let mut z = reference.clone();
-                for k in 2..=s {
-                    let start = Instant::now();
-                    let long = config.native_size * k;
-                    let short = (long as f64 * aspect) as usize;
-                    let (ph, pw) = if h > w { (long, short) } else { (short, long) };
-                    let up = BicubicUpsampler.resize(z, [ph / f, pw / f])?;
-                    run.observer.on_latent(Intermediate::Guide, &up);
-                    run.timed(Stage::Upsample, start, ());
-                    let micro = SizeCond::uncropped([h, w]);
-                    z = restd(self.high_res_phase(config, up, k, 0, cond, micro, &mut run)?);
-                }
-                z
-            }
-        };
-        run.observer.on_latent(Intermediate::Final, &latent);
-        let image = self.decode(latent.clone(), config.decode, &mut run)?;
-        Ok(HighResOutput {
-            reference_latent: Some(reference),
-            reference_image: Some(reference_image),
-            latent,
-            image,
-            timings: run.timings,
-            denoiser_calls: run.calls,
-            denoiser_evaluations: run.evaluations,
-        })
+        Ok(image)
     }
 
-    fn decode(
+    /// Reports the final latent, decodes it and assembles the output.
+    fn finish(
+        &self,
+        config: &HighResConfig,
+        reference: (Tensor<B, 4>, Tensor<B, 4>),
+        latent: Tensor<B, 4>,
+        mut run: Run<'_, B>,
+    ) -> Result<HighResOutput<B>> {
+        run.observer.on_latent(Intermediate::Final, &latent);
+        let image = self.decode(latent.clone(), config.decode, &mut run)?;
+        Ok(run.output(Some(reference), latent, image))
+    }
+
+    pub(crate) fn decode(
         &self,
         latent: Tensor<B, 4>,
         mode: DecodeMode,
@@ -487,154 +359,5 @@ where
             run.progress(Stage::Reference, i + 1, steps)?;
         }
         Ok(z)
-    }
-
-    /// DemoFusion's denoising at scale `s` from step index `begin` (lsrna.md §4.1 step 4–5): the
-    /// guide is noised with one ε to every timestep (skip-residual targets), then each step mixes
-    /// in the skip residual, denoises jittered views (MultiDiffusion) and dilated sub-latents,
-    /// and blends them with the cosine weights.
-    #[allow(clippy::too_many_arguments)]
-    fn high_res_phase(
-        &mut self,
-        config: &HighResConfig,
-        guide: Tensor<B, 4>,
-        s: usize,
-        begin: usize,
-        cond: &D::Cond,
-        micro: SizeCond,
-        run: &mut Run<'_, B>,
-    ) -> Result<Tensor<B, 4>> {
-        let stage = Stage::HighRes { phase: s };
-        let start = Instant::now();
-        let device = guide.device();
-        let eps = run.noise(Draw::Inversion, guide.dims(), &device)?;
-        let target = |sched: &S, i: usize| sched.add_noise(guide.clone(), eps.clone(), i);
-        let mut z = target(&self.scheduler, begin)?;
-        let steps = self.scheduler.timesteps().len();
-        for i in begin..steps {
-            let t = self.scheduler.timesteps()[i];
-            let cos = cosine_factor(t, TRAIN_STEPS);
-            let c1 = pow(cos, config.cosine_scale_1);
-            z = z.mul_scalar(1.0 - c1) + target(&self.scheduler, i)?.mul_scalar(c1);
-            let local = self.local_views(config, &z, i, cond, micro, run)?;
-            let c2 = pow(cos, config.cosine_scale_2);
-            let c3 = 0.99 * pow(cos, config.cosine_scale_3) + 0.01;
-            let global = self.dilated(
-                config,
-                &z,
-                s,
-                (config.sigma as f32) * c3,
-                i,
-                cond,
-                micro,
-                run,
-            )?;
-            z = (local.mul_scalar(1.0 - c2) + global.mul_scalar(c2)).div_scalar((1.0 - c2) + c2);
-            run.observer
-                .on_latent(Intermediate::HighResStep { phase: s, i }, &z);
-            run.progress(stage, i + 1 - begin, steps - begin)?;
-        }
-        run.timed(stage, start, ());
-        Ok(z)
-    }
-
-    /// MultiDiffusion over jittered views: the average of the denoised views.
-    fn local_views(
-        &mut self,
-        config: &HighResConfig,
-        z: &Tensor<B, 4>,
-        i: usize,
-        cond: &D::Cond,
-        micro: SizeCond,
-        run: &mut Run<'_, B>,
-    ) -> Result<Tensor<B, 4>> {
-        let [n, c, h, w] = z.dims();
-        let j = (config.window - config.stride) / 4;
-        let rng: Option<&mut dyn Randomness> = if config.jitter {
-            Some(&mut *run.rng)
-        } else {
-            None
-        };
-        // Without jitter there is no padding frame: views are in latent coordinates.
-        let views = get_views(h, w, config.window, config.stride, rng)?;
-        let j = if config.jitter { j } else { 0 };
-        let padded = pad(z.clone(), j, j, j, j);
-        let (ph, pw) = (h + 2 * j, w + 2 * j);
-        let mut value = Tensor::<B, 4>::zeros([n, c, ph, pw], &z.device());
-        let mut count = vec![0f32; ph * pw];
-        let f = self.codec.downscale_factor();
-        for batch in views.chunks(config.view_batch_size) {
-            let crop = |v: &View| {
-                padded
-                    .clone()
-                    .slice([0..n, 0..c, v.h0..v.h1.min(ph), v.w0..v.w1.min(pw)])
-            };
-            let x = Tensor::cat(batch.iter().map(crop).collect(), 0);
-            let sizes: Vec<SizeCond> = batch
-                .iter()
-                .map(|v| micro.cropped([v.h0 * f, v.w0 * f]))
-                .collect();
-            let den = self.step_batch(x.clone(), x, i, cond, &sizes, run)?;
-            for (k, v) in batch.iter().enumerate() {
-                let (h1, w1) = (v.h1.min(ph), v.w1.min(pw));
-                let r = [0..n, 0..c, v.h0..h1, v.w0..w1];
-                let d = den
-                    .clone()
-                    .slice([k * n..(k + 1) * n, 0..c, 0..h1 - v.h0, 0..w1 - v.w0]);
-                value = value.clone().slice_assign(r.clone(), value.slice(r) + d);
-                for y in v.h0..h1 {
-                    count[y * pw + v.w0..y * pw + w1]
-                        .iter_mut()
-                        .for_each(|q| *q += 1.0);
-                }
-            }
-        }
-        let count = Tensor::<B, 2>::from_data(TensorData::new(count, [ph, pw]), &z.device());
-        let count = count.slice([j..j + h, j..j + w]).reshape([1, 1, h, w]);
-        Ok(value.slice([0..n, 0..c, j..j + h, j..j + w]) / count)
-    }
-
-    /// Dilated sampling: the `s²` interleaved sub-latents `z[p::s, q::s]` (after zero padding
-    /// top/left to multiples of `s`) denoised with predictions made on the Gaussian-blurred,
-    /// re-standardised latent.
-    #[allow(clippy::too_many_arguments)]
-    fn dilated(
-        &mut self,
-        config: &HighResConfig,
-        z: &Tensor<B, 4>,
-        s: usize,
-        sigma: f32,
-        i: usize,
-        cond: &D::Cond,
-        micro: SizeCond,
-        run: &mut Run<'_, B>,
-    ) -> Result<Tensor<B, 4>> {
-        let [n, c, h, w] = z.dims();
-        let (hp, wp) = ((s - h % s) % s, (s - w % s) % s);
-        let padded = pad(z.clone(), hp, 0, wp, 0);
-        let (mean, std) = mean_std(&padded);
-        let blurred = restandardize(gaussian_filter(padded.clone(), 2 * s - 1, sigma), mean, std);
-        let (hs, ws) = ((h + hp) / s, (w + wp) / s);
-        // [N, C, hs·s, ws·s] → [s·s·N, C, hs, ws], sub-latent (p, q) of image b at (p·s + q)·N + b.
-        let split = |x: Tensor<B, 4>| {
-            x.reshape([n, c, hs, s, ws, s])
-                .permute([3, 5, 0, 1, 2, 4])
-                .reshape([s * s * n, c, hs, ws])
-        };
-        let (subs, blurred) = (split(padded), split(blurred));
-        let mut out = Vec::new();
-        for first in (0..s * s).step_by(config.view_batch_size) {
-            let last = (first + config.view_batch_size).min(s * s);
-            let r = first * n..last * n;
-            let sizes = vec![micro; (last - first) * n];
-            let x = subs.clone().slice([r.clone(), 0..c, 0..hs, 0..ws]);
-            let xg = blurred.clone().slice([r, 0..c, 0..hs, 0..ws]);
-            out.push(self.step_batch(xg, x, i, cond, &sizes, run)?);
-        }
-        let merged = Tensor::cat(out, 0)
-            .reshape([s, s, n, c, hs, ws])
-            .permute([2, 3, 4, 0, 5, 1])
-            .reshape([n, c, hs * s, ws * s]);
-        Ok(merged.slice([0..n, 0..c, hp..hp + h, wp..wp + w]))
     }
 }

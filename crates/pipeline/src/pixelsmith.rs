@@ -5,11 +5,13 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use ultrares_core::image::{ValueRange, rgb8_to_tensor, tensor_to_rgb8};
+use ultrares_core::resize::{PilFilter, resize_pil};
 use ultrares_core::{Denoiser, LatentCodec, LatentUpsampler};
 use ultrares_schedulers::Scheduler;
 
-use crate::phase::Fft2;
-use crate::pipeline::Run;
+use crate::fourier::Fft2;
+use crate::pipeline::{PhaseCtx, Run};
 use crate::{
     Draw, Error, HighResConfig, HighResPipeline, Intermediate, Observer, Randomness, Result,
     SizeCond, Stage, ViewConditioning,
@@ -90,23 +92,69 @@ where
             timings: Vec::new(),
             patches: 0,
         };
-        self.pixelsmith_phase(config, guide, 1, begin, slider, cond, &mut run)
+        let ctx = PhaseCtx {
+            config,
+            cond,
+            micro: SizeCond::default(),
+            anchor: (0.0, 1.0),
+        };
+        self.pixelsmith_phase(&ctx, guide, 1, begin, slider, &mut run)
+    }
+
+    /// Pixelsmith's progressive upscaling: for each phase scale, the previous image is
+    /// Lanczos-resized (PIL, in RGB) to the phase size, encoded, and refined from step 0 with
+    /// the encoded image as the guide for the phase's Slider steps.
+    pub(crate) fn pixelsmith(
+        &mut self,
+        ctx: &PhaseCtx<'_, D::Cond>,
+        reference: &Tensor<B, 4>,
+        reference_image: &Tensor<B, 4>,
+        s: usize,
+        device: &B::Device,
+        run: &mut Run<'_, B>,
+    ) -> Result<Tensor<B, 4>> {
+        let config = ctx.config;
+        let f = self.codec.downscale_factor();
+        let phases = config.phases(s);
+        let mut image = Some(reference_image.clone());
+        let mut z = reference.clone();
+        for (n, &k) in phases.iter().enumerate() {
+            let start = Instant::now();
+            let [ph, pw] = config.phase_size(k, s, f);
+            let previous = image
+                .take()
+                .ok_or_else(|| Error::argument("phases", "one decoded image per phase", "none"))?;
+            let rgb = tensor_to_rgb8(previous, ValueRange::MinusOneOne)?;
+            let resized = resize_pil(&rgb[0], pw as u32, ph as u32, PilFilter::Lanczos)?;
+            let x = rgb8_to_tensor::<B>(&resized, ValueRange::MinusOneOne, device);
+            let guide = self
+                .codec
+                .encode_tiled(x, &config.encode_tiling)
+                .map_err(|e| Error::Codec(Box::new(e)))?;
+            run.observer.on_latent(Intermediate::Guide, &guide);
+            run.timed(Stage::Upsample, start, ());
+            let slider = config.sliders[n.min(config.sliders.len() - 1)];
+            z = ctx.restandardize(self.pixelsmith_phase(ctx, guide, k, 0, slider, run)?);
+            if n + 1 < phases.len() {
+                image = Some(self.decode(z.clone(), config.decode, run)?);
+            }
+        }
+        Ok(z)
     }
 
     /// The patch loop: while some latent has steps left, pick one at random among those with
     /// the highest remaining timestep, denoise the `window²` patch around it (clamped inside),
     /// and write it back through the feathered time mask.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn pixelsmith_phase(
         &mut self,
-        config: &HighResConfig,
+        ctx: &PhaseCtx<'_, D::Cond>,
         guide: Tensor<B, 4>,
         phase: usize,
         begin: usize,
         slider: usize,
-        cond: &D::Cond,
         run: &mut Run<'_, B>,
     ) -> Result<Tensor<B, 4>> {
+        let (config, cond) = (ctx.config, ctx.cond);
         let stage = Stage::HighRes { phase };
         let start = Instant::now();
         let [n, c, h, w] = guide.dims();

@@ -1,8 +1,6 @@
 //! The three block kinds of `diffusers/models/unets/unet_2d_blocks.py` that the VAE uses:
 //! `DownEncoderBlock2D`, `UpDecoderBlock2D` and `UNetMidBlock2D`.
 
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use ultrares_nn::weights::Visitor;
 
@@ -10,37 +8,8 @@ use crate::Result;
 use crate::attention::Attention;
 use crate::norm::NormCtx;
 use crate::resnet::ResnetBlock2d;
-use ultrares_nn::conv::conv2d;
-use ultrares_nn::conv::same_conv as conv;
-use ultrares_nn::ops::{pad_zeros, upsample_nearest};
-
-/// `Downsample2D(use_conv=True, padding=0)`: zero pad (right 1, bottom 1), 3×3 stride-2 conv.
-#[derive(Module, Debug)]
-pub struct Downsample2d<B: Backend> {
-    /// The strided 3×3 convolution, `C → C`.
-    pub conv: Conv2d<B>,
-}
-
-impl<B: Backend> Downsample2d<B> {
-    /// `[N, C, H, W] → [N, C, ⌊H/2⌋, ⌊W/2⌋]` (H, W even in practice).
-    pub fn forward(&self, x: Tensor<B, 4>, gemm_band: usize) -> Tensor<B, 4> {
-        conv2d(&self.conv, pad_zeros(x, [0, 1], [0, 1]), gemm_band)
-    }
-}
-
-/// `Upsample2D(use_conv=True)`: nearest ×2, then a 3×3 conv.
-#[derive(Module, Debug)]
-pub struct Upsample2d<B: Backend> {
-    /// The 3×3 convolution, `C → C`.
-    pub conv: Conv2d<B>,
-}
-
-impl<B: Backend> Upsample2d<B> {
-    /// `[N, C, H, W] → [N, C, 2H, 2W]`.
-    pub fn forward(&self, x: Tensor<B, 4>, gemm_band: usize) -> Tensor<B, 4> {
-        conv2d(&self.conv, upsample_nearest(x, 2), gemm_band)
-    }
-}
+pub use ultrares_nn::sample::{Downsample2d, Upsample2d};
+use ultrares_nn::sample::{Downsample2dConfig, Upsample2dConfig};
 
 /// `layers` ResNets, the first `cin → cout`, the others `cout → cout`.
 fn resnet_stack<B: Backend>(
@@ -99,12 +68,7 @@ impl<B: Backend> DownEncoderBlock2d<B> {
     ) -> Self {
         Self {
             resnets: resnet_stack(cin, cout, layers, groups, device),
-            downsamplers: down.then(|| Downsample2d {
-                conv: Conv2dConfig::new([cout, cout], [3, 3])
-                    .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Valid)
-                    .init(device),
-            }),
+            downsamplers: down.then(|| Downsample2dConfig::new(cout).with_padding(0).init(device)),
         }
     }
 
@@ -146,9 +110,7 @@ impl<B: Backend> UpDecoderBlock2d<B> {
     ) -> Self {
         Self {
             resnets: resnet_stack(cin, cout, layers, groups, device),
-            upsamplers: up.then(|| Upsample2d {
-                conv: conv(cout, cout, 3, device),
-            }),
+            upsamplers: up.then(|| Upsample2dConfig::new(cout).init(device)),
         }
     }
 
