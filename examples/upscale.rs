@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example upscale                 # the bundled demo (see below)
-//! cargo run --release --example upscale -- INPUT [--scale S | --size WxH] [--out PATH]
+//! cargo run --release --example upscale -- INPUT [--scale S | --size HxW] [--out PATH]
 //! ```
 //!
 //! With no arguments, the bundled 512² astronaut photograph is reduced ×4 with Pillow's bicubic
@@ -44,7 +44,7 @@ struct Args {
 }
 
 fn usage() -> String {
-    "usage: upscale [INPUT [--scale S | --size WxH] [--out PATH]]".into()
+    "usage: upscale [INPUT [--scale S | --size HxW] [--out PATH]]".into()
 }
 
 fn parse_args() -> Result<Args, Error> {
@@ -64,9 +64,10 @@ fn parse_args() -> Result<Args, Error> {
             "--scale" => a.scale = Some(value()?.parse().map_err(|e| format!("--scale: {e}"))?),
             "--size" => {
                 let v = value()?;
-                let (w, h) = v
+                // HxW, as the CLI.
+                let (h, w) = v
                     .split_once(['x', 'X'])
-                    .ok_or_else(|| format!("--size WxH, got {v:?}"))?;
+                    .ok_or_else(|| format!("--size HxW, got {v:?}"))?;
                 a.size = Some([w.parse()?, h.parse()?]);
             }
             "--out" => a.out = Some(value()?.into()),

@@ -38,21 +38,27 @@ pub fn pth(data: &[u8]) {
     }
 }
 
+/// What the CLI does with a `.npy` (`crates/cli/src/npy.rs`): the size check, then ndarray-npy.
 pub fn npy(data: &[u8]) {
     use ndarray::ArrayD;
     use ndarray_npy::ReadNpyExt;
-    let _ = ArrayD::<f32>::read_npy(Cursor::new(data));
-    let _ = ArrayD::<f64>::read_npy(Cursor::new(data));
+    if ultrares_nn::npy::check(data).is_ok() {
+        let _ = ArrayD::<f32>::read_npy(data);
+        let _ = ArrayD::<f64>::read_npy(data);
+    }
 }
 
+/// What the CLI does with an `.npz`: each member read (at most 64 MiB here), checked, parsed.
 pub fn npz(data: &[u8]) {
-    use ndarray::ArrayD;
-    if let Ok(mut z) = ndarray_npy::NpzReader::new(Cursor::new(data)) {
-        if let Ok(names) = z.names() {
-            for n in names.iter().take(16) {
-                let _ = z.by_name::<ndarray::OwnedRepr<f64>, ndarray::IxDyn>(n);
-                let _: Result<ArrayD<f32>, _> = z.by_name(n);
-            }
+    use std::io::Read;
+    let Ok(mut z) = zip::ZipArchive::new(Cursor::new(data)) else {
+        return;
+    };
+    for i in 0..z.len().min(16) {
+        let Ok(member) = z.by_index(i) else { continue };
+        let mut bytes = Vec::new();
+        if member.take(1 << 26).read_to_end(&mut bytes).is_ok() {
+            npy(&bytes);
         }
     }
 }
@@ -93,10 +99,10 @@ pub fn config_json(data: &[u8]) {
             let _ = c.opt_str_list(key);
         }
     }
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
-        if let Ok(cfg) = ultrares_vae::AutoencoderKlConfig::from_diffusers_json(&v) {
-            let _ = cfg.validate();
-        }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
+        && let Ok(cfg) = ultrares_vae::AutoencoderKlConfig::from_diffusers_json(&v)
+    {
+        let _ = cfg.validate();
     }
     let _ = ultrares_schedulers::SchedulerConfig::from_json(text);
 }

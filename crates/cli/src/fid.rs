@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{ArrayD, Ix1, Ix2};
-use ndarray_npy::{NpzReader, ReadNpyExt};
+use ndarray::{ArrayD, Ix2};
+use ndarray_npy::ReadNpyExt;
 use ultrares::core::image::{RgbImage, ValueRange, read_rgb8, rgb8_batch_to_tensor};
 use ultrares::metrics::{
     FeatureStats, InceptionV3, PatchSampler, frechet_distance, kid, reference_to_size,
@@ -81,10 +81,10 @@ enum Set {
 }
 
 fn read_features(path: &Path) -> Result<Set, String> {
-    let open = || std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()));
-    let arr: ArrayD<f32> = match ArrayD::<f32>::read_npy(open()?) {
+    let bytes = crate::npy::read(path)?;
+    let arr: ArrayD<f32> = match ArrayD::<f32>::read_npy(bytes.as_slice()) {
         Ok(a) => a,
-        Err(_) => ArrayD::<f64>::read_npy(open()?)
+        Err(_) => ArrayD::<f64>::read_npy(bytes.as_slice())
             .map_err(|e| format!("{}: not a float32/float64 .npy: {e}", path.display()))?
             .mapv(|v| v as f32),
     };
@@ -100,14 +100,10 @@ fn read_features(path: &Path) -> Result<Set, String> {
 
 fn read_stats(path: &Path) -> Result<Set, String> {
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let mut npz =
-        NpzReader::new(std::fs::File::open(path).map_err(|e| err(&e))?).map_err(|e| err(&e))?;
-    let mu = npz
-        .by_name::<ndarray::OwnedRepr<f64>, Ix1>("mu")
-        .map_err(|e| err(&e))?;
-    let sigma = npz
-        .by_name::<ndarray::OwnedRepr<f64>, Ix2>("sigma")
-        .map_err(|e| err(&e))?;
+    let mut npz = crate::npy::Npz::open(path)?;
+    let mu = ndarray::Array1::<f64>::read_npy(npz.bytes("mu")?.as_slice()).map_err(|e| err(&e))?;
+    let sigma =
+        ndarray::Array2::<f64>::read_npy(npz.bytes("sigma")?.as_slice()).map_err(|e| err(&e))?;
     Ok(Set::Stats {
         mu: mu.to_vec(),
         sigma: sigma.iter().copied().collect(),

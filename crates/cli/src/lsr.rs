@@ -152,10 +152,10 @@ fn upscale<B: NnBackend>(a: UpscaleArgs, device: &B::Device) -> Result<String, C
 }
 
 fn read_latent(path: &std::path::Path) -> Result<(Vec<f32>, Vec<usize>), String> {
-    let open = || File::open(path).map_err(|e| format!("reading {}: {e}", path.display()));
-    let a: ArrayD<f32> = match ArrayD::<f32>::read_npy(open()?) {
+    let bytes = crate::npy::read(path)?;
+    let a: ArrayD<f32> = match ArrayD::<f32>::read_npy(bytes.as_slice()) {
         Ok(a) => a,
-        Err(_) => ArrayD::<f64>::read_npy(open()?)
+        Err(_) => ArrayD::<f64>::read_npy(bytes.as_slice())
             .map_err(|e| {
                 format!(
                     "{}: expected a float32 or float64 .npy ({e})",

@@ -17,6 +17,7 @@ mod fid;
 mod generate;
 mod lsr;
 mod metrics;
+mod npy;
 mod schedule;
 #[cfg(feature = "ndarray")]
 mod wavelet;

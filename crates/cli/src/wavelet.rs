@@ -12,7 +12,7 @@ use std::path::Path;
 use burn::backend::NdArray;
 use burn::tensor::{DType, Tensor, TensorData};
 use ndarray::{ArrayD, IxDyn};
-use ndarray_npy::{NpzReader, NpzWriter, ReadNpyExt};
+use ndarray_npy::{NpzWriter, ReadNpyExt};
 use ultrares::wavelet::{Decomposition2, Details2, Mode, Wavelet, wavedec2, waverec2};
 
 type Cpu = NdArray<f64>;
@@ -24,11 +24,11 @@ struct Array {
 }
 
 fn read_npy(path: &Path) -> Result<Array, String> {
-    let open = || File::open(path).map_err(|e| format!("reading {}: {e}", path.display()));
-    if let Ok(data) = ArrayD::<f64>::read_npy(open()?) {
+    let bytes = crate::npy::read(path)?;
+    if let Ok(data) = ArrayD::<f64>::read_npy(bytes.as_slice()) {
         return Ok(Array { data, f32: false });
     }
-    ArrayD::<f32>::read_npy(open()?)
+    ArrayD::<f32>::read_npy(bytes.as_slice())
         .map(|a| Array {
             data: a.mapv(f64::from),
             f32: true,
@@ -119,20 +119,18 @@ pub fn dwt(
 /// `ultrares idwt`.
 pub fn idwt(input: &Path, output: &Path, wavelet: &str, mode: &str) -> Result<String, String> {
     let (w, mode) = parse(wavelet, mode)?;
-    let file = File::open(input).map_err(|e| format!("reading {}: {e}", input.display()))?;
-    let mut npz =
-        NpzReader::new(file).map_err(|e| format!("{}: not an .npz file ({e})", input.display()))?;
-    let names = npz.names().map_err(|e| e.to_string())?;
+    let mut npz = crate::npy::Npz::open(input)?;
+    let names: Vec<String> = npz
+        .names()
+        .into_iter()
+        .map(|n| n.trim_end_matches(".npy").to_string())
+        .collect();
     let mut get = |key: &str| -> Result<Array, String> {
-        let name = names
-            .iter()
-            .find(|n| n.as_str() == key || n.as_str() == format!("{key}.npy"))
-            .ok_or_else(|| format!("{}: missing array {key:?}", input.display()))?
-            .clone();
-        if let Ok(data) = npz.by_name::<ndarray::OwnedRepr<f64>, IxDyn>(&name) {
+        let bytes = npz.bytes(key)?;
+        if let Ok(data) = ArrayD::<f64>::read_npy(bytes.as_slice()) {
             return Ok(Array { data, f32: false });
         }
-        npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(&name)
+        ArrayD::<f32>::read_npy(bytes.as_slice())
             .map(|a| Array {
                 data: a.mapv(f64::from),
                 f32: true,

@@ -14,6 +14,7 @@ use burn::prelude::*;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::attention::{DEFAULT_MAX_SCORES, attention_chunked};
+#[cfg(any(feature = "ndarray", feature = "flex"))]
 use crate::conv::GEMM_BAND_ELEMENTS;
 
 /// Backends with a choice of convolution and attention implementation (see the module docs).

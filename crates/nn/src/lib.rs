@@ -29,6 +29,7 @@ pub mod conv;
 pub mod embedding;
 mod group_norm;
 mod layer_norm;
+pub mod npy;
 pub mod ops;
 mod rms_norm;
 pub mod sample;
