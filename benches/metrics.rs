@@ -1,6 +1,8 @@
 //! Diffusion-4K's GLCM Score of one 2048² image (1024 patches × 16 GLCMs of 64 levels), FID
 //! statistics and Fréchet distance of 10,000 × 2048 features, KID with 100 subsets of 1000, and
-//! the Compression Ratio (q95 JPEG) of a 4096² image. Run with `cargo bench --bench metrics`;
+//! the Compression Ratio (q95 JPEG) of a 4096² image, and pytorch-fid's InceptionV3 features of
+//! one 299² image on burn-ndarray (default-initialised weights: the cost does not depend on
+//! them). Run with `cargo bench --bench metrics`;
 //! the reference is `tools/bench/metrics_reference.py` (eval.py, pytorch-fid, clean-fid, Pillow).
 
 use std::hint::black_box;
@@ -91,5 +93,19 @@ fn jpeg(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, glcm, frechet, jpeg);
+fn inception(c: &mut Criterion) {
+    use burn::tensor::{Distribution, Tensor};
+    type B = burn::backend::NdArray<f32>;
+    let device = Default::default();
+    let model = ultrares::metrics::InceptionV3Config::new().init::<B>(&device);
+    let x = Tensor::<B, 4>::random([1, 3, 299, 299], Distribution::Uniform(0.0, 1.0), &device);
+    let mut g = c.benchmark_group("inception");
+    g.sample_size(10);
+    g.bench_function("features_1x299x299", |b| {
+        b.iter(|| black_box(model.features(x.clone()).unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, glcm, frechet, jpeg, inception);
 criterion_main!(benches);

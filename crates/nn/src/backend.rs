@@ -75,36 +75,36 @@ impl<B: NnBackend> NnBackend for burn::backend::Autodiff<B> {
 
 #[cfg(feature = "cubecl")]
 mod cube_impl {
-    use burn::prelude::*;
-    use burn::tensor::ops::AttentionModuleOptions;
-    use burn_cubecl::element::BoolElement;
-    use burn_cubecl::{CubeBackend, CubeRuntime, FloatElement, IntElement};
+    use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
-    impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> super::NnBackend
-        for CubeBackend<R, F, I, BT>
+    /// `NnBackend` with Burn's fused attention (`burn::tensor::module::attention`: CubeCL's
+    /// flash kernels, autotuned) and the native convolution.
+    macro_rules! fused_attention {
+        () => {
+            fn nn_attention(
+                q: burn::prelude::Tensor<Self, 4>,
+                k: burn::prelude::Tensor<Self, 4>,
+                v: burn::prelude::Tensor<Self, 4>,
+                mask: Option<burn::prelude::Tensor<Self, 4, burn::prelude::Bool>>,
+                bias: Option<burn::prelude::Tensor<Self, 4>>,
+                options: burn::tensor::ops::AttentionModuleOptions,
+            ) -> burn::prelude::Tensor<Self, 4> {
+                burn::tensor::module::attention(q, k, v, mask, bias, options)
+            }
+        };
+    }
+
+    impl<R, F, I, BT> super::NnBackend for CubeBackend<R, F, I, BT>
+    where
+        R: CubeRuntime,
+        F: FloatElement,
+        I: IntElement,
+        BT: BoolElement,
     {
-        fn nn_attention(
-            q: Tensor<Self, 4>,
-            k: Tensor<Self, 4>,
-            v: Tensor<Self, 4>,
-            mask: Option<Tensor<Self, 4, Bool>>,
-            bias: Option<Tensor<Self, 4>>,
-            options: AttentionModuleOptions,
-        ) -> Tensor<Self, 4> {
-            burn::tensor::module::attention(q, k, v, mask, bias, options)
-        }
+        fused_attention!();
     }
 
     impl<B: burn_fusion::FusionBackend> super::NnBackend for burn_fusion::Fusion<B> {
-        fn nn_attention(
-            q: Tensor<Self, 4>,
-            k: Tensor<Self, 4>,
-            v: Tensor<Self, 4>,
-            mask: Option<Tensor<Self, 4, Bool>>,
-            bias: Option<Tensor<Self, 4>>,
-            options: AttentionModuleOptions,
-        ) -> Tensor<Self, 4> {
-            burn::tensor::module::attention(q, k, v, mask, bias, options)
-        }
+        fused_attention!();
     }
 }
