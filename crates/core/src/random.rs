@@ -51,7 +51,7 @@ pub trait Randomness {
 }
 
 /// Draws from one `u64` seed: the k-th Gaussian draw of a run is
-/// [`ultrares_core::noise::gaussian_vec`] with seed `seed + k` (k = 0, 1, … in call order), and
+/// [`crate::noise::gaussian_vec`] with seed `seed + k` (k = 0, 1, … in call order), and
 /// the integers and uniforms come from a ChaCha8 stream keyed with `seed` on stream `u64::MAX`
 /// (integers without modulo bias, uniforms as the top 53 bits of one word). The same seed and configuration give the same run on every backend.
 #[derive(Debug, Clone)]

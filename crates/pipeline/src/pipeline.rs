@@ -55,7 +55,7 @@ pub struct HighResPipeline<'a, B: Backend, D, C, U, S> {
     pub denoiser: &'a D,
     /// The VAE.
     pub codec: &'a C,
-    /// LSRNA's latent upsampler (LSR); DemoFusion always uses [`BicubicUpsampler`].
+    /// LSRNA's latent upsampler (LSR); DemoFusion always uses [`crate::BicubicUpsampler`].
     pub upsampler: &'a U,
     /// The scheduler.
     pub scheduler: S,
