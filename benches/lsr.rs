@@ -33,7 +33,7 @@ fn bench_lsr(c: &mut Criterion) {
     });
     let weights = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/assets/liif/edsr-baseline-liif.safetensors"
+        "/crates/lsr/assets/liif/edsr-baseline-liif.safetensors"
     );
     let mut liif = Liif::<B>::from_checkpoint(weights, &device).expect("weights");
     liif.chunk = 4096;

@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let n = if case == "liif128" { 128 } else { 512 };
             let weights = concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/assets/liif/edsr-baseline-liif.safetensors"
+                "/crates/lsr/assets/liif/edsr-baseline-liif.safetensors"
             );
             let mut liif = Liif::<B>::from_checkpoint(weights, &device)?;
             liif.chunk = chunk.unwrap_or(liif.chunk);

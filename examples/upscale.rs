@@ -1,5 +1,5 @@
-//! Upscale a photograph with LIIF (EDSR-baseline, the real pretrained weights bundled in
-//! `assets/liif/`), beside Pillow-exact bicubic, with Canny edge maps and 4K-detail metrics.
+//! Upscale a photograph with LIIF (EDSR-baseline, the real pretrained weights compiled into
+//! `ultrares-lsr`), beside Pillow-exact bicubic, with Canny edge maps and 4K-detail metrics.
 //!
 //! ```text
 //! cargo run --release --example upscale                 # the bundled demo (see below)
@@ -10,8 +10,15 @@
 //! filter and brought back to 512² by LIIF and by bicubic; both are scored against the original
 //! (PSNR) and with Diffusion-4K's GLCM Score and Compression Ratio. Everything is written to
 //! `out/`: the input, both upscales and their Canny edge maps (OpenCV-exact, thresholds 100/200).
-//! With an input file, it is upscaled by `--scale` (default 4) or to `--size`, and the result is
-//! written to `--out` (default `out/<name>_liif.png`) with the same baseline, edges and metrics.
+//! With an input file, it is upscaled by `--scale` (default 4) or to `--size HxW` (height first,
+//! as the CLI), and the result is written to `--out` (default `out/<name>_liif.png`); the
+//! bicubic baseline and the edge maps go beside it (`<out>_bicubic.png`, `<out>_canny.png`, …).
+//!
+//! How to read the table: PSNR (dB) compares each upscale with the original photograph (the demo
+//! only; higher = closer). GLCM Score (Diffusion-4K's texture-richness metric: mean entropy of
+//! 64² patches' gray-level co-occurrence) and Compression Ratio (raw RGB bytes / JPEG q95 bytes)
+//! need no reference: a higher GLCM Score and a *lower* Compression Ratio mean more fine detail;
+//! blurry upscales score a low GLCM Score and compress well (high ratio).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -28,13 +35,21 @@ use ultrares::rna::canny::{CannyConfig, canny};
 
 type B = NdArray<f32>;
 
-const WEIGHTS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/assets/liif/edsr-baseline-liif.safetensors"
-);
 const PHOTO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/images/astronaut.png");
 
 type Error = Box<dyn std::error::Error>;
+
+/// Why the example stops: `--help` (exit 0), or an error (one `error:` line, exit 2).
+enum Stop {
+    Help,
+    Error(Error),
+}
+
+impl<E: Into<Error>> From<E> for Stop {
+    fn from(e: E) -> Self {
+        Self::Error(e.into())
+    }
+}
 
 struct Args {
     input: Option<PathBuf>,
@@ -44,10 +59,10 @@ struct Args {
 }
 
 fn usage() -> String {
-    "usage: upscale [INPUT [--scale S | --size HxW] [--out PATH]]".into()
+    "usage: upscale [INPUT [--scale S | --size HxW] [--out PATH.png]]".into()
 }
 
-fn parse_args() -> Result<Args, Error> {
+fn parse_args() -> Result<Args, Stop> {
     let mut a = Args {
         input: None,
         scale: None,
@@ -61,17 +76,29 @@ fn parse_args() -> Result<Args, Error> {
                 .ok_or_else(|| format!("{arg} needs a value; {}", usage()))
         };
         match arg.as_str() {
-            "--scale" => a.scale = Some(value()?.parse().map_err(|e| format!("--scale: {e}"))?),
+            "--scale" => {
+                let v = value()?;
+                a.scale = Some(
+                    v.parse()
+                        .map_err(|_| format!("--scale: expected a number ≥ 1, got {v:?}"))?,
+                );
+            }
             "--size" => {
                 let v = value()?;
-                // HxW, as the CLI.
-                let (h, w) = v
-                    .split_once(['x', 'X'])
-                    .ok_or_else(|| format!("--size HxW, got {v:?}"))?;
-                a.size = Some([w.parse()?, h.parse()?]);
+                // HxW, as the CLI; stored as [W, H] for the image crate.
+                let bad = || format!("--size: expected HxW with positive integers, got {v:?}");
+                let (h, w) = v.split_once(['x', 'X']).ok_or_else(bad)?;
+                let p = |s: &str| {
+                    s.trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(bad)
+                };
+                a.size = Some([p(w)?, p(h)?]);
             }
             "--out" => a.out = Some(value()?.into()),
-            "-h" | "--help" => return Err(usage().into()),
+            "-h" | "--help" => return Err(Stop::Help),
             s if s.starts_with('-') => {
                 return Err(format!("unknown option {s}; {}", usage()).into());
             }
@@ -111,11 +138,24 @@ fn liif_upscale(model: &Liif<B>, img: &RgbImage, w: u32, h: u32) -> Result<RgbIm
         .ok_or_else(|| "no output image".into())
 }
 
-fn main() -> Result<(), Error> {
-    let args = parse_args()?;
+fn main() -> std::process::ExitCode {
+    match parse_args().and_then(|a| run(a).map_err(Stop::Error)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(Stop::Help) => {
+            println!("{}", usage());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(Stop::Error(e)) => {
+            eprintln!("error: {}", e.to_string().replace('\n', " "));
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), Error> {
     let device = Default::default();
     let t = Instant::now();
-    let mut model = Liif::<B>::from_checkpoint(WEIGHTS, &device)?;
+    let mut model = Liif::<B>::edsr_baseline_pretrained(&device)?;
     model.chunk = 4096; // cache-sized query chunks on the CPU (LIIF's demo uses 30,000)
     println!(
         "loaded LIIF EDSR-baseline in {:.2} s",
@@ -148,16 +188,41 @@ fn main() -> Result<(), Error> {
             [ow as u32, oh as u32]
         }
     };
-    let out_dir = Path::new("out");
-    std::fs::create_dir_all(out_dir)?;
-    let liif_path = args
-        .out
-        .clone()
-        .unwrap_or_else(|| out_dir.join(format!("{name}_liif.png")));
+    // Without --out everything goes to out/; with it, the extras go beside the given file.
+    let (liif_path, extra) = match &args.out {
+        Some(p) => {
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !dir.is_dir() {
+                return Err(format!(
+                    "--out {}: folder {} does not exist",
+                    p.display(),
+                    dir.display()
+                )
+                .into());
+            }
+            let stem = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("out")
+                .to_string();
+            (p.clone(), dir.join(stem))
+        }
+        None => {
+            std::fs::create_dir_all("out")?;
+            (
+                Path::new("out").join(format!("{name}_liif.png")),
+                Path::new("out").join(&name),
+            )
+        }
+    };
+    let extra_path = |tag: &str| PathBuf::from(format!("{}_{tag}.png", extra.display()));
     if truth.is_some() {
-        save_image(&input, out_dir.join(format!("{name}_input_{w}x{h}.png")))?;
+        save_image(&input, extra_path(&format!("input_{h}x{w}")))?;
     }
-    println!("{name}: {w}×{h} → {ow}×{oh}");
+    println!("{name}: {h}×{w} → {oh}×{ow} (H×W)");
 
     let t = Instant::now();
     let up = liif_upscale(&model, &input, ow, oh)?;
@@ -166,11 +231,11 @@ fn main() -> Result<(), Error> {
     let bicubic = resize_pil(&input, ow, oh, PilFilter::Bicubic)?;
     let t_bicubic = t.elapsed().as_secs_f64();
     save_image(&up, &liif_path)?;
-    save_image(&bicubic, out_dir.join(format!("{name}_bicubic.png")))?;
+    save_image(&bicubic, extra_path("bicubic"))?;
     let edges = CannyConfig::new(100.0, 200.0);
     for (tag, img) in [("liif", &up), ("bicubic", &bicubic)] {
         let e = canny(&rgb8_to_gray8(img), &edges)?;
-        save_image(&e, out_dir.join(format!("{name}_{tag}_canny.png")))?;
+        save_image(&e, extra_path(&format!("{tag}_canny")))?;
     }
 
     let glcm = GlcmScoreConfig {
@@ -178,14 +243,21 @@ fn main() -> Result<(), Error> {
         ..GlcmScoreConfig::default()
     };
     let jpeg = JpegConfig::default();
-    println!("\n| method | time | PSNR (dB) | GLCM Score | Compression Ratio |");
+    println!(
+        "\nPSNR: against the original photograph (demo only), higher = closer. GLCM Score \
+         (Diffusion-4K, texture entropy of 64² patches): higher = more fine detail. Compression \
+         Ratio (raw RGB / JPEG q95 bytes): lower = more fine detail."
+    );
+    println!("\n| method | time | PSNR (dB) ↑ | GLCM Score ↑ | Compression Ratio ↓ |");
     println!("|---|---|---|---|---|");
     for (tag, img, secs) in [
         ("LIIF (EDSR-baseline)", &up, t_liif),
         ("bicubic (Pillow)", &bicubic, t_bicubic),
     ] {
+        // PSNR needs the original at the same size (the demo without --size).
         let p = truth
             .as_ref()
+            .filter(|t| t.dimensions() == img.dimensions())
             .map_or("–".to_string(), |t| format!("{:.2}", psnr(img, t)));
         let g = glcm_score(img, &glcm).map_or_else(|e| format!("({e})"), |v| format!("{v:.4}"));
         let c = compression_ratio([img], &jpeg)
@@ -193,9 +265,9 @@ fn main() -> Result<(), Error> {
         println!("| {tag} | {secs:.2} s | {p} | {g} | {c} |");
     }
     println!(
-        "\nwrote {} and the bicubic baseline and Canny edges to {}/",
+        "\nwrote {}, and beside it the bicubic baseline and the Canny edge maps ({}_*.png)",
         liif_path.display(),
-        out_dir.display()
+        extra.display()
     );
     Ok(())
 }

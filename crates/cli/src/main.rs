@@ -18,6 +18,7 @@ mod generate;
 mod lsr;
 mod metrics;
 mod npy;
+mod output;
 mod schedule;
 #[cfg(feature = "ndarray")]
 mod wavelet;
@@ -66,7 +67,8 @@ enum Command {
     RnaMap {
         /// The decoded reference image (PNG or JPEG).
         reference: PathBuf,
-        /// Target latent size, `HxW` (e.g. 512x512 for a 4096² SDXL image).
+        /// Target latent size `HxW`, height first as every size in ultrares (e.g. 512x512 for a
+        /// 4096² SDXL image, 270x480 for a 2160×3840 one).
         #[arg(long, value_parser = parse_size)]
         latent_size: [usize; 2],
         /// Output `.npy` file.
@@ -114,7 +116,8 @@ enum Command {
     #[cfg(feature = "ndarray")]
     Lsr(lsr::LsrArgs),
     /// 2-D wavelet decomposition of a .npy array (rank 2-4, last two axes) into an .npz with
-    /// keys a, h1, v1, d1, ... (level 1 finest); equal to `pywt.wavedec2`.
+    /// keys a, h1, v1, d1, ... (level 1 finest); equal to `pywt.wavedec2`. The .npz also records
+    /// wavelet, mode, level and shape, which `idwt` uses.
     Dwt {
         /// Input `.npy` (float32 or float64).
         input: PathBuf,
@@ -135,18 +138,19 @@ enum Command {
         json: bool,
     },
     /// Inverse of `dwt`: reads an .npz (a, h1, v1, d1, ...) and writes the .npy; equal to
-    /// `pywt.waverec2`.
+    /// `pywt.waverec2`, cropped to the shape `dwt` recorded.
     Idwt {
         /// Input `.npz`.
         input: PathBuf,
         /// Output `.npy`.
         output: PathBuf,
-        /// Wavelet used for the decomposition.
-        #[arg(long, default_value = "haar")]
-        wavelet: String,
-        /// Signal extension used for the decomposition.
-        #[arg(long, default_value = "symmetric")]
-        mode: String,
+        /// Wavelet used for the decomposition. Default: the one `dwt` recorded in the file
+        /// (required for an `.npz` that records none); a contradicting value is an error.
+        #[arg(long)]
+        wavelet: Option<String>,
+        /// Signal extension used for the decomposition. Default and checks as --wavelet.
+        #[arg(long)]
+        mode: Option<String>,
         /// Print a JSON summary.
         #[arg(long)]
         json: bool,
@@ -164,13 +168,13 @@ enum Preset {
 fn parse_size(s: &str) -> Result<[usize; 2], String> {
     let (h, w) = s
         .split_once(['x', 'X'])
-        .ok_or_else(|| format!("expected HxW, got {s:?}"))?;
+        .ok_or_else(|| format!("expected HxW (height first), got {s:?}"))?;
     let p = |v: &str| {
         v.trim()
             .parse::<usize>()
             .ok()
             .filter(|&n| n > 0)
-            .ok_or_else(|| format!("expected HxW with positive integers, got {s:?}"))
+            .ok_or_else(|| format!("expected HxW (height first) with positive integers, got {s:?}"))
     };
     Ok([p(h)?, p(w)?])
 }
@@ -248,7 +252,7 @@ fn run(command: Command) -> Result<(), CliError> {
             mode,
             json,
         } => {
-            let summary = wavelet::idwt(&input, &output, &wavelet, &mode)?;
+            let summary = wavelet::idwt(&input, &output, wavelet.as_deref(), mode.as_deref())?;
             if json {
                 println!("{summary}");
             }
@@ -268,12 +272,14 @@ fn run(command: Command) -> Result<(), CliError> {
             l2,
             aperture,
         } => {
+            let out = output::Output::new(&output, "output", &["png"])?;
             let gray = read_gray8(&input).map_err(|e| e.to_string())?;
             let cfg = CannyConfig::new(low, high)
                 .with_l2_gradient(l2)
                 .with_aperture(aperture);
             let edges = canny(&gray, &cfg).map_err(|e| e.to_string())?;
-            save_image(&edges, &output).map_err(|e| CliError::Failure(e.to_string()))?;
+            save_image(&edges, out.tmp()).map_err(|e| CliError::Failure(e.to_string()))?;
+            out.commit()?;
         }
         Command::RnaMap {
             reference,
@@ -285,6 +291,7 @@ fn run(command: Command) -> Result<(), CliError> {
             json,
         } => {
             let t = Instant::now();
+            let out = output::Output::new(&output, "output", &["npy"])?;
             let mut cfg = match preset {
                 Preset::Demofusion => RegionNoiseConfig::demofusion(),
                 Preset::Pixelsmith => RegionNoiseConfig::pixelsmith(),
@@ -300,8 +307,9 @@ fn run(command: Command) -> Result<(), CliError> {
             );
             let arr =
                 ndarray::Array2::from_shape_vec(latent_size, map).map_err(|e| e.to_string())?;
-            ndarray_npy::write_npy(&output, &arr)
+            ndarray_npy::write_npy(out.tmp(), &arr)
                 .map_err(|e| CliError::Failure(format!("writing {}: {e}", output.display())))?;
+            out.commit()?;
             if json {
                 println!(
                     "{}",
@@ -349,6 +357,49 @@ fn info(json: bool) -> String {
     s
 }
 
+/// A clap error on two lines: clap's message with its list of missing or wrong arguments on one
+/// line, then the usage line. A negative number given to an option (`--scale -2`), which clap
+/// reads as an unknown flag, is reported as a bad value of that option.
+fn usage_error(e: &clap::Error, argv: &[String]) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let text = e.to_string();
+    let usage = text
+        .lines()
+        .find(|l| l.starts_with("Usage:"))
+        .map(str::trim)
+        .unwrap_or("Usage: ultrares <COMMAND>");
+    let help = match argv.get(1).filter(|a| !a.starts_with('-')) {
+        Some(sub) if e.kind() != ErrorKind::InvalidSubcommand => format!("ultrares {sub} --help"),
+        _ => "ultrares --help".to_string(),
+    };
+    let invalid = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let first = match invalid {
+        Some(v) if e.kind() == ErrorKind::UnknownArgument && v.parse::<f64>().is_ok() => {
+            let option = argv
+                .iter()
+                .position(|a| a == v)
+                .and_then(|i| i.checked_sub(1))
+                .map(|i| argv[i].as_str())
+                .filter(|o| o.starts_with("--"));
+            match option {
+                Some(o) => format!(
+                    "error: invalid value '{v}' for '{o}': negative values are not accepted"
+                ),
+                None => format!("error: unexpected negative number '{v}'"),
+            }
+        }
+        _ => {
+            // The first paragraph ("error: …" and its indented list), on one line.
+            let para = text.split("\n\n").next().unwrap_or("error: bad arguments");
+            para.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    };
+    format!("{first}\n{usage} (see `{help}`)")
+}
+
 // Burn's CPU backend allocates a buffer per tensor op; glibc maps and zeroes every buffer above
 // 32 MiB afresh, which cost up to half the time of a VAE decode. mimalloc reuses them.
 #[global_allocator]
@@ -363,12 +414,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let msg = e.to_string();
-            let line = msg
-                .lines()
-                .find(|l| l.starts_with("error:"))
-                .unwrap_or("error: a subcommand is required");
-            eprintln!("{line} (see `ultrares --help`)");
+            eprintln!("{}", usage_error(&e, &std::env::args().collect::<Vec<_>>()));
             return ExitCode::from(2);
         }
     };

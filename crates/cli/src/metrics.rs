@@ -59,13 +59,29 @@ impl<T> Scored<T> {
     }
 }
 
+/// Why a file could not be scored.
+pub enum FileError {
+    /// This file is bad (unreadable, not an image): `--skip-bad` can skip it.
+    Bad(String),
+    /// The options do not fit the file (every similar file would fail the same way): the
+    /// message says which option to change, and the run stops even with `--skip-bad`.
+    Options(String),
+}
+
+impl From<String> for FileError {
+    fn from(m: String) -> Self {
+        Self::Bad(m)
+    }
+}
+
 /// Runs `f` on every file with a progress bar on stderr (when more than one). A failing file
-/// stops the run with its name, unless `skip_bad`: then it is reported and skipped.
+/// stops the run with its name, unless `skip_bad` and the file itself is bad
+/// ([`FileError::Bad`]): then it is reported and skipped.
 pub fn for_each_file<T>(
     files: &[PathBuf],
     skip_bad: bool,
     label: &str,
-    mut f: impl FnMut(usize, &Path) -> Result<T, String>,
+    mut f: impl FnMut(usize, &Path) -> Result<T, FileError>,
 ) -> Result<Scored<T>, String> {
     let bar = if files.len() > 1 {
         let bar = ProgressBar::new(files.len() as u64);
@@ -86,11 +102,15 @@ pub fn for_each_file<T>(
     for (i, file) in files.iter().enumerate() {
         match f(i, file) {
             Ok(v) => out.ok.push((file.clone(), v)),
-            Err(e) if skip_bad => {
+            Err(FileError::Options(e)) => {
+                bar.abandon();
+                return Err(format!("{}: {e}", file.display()));
+            }
+            Err(FileError::Bad(e)) if skip_bad => {
                 bar.suspend(|| eprintln!("skipping {}: {e}", file.display()));
                 out.skipped.push((file.clone(), e));
             }
-            Err(e) => {
+            Err(FileError::Bad(e)) => {
                 bar.abandon();
                 return Err(format!(
                     "{}: {e} (use --skip-bad to score the rest)",
@@ -113,10 +133,11 @@ pub struct Args {
     /// Image files or folders (every file in a folder is scored, as eval.py does).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Evaluated top-left square (eval.py --size); 0 tiles the whole image.
+    /// Evaluated top-left square (eval.py --size, for its 2048² and larger images); 0 tiles
+    /// the whole image instead (needed for images smaller than --size).
     #[arg(long, default_value_t = 2048)]
     size: usize,
-    /// Patch side (eval.py --patch_size).
+    /// Patch side (eval.py --patch_size), ≥ 1.
     #[arg(long, default_value_t = 64)]
     patch: usize,
     /// entropy (the GLCM Score), or a graycoprops property: contrast, dissimilarity,
@@ -143,10 +164,34 @@ pub fn run(args: Args) -> Result<String, String> {
         score,
         ..Default::default()
     };
+    if args.patch == 0 {
+        return Err("--patch must be ≥ 1 (eval.py's --patch_size; default 64)".into());
+    }
+    if args.size > 0 && args.size < args.patch {
+        return Err(format!(
+            "--size {} is smaller than --patch {}: no patch fits (use --size 0 to tile whole images)",
+            args.size, args.patch
+        ));
+    }
     let files = collect_files(&args.inputs)?;
     let scored = for_each_file(&files, args.skip_bad, "GLCM Score", |_, f| {
         let img = read_rgb8(f).map_err(|e| e.to_string())?;
-        glcm_score(&img, &cfg).map_err(|e| e.to_string())
+        let (w, h) = img.dimensions();
+        let side = w.min(h) as usize;
+        if args.size > 0 && side < args.size {
+            return Err(FileError::Options(format!(
+                "{h}×{w} (H×W) is smaller than the {0}² square that --size {0} evaluates (eval.py's default, for 2048² and larger images): use --size 0 to tile the whole image, or --size {1} or less",
+                args.size,
+                side / args.patch * args.patch
+            )));
+        }
+        if side < args.patch {
+            return Err(FileError::Options(format!(
+                "{h}×{w} (H×W) is smaller than one --patch {} patch",
+                args.patch
+            )));
+        }
+        glcm_score(&img, &cfg).map_err(|e| FileError::Bad(e.to_string()))
     })?;
     let mean = scored.ok.iter().map(|(_, s)| s).sum::<f64>() / scored.ok.len() as f64;
     if args.json {
@@ -212,12 +257,12 @@ pub fn run_compression_ratio(args: CrArgs) -> Result<String, String> {
     let mut cr = CompressionRatio::new();
     let scored = for_each_file(&files, args.skip_bad, "Compression Ratio", |_, f| {
         if args.on_disk {
-            cr.add_file(f).map_err(|e| e.to_string())
+            cr.add_file(f).map_err(|e| FileError::Bad(e.to_string()))
         } else {
             let img = read_rgb8(f).map_err(|e| e.to_string())?;
             cr.add_image(&img, &cfg)
                 .map(|n| n as u64)
-                .map_err(|e| e.to_string())
+                .map_err(|e| FileError::Bad(e.to_string()))
         }
     })?;
     let ratio = cr.ratio().map_err(|e| e.to_string())?;
@@ -225,17 +270,30 @@ pub fn run_compression_ratio(args: CrArgs) -> Result<String, String> {
         let per: Vec<_> = scored
             .ok
             .iter()
-            .map(|(f, n)| serde_json::json!({"file": f.display().to_string(), "jpeg_bytes": n}))
+            .map(|(f, n)| {
+                let key = if args.on_disk {
+                    "file_bytes"
+                } else {
+                    "jpeg_bytes"
+                };
+                serde_json::json!({"file": f.display().to_string(), key: n})
+            })
             .collect();
         return Ok(
             serde_json::json!({"compression_ratio": ratio, "raw_bytes": cr.raw_bytes,
-            "jpeg_bytes": cr.jpeg_bytes, "images": per, "on_disk": args.on_disk,
+            (if args.on_disk { "file_bytes" } else { "jpeg_bytes" }): cr.jpeg_bytes,
+            "images": per, "on_disk": args.on_disk,
             "quality": args.quality, "skipped": scored.skipped_json()})
             .to_string(),
         );
     }
+    let denominator = if args.on_disk {
+        "bytes on disk"
+    } else {
+        "JPEG bytes"
+    };
     Ok(format!(
-        "Compression Ratio: {ratio:.4} over {} image(s) ({} raw / {} JPEG bytes){}",
+        "Compression Ratio: {ratio:.4} over {} image(s) ({} raw RGB bytes / {} {denominator}){}",
         cr.count,
         cr.raw_bytes,
         cr.jpeg_bytes,

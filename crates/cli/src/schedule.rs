@@ -43,7 +43,7 @@ pub struct Args {
     /// Flux: image tokens, (H/16)·(W/16) (4096 for 1024²).
     #[arg(long, default_value_t = 4096)]
     image_seq_len: usize,
-    /// DPM-Solver: Karras sigmas.
+    /// Karras sigmas (DPM-Solver only; an error with other schedulers).
     #[arg(long)]
     karras: bool,
     /// Print JSON.
@@ -75,6 +75,18 @@ pub fn run(args: Args) -> Result<String, String> {
         _ => Kind::Ddim,
     });
     cfg.use_karras_sigmas |= args.karras;
+    if cfg.use_karras_sigmas && !matches!(kind, Kind::DpmSolver) {
+        let from = if args.karras {
+            "--karras".to_string()
+        } else {
+            "use_karras_sigmas = true in the config".to_string()
+        };
+        return Err(format!(
+            "{from}: Karras sigmas are implemented for --scheduler dpm-solver only, not {}",
+            clap::ValueEnum::to_possible_value(&kind)
+                .map_or_else(String::new, |v| v.get_name().to_string())
+        ));
+    }
     let sig = |s: &dyn Schedule| {
         (
             s.timesteps().to_vec(),

@@ -305,6 +305,22 @@ fn open(path: &Path) -> Result<image::DynamicImage> {
         .map_err(image_err(path))
 }
 
+/// The `[H, W]` of an image file, from its header (nothing is decoded): lets a program check a
+/// request before the work.
+///
+/// # Errors
+/// [`Error::Image`] when the file cannot be opened or is not an image.
+pub fn image_size(path: impl AsRef<Path>) -> Result<[usize; 2]> {
+    let path = path.as_ref();
+    let (w, h) = image::ImageReader::open(path)
+        .map_err(|e| image_err(path)(image::ImageError::IoError(e)))?
+        .with_guessed_format()
+        .map_err(|e| image_err(path)(image::ImageError::IoError(e)))?
+        .into_dimensions()
+        .map_err(image_err(path))?;
+    Ok([h as usize, w as usize])
+}
+
 /// Reads a PNG or JPEG file as RGB8. For 8-bit files this equals Pillow's
 /// `Image.open(p).convert("RGB")` (gray replicated, alpha dropped; PNG bit-exact, JPEG within a
 /// few levels, see the tests). 16-bit samples are scaled to 8 bits (`v / 257`, rounded), where

@@ -8,8 +8,8 @@
 //!   manifold at any scale in one call, as a residual over bicubic upsampling
 //!   ([`LiifConfig::lsrna_sdxl`]; implements [`ultrares_core::LatentUpsampler`]);
 //! * **LIIF** with its EDSR-baseline encoder (Chen et al., CVPR 2021; `yinboc/liif`), whose real
-//!   pretrained weights ship in `assets/liif/` of the workspace ([`LiifConfig::edsr_baseline`],
-//!   [`Liif::upscale`]).
+//!   pretrained weights are compiled into this crate ([`Liif::edsr_baseline_pretrained`],
+//!   [`LiifConfig::edsr_baseline`], [`Liif::upscale`]).
 //!
 //! Checkpoints load from the official `torch.save` layout (`{'model': {'name', 'args', 'sd'}}`)
 //! or safetensors ([`StateDict`], [`Liif::from_checkpoint`]); every missing, unexpected or
@@ -20,7 +20,7 @@
 //! use ultrares_lsr::Liif;
 //!
 //! let device = Default::default();
-//! let model = Liif::<NdArray>::from_checkpoint("assets/liif/edsr-baseline-liif.safetensors", &device)?;
+//! let model = Liif::<NdArray>::edsr_baseline_pretrained(&device)?; // or Liif::from_checkpoint(path, &device)
 //! let image = burn::tensor::Tensor::zeros([1, 3, 64, 64], &device);
 //! let up = model.upscale(image, [256, 256])?; // [1, 3, 256, 256] in [0, 1]
 //! # Ok::<(), ultrares_lsr::Error>(())

