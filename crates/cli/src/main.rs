@@ -366,8 +366,7 @@ fn usage_error(e: &clap::Error, argv: &[String]) -> String {
     let usage = text
         .lines()
         .find(|l| l.starts_with("Usage:"))
-        .map(str::trim)
-        .unwrap_or("Usage: ultrares <COMMAND>");
+        .map(str::trim);
     let help = match argv.get(1).filter(|a| !a.starts_with('-')) {
         Some(sub) if e.kind() != ErrorKind::InvalidSubcommand => format!("ultrares {sub} --help"),
         _ => "ultrares --help".to_string(),
@@ -393,11 +392,18 @@ fn usage_error(e: &clap::Error, argv: &[String]) -> String {
         }
         _ => {
             // The first paragraph ("error: …" and its indented list), on one line.
-            let para = text.split("\n\n").next().unwrap_or("error: bad arguments");
-            para.split_whitespace().collect::<Vec<_>>().join(" ")
+            match text.split("\n\n").next() {
+                Some(p) if p.starts_with("error:") => {
+                    p.split_whitespace().collect::<Vec<_>>().join(" ")
+                }
+                _ => "error: a subcommand is required".to_string(),
+            }
         }
     };
-    format!("{first}\n{usage} (see `{help}`)")
+    match usage {
+        Some(u) => format!("{first}\n{u} (see `{help}`)"),
+        None => format!("{first} (see `{help}`)"),
+    }
 }
 
 // Burn's CPU backend allocates a buffer per tensor op; glibc maps and zeroes every buffer above
