@@ -34,7 +34,10 @@ fn refused(o: &Output, what: &str) -> String {
     assert_eq!(o.status.code(), Some(2), "{what}: {err}");
     assert!(err.starts_with("error: "), "{what}: {err}");
     assert!(err.trim_end().lines().count() <= 2, "{what}: {err}");
-    assert!(!err.contains(".."), "{what}: doubled period: {err}");
+    assert!(
+        !err.replace("/../", "/").contains(".."),
+        "{what}: doubled period: {err}"
+    );
     assert!(!err.contains(" { "), "{what}: Debug output: {err}");
     err
 }
@@ -93,7 +96,7 @@ fn negative_numbers_get_a_message_about_the_value() {
 fn idwt_uses_what_dwt_recorded_and_refuses_contradictions() {
     use ndarray::Array2;
     let dir = temp_dir("idwt");
-    let x = Array2::from_shape_fn((13, 10), |(i, j)| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+    let x = Array2::from_shape_fn((20, 17), |(i, j)| ((i * 7 + j * 3) % 11) as f64 - 5.0);
     let (xin, c, back) = (dir.join("x.npy"), dir.join("c.npz"), dir.join("r.npy"));
     ndarray_npy::write_npy(&xin, &x).unwrap();
     let s = |p: &Path| p.to_str().unwrap().to_string();
@@ -104,8 +107,8 @@ fn idwt_uses_what_dwt_recorded_and_refuses_contradictions() {
     let w: ndarray::Array1<u8> = npz.by_name("wavelet").unwrap();
     assert_eq!(w.to_vec(), b"db2");
     let shape: ndarray::Array1<i64> = npz.by_name("shape").unwrap();
-    assert_eq!(shape.to_vec(), [13, 10]);
-    // idwt with no options inverts exactly, at the input's shape (waverec2 gives 14 rows).
+    assert_eq!(shape.to_vec(), [20, 17]);
+    // idwt with no options inverts exactly, at the input's shape (waverec2 gives 18 columns).
     let o = ultrares(&["idwt", &s(&c), &s(&back), "--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r: Array2<f64> = ndarray_npy::read_npy(&back).unwrap();
@@ -397,7 +400,7 @@ fn metric_messages_lead_somewhere() {
     let o = ultrares(&[
         "fid",
         imgs.to_str().unwrap(),
-        good.to_str().unwrap(),
+        imgs.to_str().unwrap(),
         "--weights",
         &fixture("lsr/assets/liif/edsr-baseline-liif.safetensors"),
     ]);
