@@ -36,6 +36,7 @@ pub use ultrares_nn as nn;
 pub use ultrares_pipeline as pipeline;
 pub use ultrares_rna as rna;
 pub use ultrares_schedulers as schedulers;
+pub use ultrares_text as text;
 pub use ultrares_vae as vae;
 pub use ultrares_wavelet as wavelet;
 
@@ -64,6 +65,9 @@ pub enum Error {
     /// An error from `ultrares-schedulers` (configurations, step indices).
     #[error(transparent)]
     Schedulers(#[from] ultrares_schedulers::Error),
+    /// An error from `ultrares-text` (tokenizer files and configurations).
+    #[error(transparent)]
+    Text(#[from] ultrares_text::TextError),
     /// An error from `ultrares-vae` (configs, checkpoints, image/latent shapes, tiling).
     #[error(transparent)]
     Vae(#[from] ultrares_vae::Error),

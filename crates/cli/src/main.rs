@@ -20,6 +20,7 @@ mod metrics;
 mod npy;
 mod output;
 mod schedule;
+mod tokenize;
 #[cfg(feature = "ndarray")]
 mod wavelet;
 mod weights;
@@ -92,6 +93,9 @@ enum Command {
     /// A scheduler's inference schedule (timesteps, sigmas or alphas_cumprod), as diffusers
     /// computes it.
     Schedule(schedule::Args),
+    /// The token ids a CLIP text encoder receives (77 per prompt, padded and truncated as
+    /// diffusers does), with transformers' exact CLIP tokenizer.
+    Tokenize(tokenize::Args),
     /// List a checkpoint's tensors (name, dtype, shape), parameters and bytes, reading only
     /// headers: a .safetensors file, a sharded *.safetensors.index.json, a .pth/.bin file or a
     /// diffusers folder.
@@ -222,6 +226,7 @@ impl From<&str> for CliError {
 fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Schedule(args) => println!("{}", schedule::run(args)?),
+        Command::Tokenize(args) => println!("{}", tokenize::run(args)?),
         Command::Weights(args) => println!("{}", weights::run(args)?),
         Command::Generate(args) => println!("{}", generate::run(args)?),
         Command::GlcmScore(args) => println!("{}", metrics::run(args)?),

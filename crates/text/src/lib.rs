@@ -1,0 +1,26 @@
+//! Text conditioning for ultrares's denoisers.
+//!
+//! * [`ClipTokenizer`]: CLIP's byte-level BPE, equal to transformers' `CLIPTokenizer` as
+//!   diffusers' `encode_prompt` calls it (77 ids, padded and truncated), loaded from a diffusers
+//!   `tokenizer/` / `tokenizer_2/` folder or a `tokenizer.json`; the real OpenAI vocabulary is
+//!   compiled in ([`ClipTokenizer::openai`]).
+//!
+//! * [`ClipTextModel`]: transformers' `CLIPTextModel` / `CLIPTextModelWithProjection` (SDXL's
+//!   two text towers) with its weight names, every hidden state and the pooled/projected output.
+//!
+//! Spec: `shared/specs/sdxl.md` §4.1 (text towers), §5 (files, special tokens, the `!` pad of SDXL's second tokenizer).
+#![warn(missing_docs)]
+
+mod clip_text;
+mod clip_tokenizer;
+mod error;
+
+pub use clip_text::{
+    ClipAttention, ClipEncoder, ClipEncoderLayer, ClipMlp, ClipTextConfig, ClipTextEmbeddings,
+    ClipTextModel, ClipTextOutput, ClipTextTransformer,
+};
+pub use clip_tokenizer::{
+    AddedToken, CLIP_MAX_LENGTH, ClipPad, ClipTokenizer, END_OF_TEXT, OPENAI_BPE_GZ, START_OF_TEXT,
+    openai_vocabulary, write_openai_folder,
+};
+pub use error::TextError;
