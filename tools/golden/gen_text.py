@@ -203,6 +203,8 @@ def encoders(tok1, tok2, big):
     kw = dict(padding="max_length", max_length=77, truncation=True, return_tensors="np")
     ids1 = tok1(prompts, **kw).input_ids.astype(np.int64)
     ids2 = tok2(prompts, **kw).input_ids.astype(np.int64)
+    if big:
+        ids1, ids2 = ids1[:1], ids2[:1]
     arrays = {"ids_1": ids1, "ids_2": ids2}
     keys = {}
     specs = {
@@ -216,10 +218,10 @@ def encoders(tok1, tok2, big):
     if big:
         specs = {
             "l14": (CLIPTextModel, dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                                        intermediate_size=3072, hidden_act="quick_gelu", projection_dim=768), ids1[:1]),
+                                        intermediate_size=3072, hidden_act="quick_gelu", projection_dim=768), ids1),
             "bigg": (CLIPTextModelWithProjection, dict(hidden_size=1280, num_hidden_layers=32, num_attention_heads=20,
                                                        intermediate_size=5120, hidden_act="gelu", projection_dim=1280),
-                     ids2[:1]),
+                     ids2),
         }
     for name, (cls, cfg, ids) in specs.items():
         model = cls(CLIPTextConfig(vocab_size=49408, max_position_embeddings=77, layer_norm_eps=1e-5, **cfg)).eval()
