@@ -27,6 +27,10 @@ Writes crates/text/tests/fixtures/:
 * clip_encoders_real.npz  the same at the real L/14 and bigG topologies (`clip_{l14,bigg}_config.json`,
                       `clip_encoders_real_keys.json`), one prompt: the penultimate hidden state
                       (what SDXL takes) and the pooled / projected output
+* sdxl_prompt.npz     diffusers 0.36 `StableDiffusionXLPipeline.encode_prompt` on the tiny towers: case
+                      a (no negative, force_zeros_for_empty_prompt → zeros), b (force_zeros off →
+                      "" encoded), c (prompt_2, negative_prompt[_2], clip_skip=1); and
+                      sdxl_model_index.json, the pipeline's model_index.json from save_pretrained
 * clip_decoded.json   `tokenizer.decode(ids_1[i], skip_special_tokens=True)` for the edge cases
 """
 import gzip
@@ -236,6 +240,48 @@ def encoders(tok1, tok2, big):
     (OUT / f"{stem}_keys.json").write_text(json.dumps(keys, indent=0) + "\n")
 
 
+def prompt_encoders(tok1, tok2):
+    """diffusers 0.36 `StableDiffusionXLPipeline.encode_prompt` over the tiny towers of
+    `encoders` (same configs, same det_weight weights); the pipeline folder's model_index.json
+    and tower configs as `save_pretrained` writes them (weights left out: the Rust test writes
+    det_weight safetensors)."""
+    import tempfile
+
+    import torch
+    from diffusers import StableDiffusionXLPipeline
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    te1 = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                                       intermediate_size=37, hidden_act="quick_gelu", eos_token_id=2)).eval()
+    te2 = CLIPTextModelWithProjection(CLIPTextConfig(vocab_size=49408, hidden_size=64, num_hidden_layers=4,
+                                                     num_attention_heads=4, intermediate_size=96, hidden_act="gelu",
+                                                     projection_dim=40)).eval()
+    det_state_dict(te1)
+    det_state_dict(te2)
+    pipe = StableDiffusionXLPipeline(vae=None, text_encoder=te1, text_encoder_2=te2, tokenizer=tok1, tokenizer_2=tok2,
+                                     unet=None, scheduler=None, force_zeros_for_empty_prompt=True)
+    prompts = ["a photo of a cat", "masterpiece, best quality, " * 12 + "an astronaut riding a horse! on mars"]
+    arrays = {}
+
+    def run(tag, **kw):
+        with torch.no_grad():
+            pe, ne, pp, npp = pipe.encode_prompt(device="cpu", num_images_per_prompt=1, **kw)
+        for k, v in (("prompt_embeds", pe), ("negative_prompt_embeds", ne), ("pooled", pp), ("negative_pooled", npp)):
+            if v is not None:
+                arrays[f"{tag}_{k}"] = v.numpy()
+
+    run("a", prompt=prompts, do_classifier_free_guidance=True)  # negative None → zeros
+    pipe.register_to_config(force_zeros_for_empty_prompt=False)
+    run("b", prompt=prompts, do_classifier_free_guidance=True)  # negative "" encoded
+    run("c", prompt=prompts, prompt_2=["an oil painting", "!! wow !!"], negative_prompt=["blurry", "ugly!"],
+        negative_prompt_2=["jpeg artifacts", ""], clip_skip=1, do_classifier_free_guidance=True)
+    save_npz(OUT / "sdxl_prompt.npz", arrays)
+    pipe.register_to_config(force_zeros_for_empty_prompt=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        pipe.save_pretrained(tmp)
+        (OUT / "sdxl_model_index.json").write_text((pathlib.Path(tmp) / "model_index.json").read_text())
+
+
 def main():
     import tokenizers
     import transformers
@@ -273,12 +319,13 @@ def main():
     (OUT / "clip_decoded.json").write_text(json.dumps(decoded, ensure_ascii=False, indent=0) + "\n")
     (OUT / "GENERATOR.json").write_text(json.dumps({
         "script": "tools/golden/gen_text.py", "transformers": transformers.__version__,
-        "tokenizers": tokenizers.__version__, "torch": __import__("torch").__version__, "vocabulary": "open-clip-torch==3.3.0 open_clip/bpe_simple_vocab_16e6.txt.gz",
+        "tokenizers": tokenizers.__version__, "diffusers": __import__("diffusers").__version__, "torch": __import__("torch").__version__, "vocabulary": "open-clip-torch==3.3.0 open_clip/bpe_simple_vocab_16e6.txt.gz",
         "prompts": len(prompts),
         "truncated": int((arrays["len_1"] > 77).sum()),
     }, indent=2) + "\n")
     encoders(tok1, tok2, big=False)
     encoders(tok1, tok2, big=True)
+    prompt_encoders(tok1, tok2)
     print(tok1.backend_tokenizer.normalizer, tok1.backend_tokenizer.pre_tokenizer, tok1.backend_tokenizer.post_processor,
           sep="\n")
     print("added:", tok2.added_tokens_decoder.get(0))

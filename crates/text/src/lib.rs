@@ -7,6 +7,8 @@
 //!
 //! * [`ClipTextModel`]: transformers' `CLIPTextModel` / `CLIPTextModelWithProjection` (SDXL's
 //!   two text towers) with its weight names, every hidden state and the pooled/projected output.
+//! * [`SdxlTextEncoders`]: diffusers' SDXL `encode_prompt` over both towers (a pipeline folder
+//!   loads with [`SdxlTextEncoders::from_pipeline_dir`]).
 //!
 //! Spec: `shared/specs/sdxl.md` §4.1 (text towers), §5 (files, special tokens, the `!` pad of SDXL's second tokenizer).
 #![warn(missing_docs)]
@@ -14,6 +16,7 @@
 mod clip_text;
 mod clip_tokenizer;
 mod error;
+mod sdxl_prompt;
 
 pub use clip_text::{
     ClipAttention, ClipEncoder, ClipEncoderLayer, ClipMlp, ClipTextConfig, ClipTextEmbeddings,
@@ -24,3 +27,4 @@ pub use clip_tokenizer::{
     openai_vocabulary, write_openai_folder,
 };
 pub use error::TextError;
+pub use sdxl_prompt::{SdxlPrompt, SdxlPromptEmbeds, SdxlTextEncoders};
