@@ -13,6 +13,7 @@ use ultrares::rna::RegionNoiseConfig;
 use ultrares::rna::canny::{CannyConfig, canny};
 
 mod device;
+mod encode_prompt;
 mod fid;
 mod generate;
 mod lsr;
@@ -96,6 +97,9 @@ enum Command {
     /// The token ids a CLIP text encoder receives (77 per prompt, padded and truncated as
     /// diffusers does), with transformers' exact CLIP tokenizer.
     Tokenize(tokenize::Args),
+    /// SDXL's text conditioning for a prompt (both CLIP towers, diffusers' encode_prompt), as
+    /// safetensors: what the UNet receives.
+    EncodePrompt(encode_prompt::Args),
     /// List a checkpoint's tensors (name, dtype, shape), parameters and bytes, reading only
     /// headers: a .safetensors file, a sharded *.safetensors.index.json, a .pth/.bin file or a
     /// diffusers folder.
@@ -227,6 +231,7 @@ fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Schedule(args) => println!("{}", schedule::run(args)?),
         Command::Tokenize(args) => println!("{}", tokenize::run(args)?),
+        Command::EncodePrompt(args) => println!("{}", encode_prompt::run(args)?),
         Command::Weights(args) => println!("{}", weights::run(args)?),
         Command::Generate(args) => println!("{}", generate::run(args)?),
         Command::GlcmScore(args) => println!("{}", metrics::run(args)?),
