@@ -548,26 +548,27 @@ fn parse_merges(text: &str, what: &str) -> Result<Vec<(String, String)>, TextErr
     Ok(merges)
 }
 
+/// BPE merges in rank order: `(left, right)`.
+pub type Merges = Vec<(String, String)>;
+
 /// GPT-2's `bytes_to_unicode`: printable bytes map to themselves, the rest to U+0100….
 fn bytes_to_unicode() -> Vec<char> {
     let printable = |b: u32| {
         (0x21..=0x7e).contains(&b) || (0xa1..=0xac).contains(&b) || (0xae..=0xff).contains(&b)
     };
-    let mut order: Vec<(u32, u32)> = (0..256).filter(|&b| printable(b)).map(|b| (b, b)).collect();
-    let mut extra = 0;
-    for b in (0..256).filter(|&b| !printable(b)) {
-        order.push((b, 256 + extra));
-        extra += 1;
-    }
-    order
-        .into_iter()
-        .map(|(_, c)| char::from_u32(c).unwrap_or('?'))
+    let kept = (0..256).filter(|&b| printable(b));
+    let moved = (0..256u32)
+        .filter(|&b| !printable(b))
+        .enumerate()
+        .map(|(i, _)| 256 + i as u32);
+    kept.chain(moved)
+        .map(|c| char::from_u32(c).unwrap_or('?'))
         .collect()
 }
 
 /// The OpenAI vocabulary (49,408 tokens in id order) and its 48,894 merges, derived from
 /// [`OPENAI_BPE_GZ`] exactly as OpenAI's `SimpleTokenizer` and transformers' CLIP files do.
-pub fn openai_vocabulary() -> Result<(Vec<String>, Vec<(String, String)>), TextError> {
+pub fn openai_vocabulary() -> Result<(Vec<String>, Merges), TextError> {
     use std::io::Read;
     let what = "the bundled bpe_simple_vocab_16e6.txt.gz";
     let mut text = String::new();

@@ -23,8 +23,8 @@ pub use clip_text::{
     ClipTextModel, ClipTextOutput, ClipTextTransformer,
 };
 pub use clip_tokenizer::{
-    AddedToken, CLIP_MAX_LENGTH, ClipPad, ClipTokenizer, END_OF_TEXT, OPENAI_BPE_GZ, START_OF_TEXT,
-    openai_vocabulary, write_openai_folder,
+    AddedToken, CLIP_MAX_LENGTH, ClipPad, ClipTokenizer, END_OF_TEXT, Merges, OPENAI_BPE_GZ,
+    START_OF_TEXT, openai_vocabulary, write_openai_folder,
 };
 pub use error::TextError;
 pub use sdxl_prompt::{SdxlPrompt, SdxlPromptEmbeds, SdxlTextEncoders};
