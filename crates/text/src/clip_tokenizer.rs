@@ -9,6 +9,10 @@
 //! diffusers' `encode_prompt` asks for: `padding="max_length", max_length=77, truncation=True`
 //! (bos + the first 75 tokens + eos, then the pad id).
 //!
+//! A folder with a `tokenizer.json` is read as transformers 5 reads it: only the vocabulary and
+//! merges are taken and the pipeline above is rebuilt around them (`TokenizersBackend`), so a file
+//! written by another converter still tokenizes as transformers does.
+//!
 //! SDXL's two folders differ only in the pad token: `tokenizer/` pads with `<|endoftext|>` (49407),
 //! `tokenizer_2/` with `!` (id 0), which its `tokenizer_config.json` also declares a special added
 //! token, so every literal `!` in a prompt becomes id 0 (huggingface/diffusers#4153; replicated,
@@ -120,10 +124,52 @@ impl ClipTokenizer {
         let specials = Specials::read(dir)?;
         let tokenizer_json = dir.join("tokenizer.json");
         if tokenizer_json.is_file() {
-            let tokenizer = Tokenizer::from_file(&tokenizer_json).map_err(|e| {
-                TextError::json(&tokenizer_json, format!("not a tokenizers file: {e}"))
-            })?;
-            return Self::configure(tokenizer, specials, &tokenizer_json.display().to_string());
+            // transformers 5 keeps only the vocabulary and merges of a tokenizer.json and rebuilds
+            // CLIP's pipeline around them (`TokenizersBackend`'s loading of `tokenizer.json`).
+            let what = tokenizer_json.display().to_string();
+            let mut file: Value = serde_json::from_str(&read(&tokenizer_json)?)
+                .map_err(|e| TextError::json(&tokenizer_json, format!("not valid JSON: {e}")))?;
+            let model = file
+                .get_mut("model")
+                .filter(|m| m.get("type").and_then(Value::as_str) == Some("BPE"));
+            let Some(model) = model else {
+                return Err(TextError::json(
+                    &tokenizer_json,
+                    "model: expected a BPE model (a CLIP tokenizer.json)",
+                ));
+            };
+            let vocab = model
+                .get_mut("vocab")
+                .map(Value::take)
+                .unwrap_or(Value::Null);
+            let merges = match model.get_mut("merges").map(Value::take) {
+                Some(Value::Array(list)) => list
+                    .into_iter()
+                    .map(|m| match m {
+                        Value::String(s) => s
+                            .split_once(' ')
+                            .map(|(a, b)| (a.to_string(), b.to_string())),
+                        Value::Array(pair) => match pair.as_slice() {
+                            [Value::String(a), Value::String(b)] => Some((a.clone(), b.clone())),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        TextError::json(
+                            &tokenizer_json,
+                            "model.merges: expected \"a b\" strings or [a, b] pairs",
+                        )
+                    })?,
+                _ => {
+                    return Err(TextError::json(
+                        &tokenizer_json,
+                        "model.merges: expected a list",
+                    ));
+                }
+            };
+            return Self::from_vocab_merges(vocab, merges, specials, &what);
         }
         let vocab_path = dir.join("vocab.json");
         let merges_path = dir.join("merges.txt");
