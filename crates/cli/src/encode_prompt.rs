@@ -49,10 +49,29 @@ pub struct Args {
     /// Device: cpu, cuda[:N], wgpu[:N|:cpu].
     #[arg(long, default_value_t)]
     device: DeviceArg,
+    /// Weight and activation dtype of the text towers: f32, f16 or bf16 (half precision on a GPU
+    /// device only; LayerNorm statistics and the softmax stay f32). The output is f32 either way.
+    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    dtype: DType,
+}
+
+fn parse_dtype(s: &str) -> Result<DType, String> {
+    match s {
+        "f32" => Ok(DType::F32),
+        "f16" => Ok(DType::F16),
+        "bf16" => Ok(DType::BF16),
+        _ => Err(format!("expected f32, f16 or bf16, got {s:?}")),
+    }
 }
 
 /// Runs `ultrares encode-prompt`, returning what to print.
 pub fn run(a: Args) -> Result<String, CliError> {
+    if a.dtype != DType::F32 && a.device == DeviceArg::Cpu {
+        return Err(CliError::Usage(format!(
+            "--dtype {} needs --device cuda or wgpu: the CPU backend (burn-ndarray) computes in f32",
+            format!("{:?}", a.dtype).to_lowercase()
+        )));
+    }
     dispatch(a.device, Encode(a))
 }
 

@@ -178,5 +178,33 @@ fn encode_prompt_writes_what_diffusers_computes() {
         ],
         "negative_prompt has 2 entries",
     );
+    refuse(
+        &[
+            "encode-prompt",
+            "--model",
+            m,
+            "--prompt",
+            "x",
+            "--dtype",
+            "f16",
+            "--out",
+            o,
+        ],
+        "needs --device cuda or wgpu",
+    );
+    refuse(
+        &[
+            "encode-prompt",
+            "--model",
+            m,
+            "--prompt",
+            "x",
+            "--dtype",
+            "f8",
+            "--out",
+            o,
+        ],
+        "expected f32, f16 or bf16",
+    );
     std::fs::remove_dir_all(root).ok();
 }
