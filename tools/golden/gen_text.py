@@ -31,6 +31,9 @@ Writes crates/text/tests/fixtures/:
                       a (no negative, force_zeros_for_empty_prompt → zeros), b (force_zeros off →
                       "" encoded), c (prompt_2, negative_prompt[_2], clip_skip=1); and
                       sdxl_model_index.json, the pipeline's model_index.json from save_pretrained
+* t5_tokenizer/       a T5 tokenizer folder (SentencePiece unigram trained here, saved by transformers'
+                      `T5Tokenizer`); clip_ids.npz's `t5_ids` int32 [N, 128] / `t5_len` are its ids
+                      for every prompt (see `t5_tokenizer`)
 * clip_decoded.json   `tokenizer.decode(ids_1[i], skip_special_tokens=True)` for the edge cases
 """
 import gzip
@@ -282,6 +285,44 @@ def prompt_encoders(tok1, tok2):
         (OUT / "sdxl_model_index.json").write_text((pathlib.Path(tmp) / "model_index.json").read_text())
 
 
+def t5_tokenizer(prompts):
+    """No real T5 tokenizer is reachable offline, so the golden builds one as T5's was built: a
+    SentencePiece unigram model (nmt_nfkc normalisation, pad 0 / eos 1 / unk 2, no bos) trained on
+    the first 1,500 prompts, loaded by transformers' `T5Tokenizer` with 100 extra ids and saved
+    with `save_pretrained` (tokenizer.json with the precompiled charsmap + tokenizer_config.json:
+    the layout of SD3's `tokenizer_3/` and Flux's `tokenizer_2/`). Ids for every prompt as
+    diffusers' SD3/Flux `_get_t5_prompt_embeds` asks for them (`padding="max_length",
+    max_length=N, truncation=True, add_special_tokens=True`), N = 128 here."""
+    import os
+    import tempfile
+
+    import sentencepiece as spm
+    from transformers import T5Tokenizer
+
+    folder = OUT / "t5_tokenizer"
+    shutil.rmtree(folder, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        (tmp / "corpus.txt").write_text("\n".join(p.replace("\n", " ") for p in prompts[:1500]))
+        spm.SentencePieceTrainer.train(
+            input=str(tmp / "corpus.txt"), model_prefix=str(tmp / "spiece"), vocab_size=600, model_type="unigram",
+            pad_id=0, eos_id=1, unk_id=2, bos_id=-1, normalization_rule_name="nmt_nfkc", character_coverage=1.0,
+            minloglevel=2, num_threads=1, shuffle_input_sentence=False)
+        src = tmp / "src"
+        src.mkdir()
+        shutil.copy(tmp / "spiece.model", src / "spiece.model")
+        (src / "tokenizer_config.json").write_text(json.dumps(
+            {"tokenizer_class": "T5Tokenizer", "extra_ids": 100, "model_max_length": 512}))
+        T5Tokenizer.from_pretrained(src).save_pretrained(folder)
+    for junk in ("special_tokens_map.json",):
+        if (folder / junk).exists():
+            os.remove(folder / junk)
+    tok = T5Tokenizer.from_pretrained(folder)
+    enc = tok(prompts, padding="max_length", max_length=128, truncation=True, add_special_tokens=True)
+    return {"t5_ids": np.array(enc.input_ids, dtype=np.int32),
+            "t5_len": np.array([len(x) for x in tok(prompts).input_ids], dtype=np.int32)}
+
+
 def main():
     import tokenizers
     import transformers
@@ -312,6 +353,7 @@ def main():
         arrays[f"ids_{k}"] = np.array(enc.input_ids, dtype=np.int32)
         arrays[f"len_{k}"] = np.array([len(x) for x in tok(prompts).input_ids], dtype=np.int32)
     assert arrays["ids_1"].shape == (len(prompts), 77)
+    arrays.update(t5_tokenizer(prompts))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "clip_prompts.json").write_text(json.dumps(prompts, ensure_ascii=False, indent=0) + "\n")
     save_npz(OUT / "clip_ids.npz", arrays)
@@ -319,7 +361,7 @@ def main():
     (OUT / "clip_decoded.json").write_text(json.dumps(decoded, ensure_ascii=False, indent=0) + "\n")
     (OUT / "GENERATOR.json").write_text(json.dumps({
         "script": "tools/golden/gen_text.py", "transformers": transformers.__version__,
-        "tokenizers": tokenizers.__version__, "diffusers": __import__("diffusers").__version__, "torch": __import__("torch").__version__, "vocabulary": "open-clip-torch==3.3.0 open_clip/bpe_simple_vocab_16e6.txt.gz",
+        "tokenizers": tokenizers.__version__, "sentencepiece": __import__("sentencepiece").__version__, "diffusers": __import__("diffusers").__version__, "torch": __import__("torch").__version__, "vocabulary": "open-clip-torch==3.3.0 open_clip/bpe_simple_vocab_16e6.txt.gz",
         "prompts": len(prompts),
         "truncated": int((arrays["len_1"] > 77).sum()),
     }, indent=2) + "\n")

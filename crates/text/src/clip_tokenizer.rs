@@ -557,7 +557,7 @@ fn read(path: &Path) -> Result<String, TextError> {
 }
 
 /// The object in `path`, or an empty one when the file does not exist.
-fn read_json_object(path: &Path) -> Result<Map<String, Value>, TextError> {
+pub(crate) fn read_json_object(path: &Path) -> Result<Map<String, Value>, TextError> {
     if !path.exists() {
         return Ok(Map::new());
     }

@@ -5,6 +5,8 @@
 //!   `tokenizer/` / `tokenizer_2/` folder or a `tokenizer.json`; the real OpenAI vocabulary is
 //!   compiled in ([`ClipTokenizer::openai`]).
 //!
+//! * [`T5Tokenizer`]: T5's SentencePiece unigram tokenizer, equal to transformers 5's `T5Tokenizer`
+//!   from a `tokenizer.json` folder (SD3's `tokenizer_3/`, Flux's `tokenizer_2/`).
 //! * [`ClipTextModel`]: transformers' `CLIPTextModel` / `CLIPTextModelWithProjection` (SDXL's
 //!   two text towers) with its weight names, every hidden state and the pooled/projected output.
 //! * [`SdxlTextEncoders`]: diffusers' SDXL `encode_prompt` over both towers (a pipeline folder
@@ -17,6 +19,7 @@ mod clip_text;
 mod clip_tokenizer;
 mod error;
 mod sdxl_prompt;
+mod t5_tokenizer;
 
 pub use clip_text::{
     ClipAttention, ClipEncoder, ClipEncoderLayer, ClipMlp, ClipTextConfig, ClipTextEmbeddings,
@@ -28,3 +31,4 @@ pub use clip_tokenizer::{
 };
 pub use error::TextError;
 pub use sdxl_prompt::{SdxlPrompt, SdxlPromptEmbeds, SdxlTextEncoders};
+pub use t5_tokenizer::T5Tokenizer;
