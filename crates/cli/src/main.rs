@@ -94,8 +94,8 @@ enum Command {
     /// A scheduler's inference schedule (timesteps, sigmas or alphas_cumprod), as diffusers
     /// computes it.
     Schedule(schedule::Args),
-    /// The token ids a CLIP text encoder receives (77 per prompt, padded and truncated as
-    /// diffusers does), with transformers' exact CLIP tokenizer.
+    /// The token ids a CLIP or T5 text encoder receives (77 per prompt for CLIP, --max-length for
+    /// T5; padded and truncated as diffusers does), with transformers' exact tokenizers.
     Tokenize(tokenize::Args),
     /// SDXL's text conditioning for a prompt (both CLIP towers, diffusers' encode_prompt), as
     /// safetensors: what the UNet receives.

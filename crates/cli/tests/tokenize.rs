@@ -84,6 +84,36 @@ fn tokenize_prints_77_ids_per_prompt() {
 }
 
 #[test]
+fn tokenize_reads_t5_folders() {
+    let t5 = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../text/tests/fixtures/t5_tokenizer"
+    );
+    let out = stdout(&ultrares(&[
+        "tokenize",
+        "--tokenizer",
+        t5,
+        "--max-length",
+        "8",
+        "a photo of a cat",
+    ]));
+    let ids: Vec<u32> = out
+        .split_whitespace()
+        .map(|t| t.parse().expect("id"))
+        .collect();
+    assert_eq!(ids, [52, 26, 57, 52, 21, 1, 0, 0]); // transformers' T5Tokenizer (clip_ids.npz t5_ids row 0)
+    let err = refused(&ultrares(&[
+        "tokenize",
+        "--tokenizer",
+        "clip",
+        "--max-length",
+        "100",
+        "cat",
+    ]));
+    assert!(err.contains("77 ids"), "{err}");
+}
+
+#[test]
 fn tokenize_bad_input_is_one_clear_error() {
     let err = refused(&ultrares(&["tokenize", "--tokenizer", "clip"]));
     assert!(err.contains("give a prompt"), "{err}");
