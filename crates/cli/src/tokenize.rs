@@ -85,7 +85,7 @@ pub fn run(args: Args) -> Result<String, String> {
 }
 
 enum Loaded {
-    Clip(ClipTokenizer),
+    Clip(Box<ClipTokenizer>),
     T5(T5Tokenizer),
 }
 
@@ -103,9 +103,9 @@ fn load(name: &str) -> Result<Loaded, String> {
                 .is_ok_and(|j| j.contains("\"Unigram\""))
     };
     match builtin {
-        Some(pad) => ClipTokenizer::openai(pad).map(Loaded::Clip),
+        Some(pad) => ClipTokenizer::openai(pad).map(|t| Loaded::Clip(Box::new(t))),
         None if is_t5() => T5Tokenizer::from_dir(name).map(Loaded::T5),
-        None => ClipTokenizer::from_dir(name).map(Loaded::Clip),
+        None => ClipTokenizer::from_dir(name).map(|t| Loaded::Clip(Box::new(t))),
     }
     .map_err(|e| format!("--tokenizer: {e}"))
 }
