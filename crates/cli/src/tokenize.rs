@@ -86,7 +86,7 @@ pub fn run(args: Args) -> Result<String, String> {
 
 enum Loaded {
     Clip(Box<ClipTokenizer>),
-    T5(T5Tokenizer),
+    T5(Box<T5Tokenizer>),
 }
 
 fn load(name: &str) -> Result<Loaded, String> {
@@ -104,7 +104,7 @@ fn load(name: &str) -> Result<Loaded, String> {
     };
     match builtin {
         Some(pad) => ClipTokenizer::openai(pad).map(|t| Loaded::Clip(Box::new(t))),
-        None if is_t5() => T5Tokenizer::from_dir(name).map(Loaded::T5),
+        None if is_t5() => T5Tokenizer::from_dir(name).map(|t| Loaded::T5(Box::new(t))),
         None => ClipTokenizer::from_dir(name).map(|t| Loaded::Clip(Box::new(t))),
     }
     .map_err(|e| format!("--tokenizer: {e}"))
