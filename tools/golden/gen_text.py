@@ -34,6 +34,8 @@ Writes crates/text/tests/fixtures/:
 * t5_tokenizer/       a T5 tokenizer folder (SentencePiece unigram trained here, saved by transformers'
                       `T5Tokenizer`); clip_ids.npz's `t5_ids` int32 [N, 128] / `t5_len` are its ids
                       for every prompt (see `t5_tokenizer`)
+* t5_tiny.npz / t5_xxl2.npz  transformers `T5EncoderModel` with det_weight weights (keys in
+                      `*_keys.json`, config in `*_config.json`; see `t5_encoders`)
 * clip_decoded.json   `tokenizer.decode(ids_1[i], skip_special_tokens=True)` for the edge cases
 """
 import gzip
@@ -323,6 +325,48 @@ def t5_tokenizer(prompts):
             "t5_len": np.array([len(x) for x in tok(prompts).input_ids], dtype=np.int32)}
 
 
+def t5_encoders(big):
+    """transformers `T5EncoderModel` (T5 v1.1: gated-gelu) with det_weight weights on ids from the
+    fixture T5 tokenizer (2 prompts, max_length 128, one truncated): a tiny config whose
+    `relative_attention_max_distance` 20 puts the 128 positions into the logarithmic and the last
+    buckets; with `big`, T5-XXL's widths (d_model 4096, 64 heads × 64, d_ff 10240, vocab 32128)
+    at 2 blocks. Tiny: every hidden state and last_hidden_state; big: last_hidden_state at every
+    8th position."""
+    import tempfile
+
+    import torch
+    from transformers import T5Config, T5EncoderModel, T5Tokenizer
+
+    tok = T5Tokenizer.from_pretrained(OUT / "t5_tokenizer")
+    prompts = ["a photo of a cat", "masterpiece, best quality, " * 30 + "an astronaut riding a horse on mars"]
+    ids = np.array(tok(prompts, padding="max_length", max_length=128, truncation=True).input_ids, dtype=np.int64)
+    cfg = dict(vocab_size=700, d_model=32, d_kv=8, d_ff=48, num_layers=3, num_heads=4,
+               relative_attention_num_buckets=32, relative_attention_max_distance=20)
+    name = "t5_tiny"
+    if big:
+        cfg = dict(vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=2, num_heads=64)
+        name = "t5_xxl2"
+        ids = ids[:1]
+    model = T5EncoderModel(T5Config(feed_forward_proj="gated-gelu", layer_norm_epsilon=1e-6, **cfg)).eval()
+    keys = det_state_dict(model)
+    # `encoder.embed_tokens` is tied to `shared`: loading both keys left the tied tensor holding the
+    # later one; the model is defined by `shared.weight` (what the Rust side reads).
+    with torch.no_grad():
+        model.shared.weight.copy_(torch.from_numpy(det_weight("shared.weight", list(model.shared.weight.shape))))
+        assert model.encoder.embed_tokens.weight.data_ptr() == model.shared.weight.data_ptr()
+        out = model(input_ids=torch.from_numpy(ids), output_hidden_states=True)
+    if big:  # every 8th position only (the fixture stays small)
+        arrays = {"ids": ids, "last_every_8th": out.last_hidden_state[:, ::8].numpy()}
+    else:
+        arrays = {"ids": ids, "last": out.last_hidden_state.numpy(), "hidden": torch.stack(out.hidden_states).numpy()}
+    save_npz(OUT / f"{name}.npz", arrays)
+    (OUT / f"{name}_keys.json").write_text(json.dumps({name: keys}, indent=0) + "\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        model.config.architectures = ["T5EncoderModel"]
+        model.config.save_pretrained(tmp)
+        (OUT / f"{name}_config.json").write_text((pathlib.Path(tmp) / "config.json").read_text())
+
+
 def main():
     import tokenizers
     import transformers
@@ -368,6 +412,8 @@ def main():
     encoders(tok1, tok2, big=False)
     encoders(tok1, tok2, big=True)
     prompt_encoders(tok1, tok2)
+    t5_encoders(big=False)
+    t5_encoders(big=True)
     print(tok1.backend_tokenizer.normalizer, tok1.backend_tokenizer.pre_tokenizer, tok1.backend_tokenizer.post_processor,
           sep="\n")
     print("added:", tok2.added_tokens_decoder.get(0))

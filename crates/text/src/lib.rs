@@ -7,6 +7,8 @@
 //!
 //! * [`T5Tokenizer`]: T5's SentencePiece unigram tokenizer, equal to transformers 5's `T5Tokenizer`
 //!   from a `tokenizer.json` folder (SD3's `tokenizer_3/`, Flux's `tokenizer_2/`).
+//! * [`T5EncoderModel`]: transformers' `T5EncoderModel` (T5 v1.1, gated GELU, relative position
+//!   buckets, RMSNorm, `wo` kept f32 under half precision).
 //! * [`ClipTextModel`]: transformers' `CLIPTextModel` / `CLIPTextModelWithProjection` (SDXL's
 //!   two text towers) with its weight names, every hidden state and the pooled/projected output.
 //! * [`SdxlTextEncoders`]: diffusers' SDXL `encode_prompt` over both towers (a pipeline folder
@@ -19,6 +21,7 @@ mod clip_text;
 mod clip_tokenizer;
 mod error;
 mod sdxl_prompt;
+mod t5_encoder;
 mod t5_tokenizer;
 
 pub use clip_text::{
@@ -31,4 +34,5 @@ pub use clip_tokenizer::{
 };
 pub use error::TextError;
 pub use sdxl_prompt::{SdxlPrompt, SdxlPromptEmbeds, SdxlTextEncoders};
+pub use t5_encoder::{T5Attention, T5Block, T5EncoderConfig, T5EncoderModel, T5EncoderOutput};
 pub use t5_tokenizer::T5Tokenizer;

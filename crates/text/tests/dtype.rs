@@ -12,7 +12,8 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use burn_flex::Flex;
 use common::{Golden, config};
-use ultrares_text::ClipTextModel;
+use ultrares_nn::ConfigJson;
+use ultrares_text::{ClipTextModel, T5EncoderConfig, T5EncoderModel};
 
 type F = Flex;
 
@@ -63,5 +64,60 @@ fn half_precision_towers_stay_close_to_f32() {
                 "{dtype:?} {what}: relative error {err:.2e} > {tol:.0e}"
             );
         }
+    }
+}
+
+/// T5 under half precision: `wo` stays f32 (transformers' `_keep_in_fp32_modules`), the rest is
+/// half, the output is finite and close to f32. T5's unscaled attention logits make half precision
+/// coarser than CLIP's: transformers itself, the same model cast the same way (`wo` f32), is off
+/// its f32 output by 4.8e-3 (f16) and 3.7e-2 (bf16) relative (torch 2.15, CPU); ours measured
+/// 4.6e-3 / 4.0e-2. Tolerances 1e-2 / 6e-2: about twice the reference's own error.
+#[test]
+fn half_precision_t5_keeps_wo_in_f32() {
+    let mut g = Golden::open("t5_tiny");
+    let device = Default::default();
+    let cfg = T5EncoderConfig::from_config_json(
+        &ConfigJson::read(common::fixture("t5_tiny_config.json")).expect("config"),
+    )
+    .expect("config");
+    let sd = g.state_dict("t5_tiny");
+    let a: ndarray::ArrayD<i64> = g.npz.by_name("ids").expect("ids");
+    let ids = Tensor::<F, 2, Int>::from_data(
+        TensorData::new(
+            a.iter().copied().collect::<Vec<_>>(),
+            [a.shape()[0], a.shape()[1]],
+        ),
+        &device,
+    );
+    let reference: T5EncoderModel<F> = cfg.load(&sd, DType::F32, &device).expect("f32");
+    let want = reference
+        .forward(ids.clone(), false)
+        .expect("f32")
+        .last_hidden_state;
+    for (dtype, tol) in [(DType::F16, 1e-2f32), (DType::BF16, 6e-2)] {
+        let model: T5EncoderModel<F> = cfg.load(&sd, dtype, &device).expect("half");
+        assert_eq!(
+            model.block[0].wo.weight.val().dtype(),
+            DType::F32,
+            "wo stays f32"
+        );
+        assert_eq!(model.block[0].wi_0.weight.val().dtype(), dtype);
+        let got = model
+            .forward(ids.clone(), false)
+            .expect("half")
+            .last_hidden_state;
+        assert_eq!(got.dtype(), dtype);
+        let got = got.cast(DType::F32);
+        assert!(
+            got.clone().is_finite().all().into_scalar(),
+            "{dtype:?}: not finite"
+        );
+        let scale: f32 = want.clone().abs().max().into_scalar();
+        let err: f32 = (got - want.clone()).abs().max().into_scalar() / scale;
+        eprintln!("T5 {dtype:?}: relative error {err:.2e}");
+        assert!(
+            err <= tol,
+            "T5 {dtype:?}: relative error {err:.2e} > {tol:.0e}"
+        );
     }
 }
