@@ -36,6 +36,8 @@ Writes crates/text/tests/fixtures/:
                       for every prompt (see `t5_tokenizer`)
 * t5_tiny.npz / t5_xxl2.npz  transformers `T5EncoderModel` with det_weight weights (keys in
                       `*_keys.json`, config in `*_config.json`; see `t5_encoders`)
+* sd3_prompt.npz      diffusers 0.36 `StableDiffusion3Pipeline.encode_prompt` (see `sd3_prompt`), with
+                      `sd3_prompt_keys.json` and `sd3_{te1,te2,t5}_config.json`
 * clip_decoded.json   `tokenizer.decode(ids_1[i], skip_special_tokens=True)` for the edge cases
 """
 import gzip
@@ -367,6 +369,56 @@ def t5_encoders(big):
         (OUT / f"{name}_config.json").write_text((pathlib.Path(tmp) / "config.json").read_text())
 
 
+def sd3_prompt(tok1, tok2):
+    """diffusers 0.36 `StableDiffusion3Pipeline.encode_prompt` over tiny towers: CLIP-L-like
+    `sd3_te1` (32 wide, projection 24) and bigG-like `sd3_te2` (64 wide, projection 40), both
+    `CLIPTextModelWithProjection` as SD3 has them, and `sd3_t5` (T5 v1.1, d_model 128 ≥ 32 + 64 so
+    the CLIP states are zero-padded to it), det_weight weights; max_sequence_length 32. Cases: a
+    (guidance, default "" negatives), b (prompt_2/prompt_3/negatives, clip_skip=1). Writes
+    sd3_prompt.npz and the towers' keys/configs."""
+    import tempfile
+
+    import torch
+    from diffusers import StableDiffusion3Pipeline
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel, T5Tokenizer
+
+    def clip(hidden, layers, inter, act, proj):
+        return CLIPTextModelWithProjection(CLIPTextConfig(
+            vocab_size=49408, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+            intermediate_size=inter, hidden_act=act, projection_dim=proj)).eval()
+
+    te1, te2 = clip(32, 3, 37, "quick_gelu", 24), clip(64, 4, 96, "gelu", 40)
+    t5 = T5EncoderModel(T5Config(vocab_size=700, d_model=128, d_kv=16, d_ff=96, num_layers=2, num_heads=8,
+                                 relative_attention_max_distance=20, feed_forward_proj="gated-gelu")).eval()
+    keys = {"sd3_te1": det_state_dict(te1), "sd3_te2": det_state_dict(te2), "sd3_t5": det_state_dict(t5)}
+    with torch.no_grad():
+        t5.shared.weight.copy_(torch.from_numpy(det_weight("shared.weight", list(t5.shared.weight.shape))))
+    tok3 = T5Tokenizer.from_pretrained(OUT / "t5_tokenizer")
+    pipe = StableDiffusion3Pipeline(transformer=None, scheduler=None, vae=None, text_encoder=te1, tokenizer=tok1,
+                                    text_encoder_2=te2, tokenizer_2=tok2, text_encoder_3=t5, tokenizer_3=tok3)
+    prompts = ["a photo of a cat", "masterpiece, best quality, " * 12 + "an astronaut riding a horse! on mars"]
+    arrays = {}
+
+    def run(tag, **kw):
+        with torch.no_grad():
+            pe, ne, pp, npp = pipe.encode_prompt(device="cpu", num_images_per_prompt=1, max_sequence_length=32, **kw)
+        for k, v in (("prompt_embeds", pe), ("negative_prompt_embeds", ne), ("pooled", pp), ("negative_pooled", npp)):
+            if v is not None:
+                arrays[f"{tag}_{k}"] = v.numpy()
+
+    run("a", prompt=prompts, prompt_2=None, prompt_3=None, do_classifier_free_guidance=True)
+    run("b", prompt=prompts, prompt_2=["an oil painting", "!! wow !!"], prompt_3=["a lighthouse", "at dusk"],
+        negative_prompt=["blurry", "ugly!"], negative_prompt_3=["jpeg", ""], clip_skip=1,
+        do_classifier_free_guidance=True)
+    save_npz(OUT / "sd3_prompt.npz", arrays)
+    (OUT / "sd3_prompt_keys.json").write_text(json.dumps(keys, indent=0) + "\n")
+    for name, model in (("sd3_te1", te1), ("sd3_te2", te2), ("sd3_t5", t5)):
+        with tempfile.TemporaryDirectory() as tmp:
+            model.config.architectures = [type(model).__name__]
+            model.config.save_pretrained(tmp)
+            (OUT / f"{name}_config.json").write_text((pathlib.Path(tmp) / "config.json").read_text())
+
+
 def main():
     import tokenizers
     import transformers
@@ -413,6 +465,7 @@ def main():
     encoders(tok1, tok2, big=True)
     prompt_encoders(tok1, tok2)
     t5_encoders(big=False)
+    sd3_prompt(tok1, tok2)
     t5_encoders(big=True)
     print(tok1.backend_tokenizer.normalizer, tok1.backend_tokenizer.pre_tokenizer, tok1.backend_tokenizer.post_processor,
           sep="\n")

@@ -19,9 +19,10 @@ use ultrares_nn::{ConfigJson, NnBackend, StateDict};
 
 use crate::{ClipTextConfig, ClipTextModel, ClipTokenizer, TextError};
 
-/// What the SDXL UNet is conditioned on, for a batch of `N` prompts.
+/// What a denoiser is conditioned on, for a batch of `N` prompts (SDXL: `[N, 77, 2048]` and
+/// `[N, 1280]`; SD3: `[N, 77 + T, 4096]` and `[N, 2048]`).
 #[derive(Debug, Clone)]
-pub struct SdxlPromptEmbeds<B: Backend> {
+pub struct PromptEmbeds<B: Backend> {
     /// `encoder_hidden_states`, `[N, 77, 2048]` (1280 for a refiner).
     pub prompt_embeds: Tensor<B, 3>,
     /// `text_embeds` of the added conditioning, `[N, 1280]`.
@@ -132,11 +133,7 @@ impl<B: NnBackend> SdxlTextEncoders<B> {
 
     /// `encode_prompt(prompt, prompt_2, negative_prompt, negative_prompt_2, clip_skip,
     /// do_classifier_free_guidance)` with `num_images_per_prompt = 1`.
-    pub fn encode(
-        &self,
-        p: &SdxlPrompt,
-        device: &B::Device,
-    ) -> Result<SdxlPromptEmbeds<B>, TextError> {
+    pub fn encode(&self, p: &SdxlPrompt, device: &B::Device) -> Result<PromptEmbeds<B>, TextError> {
         let n = p.prompt.len();
         if n == 0 {
             return Err(TextError::Input(
@@ -172,7 +169,7 @@ impl<B: NnBackend> SdxlTextEncoders<B> {
             let (e, pooled) = self.embed(&negative, negative_2, 0, device)?;
             (Some(e), Some(pooled))
         };
-        Ok(SdxlPromptEmbeds {
+        Ok(PromptEmbeds {
             prompt_embeds,
             pooled_prompt_embeds,
             negative_prompt_embeds,
@@ -188,49 +185,27 @@ impl<B: NnBackend> SdxlTextEncoders<B> {
         skip: usize,
         device: &B::Device,
     ) -> Result<(Tensor<B, 3>, Tensor<B, 2>), TextError> {
-        let ids = |tok: &ClipTokenizer, texts: &[String]| -> Result<Tensor<B, 2, Int>, TextError> {
-            let rows = tok.encode_batch(texts)?;
-            let l = tok.max_length();
-            let flat: Vec<i64> = rows.iter().flatten().map(|&i| i as i64).collect();
-            Ok(Tensor::from_data(
-                TensorData::new(flat, [rows.len(), l]),
-                device,
-            ))
-        };
-        // hidden_states[-(skip + 2)] is the output of layer L − 1 − skip. The first tower stops
-        // there; the second runs to the end for its pooled `text_embeds`.
-        let hidden = |model: &ClipTextModel<B>,
-                      ids: Tensor<B, 2, Int>,
-                      pooled: bool|
-         -> Result<(Tensor<B, 3>, Option<Tensor<B, 2>>), TextError> {
-            let layers = model.text_model.encoder.layers.len();
-            if skip + 1 > layers {
-                return Err(TextError::Input(format!(
-                    "clip_skip {skip} needs more than {layers} layers"
-                )));
-            }
-            let out =
-                model.forward_to(ids, true, if pooled { layers } else { layers - 1 - skip })?;
-            Ok((
-                out.hidden_states[layers - 1 - skip].clone(),
-                out.text_embeds,
-            ))
-        };
         let mut parts = Vec::new();
         if let (Some(tok), Some(model)) = (&self.tokenizer, &self.text_encoder) {
-            parts.push(hidden(model, ids(tok, prompt)?, false)?.0);
+            parts.push(clip_states(tok, model, prompt, skip, false, device)?.0);
         }
-        let (state_2, pooled) = hidden(
+        let (state_2, pooled) = clip_states(
+            &self.tokenizer_2,
             &self.text_encoder_2,
-            ids(&self.tokenizer_2, prompt_2)?,
+            prompt_2,
+            skip,
             true,
+            device,
         )?;
-        let pooled = pooled.ok_or_else(|| {
-            TextError::Input(
-                "text_encoder_2 has no text_projection (expected CLIPTextModelWithProjection)"
-                    .into(),
-            )
-        })?;
+        let pooled = match (pooled, self.text_encoder_2.text_projection.is_some()) {
+            (Some(p), true) => p,
+            _ => {
+                return Err(TextError::Input(
+                    "text_encoder_2 has no text_projection (expected CLIPTextModelWithProjection)"
+                        .into(),
+                ));
+            }
+        };
         parts.push(state_2);
         let dtype = parts[parts.len() - 1].dtype();
         let parts: Vec<Tensor<B, 3>> = parts
@@ -239,4 +214,32 @@ impl<B: NnBackend> SdxlTextEncoders<B> {
             .collect();
         Ok((Tensor::cat(parts, 2), pooled))
     }
+}
+
+/// `texts` through `tok` and `model`: `hidden_states[-(skip + 2)]` (the output of layer
+/// L − 1 − skip) and, with `pooled`, the pooled output (`text_embeds` when the tower has a
+/// projection, else `pooler_output`). Without `pooled` the layers after L − 1 − skip are not run.
+pub(crate) fn clip_states<B: NnBackend>(
+    tok: &ClipTokenizer,
+    model: &ClipTextModel<B>,
+    texts: &[String],
+    skip: usize,
+    pooled: bool,
+    device: &B::Device,
+) -> Result<(Tensor<B, 3>, Option<Tensor<B, 2>>), TextError> {
+    let rows = tok.encode_batch(texts)?;
+    let flat: Vec<i64> = rows.iter().flatten().map(|&i| i as i64).collect();
+    let ids = Tensor::from_data(
+        TensorData::new(flat, [rows.len(), tok.max_length()]),
+        device,
+    );
+    let layers = model.text_model.encoder.layers.len();
+    if skip + 1 > layers {
+        return Err(TextError::Input(format!(
+            "clip_skip {skip} needs more than {layers} layers"
+        )));
+    }
+    let out = model.forward_to(ids, true, if pooled { layers } else { layers - 1 - skip })?;
+    let pooled = pooled.then(|| out.text_embeds.clone().unwrap_or(out.pooler_output.clone()));
+    Ok((out.hidden_states[layers - 1 - skip].clone(), pooled))
 }

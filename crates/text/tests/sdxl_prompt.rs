@@ -11,7 +11,7 @@ use std::path::Path;
 use burn::tensor::DType;
 use common::{B, Golden, config, fixture, rel_err};
 use ultrares_text::{
-    ClipPad, ClipTokenizer, SdxlPrompt, SdxlPromptEmbeds, SdxlTextEncoders, write_openai_folder,
+    ClipPad, ClipTokenizer, PromptEmbeds, SdxlPrompt, SdxlTextEncoders, write_openai_folder,
 };
 
 fn encoders(force_zeros: bool) -> SdxlTextEncoders<B> {
@@ -46,7 +46,7 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn compare(out: &SdxlPromptEmbeds<B>, tag: &str, zeros: bool) {
+fn compare(out: &PromptEmbeds<B>, tag: &str, zeros: bool) {
     let mut g = Golden::open("sdxl_prompt");
     let e = rel_err(
         out.prompt_embeds.clone(),
