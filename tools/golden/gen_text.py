@@ -38,6 +38,7 @@ Writes crates/text/tests/fixtures/:
                       `*_keys.json`, config in `*_config.json`; see `t5_encoders`)
 * sd3_prompt.npz      diffusers 0.36 `StableDiffusion3Pipeline.encode_prompt` (see `sd3_prompt`), with
                       `sd3_prompt_keys.json` and `sd3_{te1,te2,t5}_config.json`
+* flux_prompt.npz     diffusers 0.36 `FluxPipeline.encode_prompt` (see `flux_prompt`)
 * clip_decoded.json   `tokenizer.decode(ids_1[i], skip_special_tokens=True)` for the edge cases
 """
 import gzip
@@ -419,6 +420,34 @@ def sd3_prompt(tok1, tok2):
             (OUT / f"{name}_config.json").write_text((pathlib.Path(tmp) / "config.json").read_text())
 
 
+def flux_prompt(tok1):
+    """diffusers 0.36 `FluxPipeline.encode_prompt` over the tiny `te1` CLIP tower (its pooler_output)
+    and the tiny `t5_tiny` T5 (same configs and det_weight weights as their own fixtures),
+    max_sequence_length 32, with and without prompt_2. Writes flux_prompt.npz."""
+    import torch
+    from diffusers import FluxPipeline
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel, T5Tokenizer
+
+    te1 = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                                       intermediate_size=37, hidden_act="quick_gelu", eos_token_id=2)).eval()
+    det_state_dict(te1)
+    t5 = T5EncoderModel(T5Config(vocab_size=700, d_model=32, d_kv=8, d_ff=48, num_layers=3, num_heads=4,
+                                 relative_attention_max_distance=20, feed_forward_proj="gated-gelu")).eval()
+    det_state_dict(t5)
+    with torch.no_grad():
+        t5.shared.weight.copy_(torch.from_numpy(det_weight("shared.weight", list(t5.shared.weight.shape))))
+    pipe = FluxPipeline(transformer=None, scheduler=None, vae=None, text_encoder=te1, tokenizer=tok1, text_encoder_2=t5,
+                        tokenizer_2=T5Tokenizer.from_pretrained(OUT / "t5_tokenizer"))
+    prompts = ["a photo of a cat", "masterpiece, best quality, " * 12 + "an astronaut riding a horse! on mars"]
+    arrays = {}
+    with torch.no_grad():
+        for tag, kw in (("a", {}), ("b", {"prompt_2": ["a lighthouse", "at dusk"]})):
+            pe, pooled, text_ids = pipe.encode_prompt(prompt=prompts, device="cpu", max_sequence_length=32, **kw)
+            arrays[f"{tag}_prompt_embeds"], arrays[f"{tag}_pooled"] = pe.numpy(), pooled.numpy()
+            arrays[f"{tag}_text_ids"] = text_ids.numpy()
+    save_npz(OUT / "flux_prompt.npz", arrays)
+
+
 def main():
     import tokenizers
     import transformers
@@ -466,6 +495,7 @@ def main():
     prompt_encoders(tok1, tok2)
     t5_encoders(big=False)
     sd3_prompt(tok1, tok2)
+    flux_prompt(tok1)
     t5_encoders(big=True)
     print(tok1.backend_tokenizer.normalizer, tok1.backend_tokenizer.pre_tokenizer, tok1.backend_tokenizer.post_processor,
           sep="\n")

@@ -13,7 +13,7 @@
 //!   two text towers) with its weight names, every hidden state and the pooled/projected output.
 //! * [`SdxlTextEncoders`]: diffusers' SDXL `encode_prompt` over both towers (a pipeline folder
 //!   loads with [`SdxlTextEncoders::from_pipeline_dir`]); [`Sd3TextEncoders`]: SD3's over CLIP-L,
-//!   bigG and T5.
+//!   bigG and T5; [`FluxTextEncoders`]: Flux's over CLIP-L (pooled) and T5.
 //!
 //! Spec: `shared/specs/sdxl.md` §4.1 (text towers), §5 (files, special tokens, the `!` pad of SDXL's second tokenizer).
 #![warn(missing_docs)]
@@ -21,6 +21,7 @@
 mod clip_text;
 mod clip_tokenizer;
 mod error;
+mod flux_prompt;
 mod sd3_prompt;
 mod sdxl_prompt;
 mod t5_encoder;
@@ -35,6 +36,7 @@ pub use clip_tokenizer::{
     START_OF_TEXT, openai_vocabulary, write_openai_folder,
 };
 pub use error::TextError;
+pub use flux_prompt::{FluxPromptEmbeds, FluxTextEncoders};
 pub use sd3_prompt::{Sd3Prompt, Sd3TextEncoders};
 pub use sdxl_prompt::{PromptEmbeds, SdxlPrompt, SdxlTextEncoders};
 pub use t5_encoder::{T5Attention, T5Block, T5EncoderConfig, T5EncoderModel, T5EncoderOutput};
