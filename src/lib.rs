@@ -37,6 +37,7 @@ pub use ultrares_pipeline as pipeline;
 pub use ultrares_rna as rna;
 pub use ultrares_schedulers as schedulers;
 pub use ultrares_text as text;
+pub use ultrares_unet as unet;
 pub use ultrares_vae as vae;
 pub use ultrares_wavelet as wavelet;
 
@@ -68,6 +69,9 @@ pub enum Error {
     /// An error from `ultrares-text` (tokenizer files and configurations).
     #[error(transparent)]
     Text(#[from] ultrares_text::TextError),
+    /// An error from `ultrares-unet` (UNet configs, weights, input shapes).
+    #[error(transparent)]
+    Unet(#[from] ultrares_unet::UnetError),
     /// An error from `ultrares-vae` (configs, checkpoints, image/latent shapes, tiling).
     #[error(transparent)]
     Vae(#[from] ultrares_vae::Error),

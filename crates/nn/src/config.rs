@@ -74,6 +74,12 @@ impl ConfigJson {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
+    /// Whether `key` is present, `null` included (diffusers writes `"mid_block_type": null` to
+    /// mean "none", unlike a missing key, which means the default).
+    pub fn has(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
     /// The class the config is for: diffusers' `_class_name`, else the first of transformers'
     /// `architectures`.
     pub fn class_name(&self) -> Option<&str> {

@@ -5,6 +5,8 @@
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use crate::conv::{conv2d, same_conv};
 use crate::ops::{pad_zeros, upsample_nearest};
@@ -97,5 +99,24 @@ impl<B: Backend> Upsample2d<B> {
     /// `[N, C, H, W] → [N, C_out, 2H, 2W]`.
     pub fn forward(&self, x: Tensor<B, 4>, gemm_band: usize) -> Tensor<B, 4> {
         conv2d(&self.conv, upsample_nearest(x, 2), gemm_band)
+    }
+
+    /// diffusers' `Upsample2D.forward(x, output_size)`: nearest to `size` (PyTorch's legacy
+    /// `nearest`, source index `⌊dst · in / out⌋`), then the convolution. UNets pass the skip
+    /// connection's size when the latent side is not a multiple of `2^num_upsamplers`.
+    ///
+    /// # Shapes
+    /// `[N, C, H, W] → [N, C_out, size[0], size[1]]`.
+    pub fn forward_to(&self, x: Tensor<B, 4>, size: [usize; 2], gemm_band: usize) -> Tensor<B, 4> {
+        let [_, _, h, w] = x.dims();
+        if size == [2 * h, 2 * w] {
+            return self.forward(x, gemm_band);
+        }
+        let up = interpolate(
+            x,
+            size,
+            InterpolateOptions::new(InterpolateMode::Nearest),
+        );
+        conv2d(&self.conv, up, gemm_band)
     }
 }

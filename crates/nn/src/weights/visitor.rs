@@ -45,6 +45,23 @@ pub trait Visitor<B: Backend> {
         self.buffer(&format!("{prefix}.num_batches_tracked"), None);
     }
 
+    /// `prefix.weight`/`prefix.bias` of an `nn.GroupNorm` ([`crate::GroupNorm`]).
+    fn group_norm(&mut self, prefix: &str, norm: &mut crate::GroupNorm<B>) {
+        self.param(&format!("{prefix}.weight"), &mut norm.weight);
+        self.param(&format!("{prefix}.bias"), &mut norm.bias);
+    }
+
+    /// `prefix.weight`/`prefix.bias` (when affine) of an `nn.LayerNorm` with f32 statistics
+    /// ([`crate::LayerNorm`]).
+    fn nn_layer_norm(&mut self, prefix: &str, norm: &mut crate::LayerNorm<B>) {
+        if let Some(w) = norm.weight.as_mut() {
+            self.param(&format!("{prefix}.weight"), w);
+        }
+        if let Some(b) = norm.bias.as_mut() {
+            self.param(&format!("{prefix}.bias"), b);
+        }
+    }
+
     /// `prefix.weight`/`prefix.bias` of a PyTorch `nn.LayerNorm` (Burn's `gamma`/`beta`).
     fn layer_norm(&mut self, prefix: &str, norm: &mut LayerNorm<B>) {
         self.param(&format!("{prefix}.weight"), &mut norm.gamma);

@@ -1,0 +1,276 @@
+"""Golden fixtures for ultrares-unet (crates/unet/tests/fixtures/), from diffusers 0.36.0 on CPU.
+
+* unet_tiny.npz / unet_tiny_config.json: a tiny SDXL-style UNet2DConditionModel (3 levels, several
+  transformer layers per block, cross-attention at two levels, text_time, linear projections;
+  sdxl.md §10.3) with `det_weight` weights (npz.py; the Rust test recomputes them from the key
+  names). Case `a`: N=2, 16×16, t=[999, 1.5], distinct time ids; taps `emb`, `conv_in`,
+  `down_blocks.i`, `mid_block`, `up_blocks.i`, `out`. Case `b`: N=1, 18×26 (diffusers'
+  `upsample_size` path), every up block and the output.
+* unet_sd15_tiny.npz / unet_sd15_tiny_config.json: an SD 1.5-style tiny UNet (4 levels, cross-attention
+  blocks first, 1×1-conv projections, no added conditioning), N=2, 16×16.
+* unet_keys.json: every (key, shape) of the real SDXL base, SDXL refiner and SD 1.5 UNets (built on
+  torch's meta device) and of the two tiny ones, with their parameter counts.
+
+* crates/cli/tests/fixtures/tiny_sdxl/ + sdxl_generate.npz + sdxl_init_*.npy: a tiny
+  `StableDiffusionXLPipeline` (the tiny UNet above, ultrares-text's tiny CLIP towers with
+  `det_weight` weights, ultrares-vae's tiny VAE, OpenAI's CLIP vocabulary, SDXL's Euler scheduler
+  config) saved with `save_pretrained`, JSON files only (the Rust test writes the weights and
+  tokenizer files). Final latents (`output_type="latent"`) from given initial latents for: `euler`
+  (CFG 5 with a negative prompt), `ddim` (the same folder's config as `DDIMScheduler`, CFG 5, no
+  negative prompt: zeros), `nocfg` (Euler, guidance 1).
+
+Run: tools/golden/.venv/bin/python tools/golden/gen_unet.py
+"""
+import json
+import pathlib
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from npz import det_weight, save_npz, splitmix_uniform  # noqa: E402
+
+import diffusers  # noqa: E402
+from diffusers import UNet2DConditionModel  # noqa: E402
+
+OUT = pathlib.Path(__file__).resolve().parents[2] / "crates/unet/tests/fixtures"
+torch.use_deterministic_algorithms(True)
+torch.set_num_threads(1)
+
+TINY = dict(
+    sample_size=16,
+    block_out_channels=(32, 64, 96),
+    layers_per_block=2,
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    attention_head_dim=(2, 4, 6),
+    transformer_layers_per_block=(1, 2, 3),
+    use_linear_projection=True,
+    cross_attention_dim=96,
+    addition_embed_type="text_time",
+    addition_time_embed_dim=8,
+    projection_class_embeddings_input_dim=88,
+    norm_num_groups=8,
+)
+
+SD15_TINY = dict(
+    sample_size=16,
+    block_out_channels=(16, 32, 48, 48),
+    layers_per_block=1,
+    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    attention_head_dim=2,
+    cross_attention_dim=24,
+    norm_num_groups=8,
+)
+
+SDXL_BASE = dict(
+    sample_size=128,
+    block_out_channels=(320, 640, 1280),
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    attention_head_dim=(5, 10, 20),
+    transformer_layers_per_block=(1, 2, 10),
+    use_linear_projection=True,
+    cross_attention_dim=2048,
+    addition_embed_type="text_time",
+    addition_time_embed_dim=256,
+    projection_class_embeddings_input_dim=2816,
+)
+
+SDXL_REFINER = dict(
+    sample_size=128,
+    block_out_channels=(384, 768, 1536, 1536),
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    attention_head_dim=(6, 12, 24, 24),
+    transformer_layers_per_block=4,
+    use_linear_projection=True,
+    cross_attention_dim=1280,
+    addition_embed_type="text_time",
+    addition_time_embed_dim=256,
+    projection_class_embeddings_input_dim=2560,
+)
+
+SD15 = dict(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
+
+
+def det_model(config):
+    torch.manual_seed(0)
+    model = UNet2DConditionModel(**config).eval()
+    sd = {k: torch.from_numpy(det_weight(k, list(v.shape))) for k, v in model.state_dict().items()}
+    model.load_state_dict(sd, strict=True)
+    return model
+
+
+def uniform(seed, shape, scale=1.0):
+    return torch.from_numpy((splitmix_uniform(seed, int(np.prod(shape))) * scale).astype(np.float32).reshape(shape))
+
+
+def run(model, sample, t, ehs, added, taps_wanted):
+    taps = {}
+    hooks = []
+    for name in taps_wanted:
+        if name in ("emb", "conv_in", "out"):
+            continue
+        module = model.get_submodule(name)
+
+        def hook(_m, _i, out, name=name):
+            taps[name] = (out[0] if isinstance(out, tuple) else out).detach().clone()
+
+        hooks.append(module.register_forward_hook(hook))
+    hooks.append(model.conv_in.register_forward_hook(lambda _m, _i, o: taps.__setitem__("conv_in", o.detach().clone())))
+    with torch.no_grad():
+        out = model(sample, t, encoder_hidden_states=ehs, added_cond_kwargs=added).sample
+        t_emb = model.get_time_embed(sample=sample, timestep=t)
+        emb = model.time_embedding(t_emb)
+        aug = model.get_aug_embed(emb=emb, encoder_hidden_states=ehs, added_cond_kwargs=added or {})
+        if aug is not None:
+            emb = emb + aug
+    for h in hooks:
+        h.remove()
+    taps["emb"] = emb
+    taps["out"] = out
+    return {k: v.numpy() for k, v in taps.items() if k in taps_wanted}
+
+
+def tiny():
+    model = det_model(TINY)
+    (OUT / "unet_tiny_config.json").write_text(json.dumps(dict(model.config), indent=1, sort_keys=True) + "\n")
+    names = ["emb", "conv_in"] + [f"down_blocks.{i}" for i in range(3)] + ["mid_block"]
+    names += [f"up_blocks.{i}" for i in range(3)] + ["out"]
+    arrays = {}
+    # Case a: N=2, 16x16, distinct timesteps and time ids.
+    sample = uniform(101, (2, 4, 16, 16), 2.0)
+    t = torch.tensor([999.0, 1.5])
+    ehs = uniform(102, (2, 9, 96))
+    text_embeds = uniform(103, (2, 40))
+    time_ids = torch.tensor([[1024.0, 1024, 0, 0, 1024, 1024], [3080.0, 2048, 64, 128, 4096, 2048]])
+    added = {"text_embeds": text_embeds, "time_ids": time_ids}
+    for k, v in run(model, sample, t, ehs, added, names).items():
+        arrays[f"a_{k}"] = v
+    arrays.update(a_sample=sample.numpy(), a_t=t.numpy(), a_ehs=ehs.numpy(), a_text_embeds=text_embeds.numpy(), a_time_ids=time_ids.numpy())
+    # Case b: N=1, 18x26 (upsample_size path), scalar timestep.
+    sample = uniform(104, (1, 4, 18, 26), 2.0)
+    t = torch.tensor([500.0])
+    ehs = uniform(105, (1, 5, 96))
+    text_embeds = uniform(106, (1, 40))
+    time_ids = torch.tensor([[144.0, 208, 8, 16, 144, 208]])
+    added = {"text_embeds": text_embeds, "time_ids": time_ids}
+    for k, v in run(model, sample, t, ehs, added, [f"up_blocks.{i}" for i in range(3)] + ["out"]).items():
+        arrays[f"b_{k}"] = v
+    arrays.update(b_sample=sample.numpy(), b_t=t.numpy(), b_ehs=ehs.numpy(), b_text_embeds=text_embeds.numpy(), b_time_ids=time_ids.numpy())
+    save_npz(OUT / "unet_tiny.npz", arrays)
+
+
+def sd15_tiny():
+    model = det_model(SD15_TINY)
+    (OUT / "unet_sd15_tiny_config.json").write_text(json.dumps(dict(model.config), indent=1, sort_keys=True) + "\n")
+    sample = uniform(201, (2, 4, 16, 16), 2.0)
+    t = torch.tensor([981.0, 21.0])
+    ehs = uniform(202, (2, 7, 24))
+    names = ["mid_block", "out"]
+    arrays = {f"a_{k}": v for k, v in run(model, sample, t, ehs, None, names).items()}
+    arrays.update(a_sample=sample.numpy(), a_t=t.numpy(), a_ehs=ehs.numpy())
+    save_npz(OUT / "unet_sd15_tiny.npz", arrays)
+
+
+def keys():
+    out = {}
+    models = [("sdxl_base", SDXL_BASE), ("sdxl_refiner", SDXL_REFINER), ("sd15", SD15)]
+    for name, cfg in models + [("tiny", TINY), ("sd15_tiny", SD15_TINY)]:
+        with torch.device("meta"):
+            model = UNet2DConditionModel(**cfg)
+        sd = model.state_dict()
+        out[name] = {
+            "parameters": int(sum(v.numel() for v in sd.values())),
+            "keys": {k: list(v.shape) for k, v in sd.items()},
+        }
+        print(name, len(sd), out[name]["parameters"])
+    (OUT / "unet_keys.json").write_text(json.dumps(out, sort_keys=True) + "\n")
+
+
+SDXL_SCHEDULER = {
+    "_class_name": "EulerDiscreteScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085, "clip_sample": False, "interpolation_type": "linear", "num_train_timesteps": 1000,
+    "prediction_type": "epsilon", "sample_max_value": 1.0, "set_alpha_to_one": False, "skip_prk_steps": True,
+    "steps_offset": 1, "timestep_spacing": "leading", "trained_betas": None, "use_karras_sigmas": False,
+}
+
+
+def pipeline():
+    import shutil
+    import tempfile
+
+    from diffusers import AutoencoderKL, DDIMScheduler, EulerDiscreteScheduler, StableDiffusionXLPipeline
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    import gen_text
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    cli = root / "crates/cli/tests/fixtures"
+    dst = cli / "tiny_sdxl"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        gen_text.write_folders(gen_text.ASSET.read_bytes(), tmp)
+        tok1 = CLIPTokenizer.from_pretrained(tmp / "tokenizer")
+        tok2 = CLIPTokenizer.from_pretrained(tmp / "tokenizer_2")
+    te1 = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                                       intermediate_size=37, hidden_act="quick_gelu", eos_token_id=2)).eval()
+    te2 = CLIPTextModelWithProjection(CLIPTextConfig(vocab_size=49408, hidden_size=64, num_hidden_layers=4,
+                                                     num_attention_heads=4, intermediate_size=96, hidden_act="gelu",
+                                                     projection_dim=40)).eval()
+    gen_text.det_state_dict(te1)
+    gen_text.det_state_dict(te2)
+    vae = AutoencoderKL.from_pretrained(root / "crates/vae/tests/fixtures/tiny_vae", torch_dtype=torch.float32).eval()
+    unet = det_model(TINY)
+    scheduler = EulerDiscreteScheduler.from_config(SDXL_SCHEDULER)
+    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=te1, text_encoder_2=te2, tokenizer=tok1, tokenizer_2=tok2,
+                                     unet=unet, scheduler=scheduler, force_zeros_for_empty_prompt=True)
+    if dst.exists():
+        shutil.rmtree(dst)
+    with tempfile.TemporaryDirectory() as tmp:
+        pipe.save_pretrained(tmp)
+        for f in sorted(pathlib.Path(tmp).rglob("*.json")):
+            rel = f.relative_to(tmp)
+            if rel.parts[0].startswith("tokenizer"):
+                continue
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps(json.loads(f.read_text()), indent=1, sort_keys=True) + "\n"
+            (dst / rel).write_text(text)
+    arrays = {}
+    h, w = 48, 64
+    cases = [
+        ("euler", EulerDiscreteScheduler, dict(negative_prompt="blurry, ugly", guidance_scale=5.0)),
+        ("ddim", DDIMScheduler, dict(guidance_scale=5.0)),
+        ("nocfg", EulerDiscreteScheduler, dict(guidance_scale=1.0)),
+    ]
+    for i, (tag, cls, kw) in enumerate(cases):
+        pipe.scheduler = cls.from_config(SDXL_SCHEDULER)
+        g = torch.Generator().manual_seed(i)
+        init = torch.randn((1, 4, h // 2, w // 2), generator=g)
+        np.save(cli / f"sdxl_init_{tag}.npy", init.numpy())
+        with torch.no_grad():
+            out = pipe(prompt="a photo of a cat", height=h, width=w, num_inference_steps=4, latents=init.clone(),
+                       output_type="latent", **kw).images
+        arrays[tag] = out.numpy()
+    save_npz(cli / "sdxl_generate.npz", arrays)
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    pipeline()
+    tiny()
+    sd15_tiny()
+    keys()
+    (OUT / "GENERATOR.json").write_text(json.dumps({
+        "script": "tools/golden/gen_unet.py",
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "numpy": np.__version__,
+    }, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
