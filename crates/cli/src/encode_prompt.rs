@@ -55,7 +55,7 @@ pub struct Args {
     dtype: DType,
 }
 
-fn parse_dtype(s: &str) -> Result<DType, String> {
+pub(crate) fn parse_dtype(s: &str) -> Result<DType, String> {
     match s {
         "f32" => Ok(DType::F32),
         "f16" => Ok(DType::F16),

@@ -1,115 +1,632 @@
-//! `ultrares generate`: reference-based high-resolution generation (LSRNA-DemoFusion,
-//! DemoFusion, direct). The pipeline, VAE, LSR and schedulers exist; no denoiser network (SDXL
-//! UNet) does yet, so after checking every argument this command says so and exits with 2.
+//! `ultrares generate`: an image from a prompt with a diffusers SDXL pipeline folder, directly at
+//! the target size or through a reference-based high-resolution strategy (DemoFusion,
+//! LSRNA-DemoFusion, Pixelsmith, LSRNA-Pixelsmith).
+//!
+//! Steps: the prompt through both CLIP towers (`encode_prompt`, then the towers are dropped),
+//! the UNet and the VAE from the folder, the scheduler of `scheduler/scheduler_config.json`
+//! (or `--scheduler` built from that config, as diffusers' `from_config`), then
+//! `HighResPipeline::generate` with classifier-free guidance in one batch. `--init-latents`
+//! replaces the initial noise (diffusers' `latents=`, before `init_noise_sigma`);
+//! `--save-latents` writes the final latent (`output_type="latent"`).
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::BufWriter;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
+use burn::prelude::*;
+use burn::tensor::DType;
 use clap::{Args as ClapArgs, ValueEnum};
-use ultrares::pipeline::{HighResConfig, Strategy};
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::WriteNpyExt;
+use ultrares::core::image::{ValueRange, tensor_to_rgb8};
+use ultrares::core::{Draw, GuidedCond, PredictionType, Randomness, SeededRandomness};
+use ultrares::nn::{ConfigJson, NnBackend};
+use ultrares::pipeline::{
+    BicubicUpsampler, HighResConfig, HighResPipeline, Observer, Progress, Stage, Strategy,
+};
+use ultrares::schedulers::{
+    Ddim, Ddpm, DpmSolverMultistep, EulerAncestral, EulerDiscrete, Scheduler, SchedulerConfig,
+};
+use ultrares::text::{SdxlPrompt, SdxlTextEncoders};
+use ultrares::unet::{TextCond, UNet2DConditionModel, UnetDenoiser};
+use ultrares::vae::{AutoencoderKl, from_diffusers_dir};
+
+use crate::CliError;
+use crate::device::{DeviceArg, Job, dispatch};
+use crate::encode_prompt::parse_dtype;
+use crate::output::Output;
 
 /// Arguments of `ultrares generate`.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
+    /// A diffusers SDXL pipeline folder (model_index.json, unet/, vae/, text_encoder/,
+    /// text_encoder_2/, tokenizer/, tokenizer_2/, scheduler/).
+    #[arg(long)]
+    model: PathBuf,
     /// The prompt.
+    #[arg(long)]
     prompt: String,
-    /// Output image (PNG).
+    /// The second text tower's prompt (diffusers' prompt_2; default: --prompt).
+    #[arg(long)]
+    prompt_2: Option<String>,
+    /// The negative prompt (default: none, i.e. zeros when the folder sets
+    /// force_zeros_for_empty_prompt, as diffusers).
+    #[arg(long)]
+    negative_prompt: Option<String>,
+    /// Output image (PNG; the seed and settings go in its "parameters" text chunk). Required
+    /// unless --save-latents is given.
     #[arg(long, short)]
-    output: PathBuf,
-    /// Negative prompt (LSRNA's default is "blurry, ugly, duplicate, poorly drawn, deformed, mosaic").
-    #[arg(
-        long,
-        default_value = "blurry, ugly, duplicate, poorly drawn, deformed, mosaic"
-    )]
-    negative_prompt: String,
-    /// Target height in pixels.
-    #[arg(long, default_value_t = 2048)]
-    height: usize,
-    /// Target width in pixels.
-    #[arg(long, default_value_t = 2048)]
-    width: usize,
+    output: Option<PathBuf>,
+    /// Target size `HxW` in pixels, height first (default: the UNet's native size for direct,
+    /// twice it per side for the other strategies).
+    #[arg(long, value_parser = crate::parse_size)]
+    size: Option<[usize; 2]>,
     /// Strategy.
-    #[arg(long, value_enum, default_value_t = StrategyArg::LsrnaDemofusion)]
+    #[arg(long, value_enum, default_value_t = StrategyArg::Direct)]
     strategy: StrategyArg,
-    /// Denoising steps (DDIM, SDXL schedule).
+    /// LSRNA's LSR checkpoint (`swinir-liif-latent-sdxl.pth`), for the lsrna-* strategies.
+    #[arg(long)]
+    lsr: Option<PathBuf>,
+    /// Denoising steps.
     #[arg(long, default_value_t = 50)]
     steps: usize,
     /// LSRNA: the final steps run at the target size.
     #[arg(long, default_value_t = 30)]
     inversion_depth: usize,
-    /// Classifier-free guidance scale.
-    #[arg(long, default_value_t = 7.5)]
-    guidance_scale: f64,
-    /// Views per denoiser call.
+    /// Classifier-free guidance scale (≤ 1: no guidance, one UNet batch per step).
+    #[arg(long, default_value_t = 5.0)]
+    guidance: f64,
+    /// Scheduler (default: the folder's scheduler_config.json class), built from the folder's
+    /// config as diffusers' `from_config`.
+    #[arg(long, value_enum)]
+    scheduler: Option<SchedulerArg>,
+    /// Views per denoiser call (DemoFusion).
     #[arg(long)]
     view_batch_size: Option<usize>,
     /// Seed of every random draw.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// The denoiser's weights (an SDXL UNet folder or file).
+    /// Initial noise `.npy` `[1, 4, h, w]` at the reference size (diffusers' `latents=`, before
+    /// `init_noise_sigma`), in place of the seeded draw.
     #[arg(long)]
-    unet: Option<PathBuf>,
-    /// The VAE: a diffusers folder (`vae/` or a pipeline folder) or an LDM single file.
+    init_latents: Option<PathBuf>,
+    /// Writes the final latent `[1, 4, H/8, W/8]` (float32 .npy) as diffusers'
+    /// `output_type="latent"` returns it.
     #[arg(long)]
-    vae: Option<PathBuf>,
-    /// LSRNA's LSR checkpoint (`swinir-liif-latent-sdxl.pth`).
+    save_latents: Option<PathBuf>,
+    /// Weight variant to load, e.g. fp16 (`*.fp16.safetensors`).
     #[arg(long)]
-    lsr: Option<PathBuf>,
+    variant: Option<String>,
+    /// Device: cpu, cuda[:N], wgpu[:N|:cpu].
+    #[arg(long, default_value_t)]
+    device: DeviceArg,
+    /// UNet and text-tower dtype: f32, f16 or bf16 (half on GPU devices only; norm statistics
+    /// and softmax in f32; the VAE runs in f32 as diffusers' force_upcast).
+    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    dtype: DType,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum StrategyArg {
-    LsrnaDemofusion,
-    Demofusion,
-    LsrnaPixelsmith,
-    Pixelsmith,
     Direct,
+    Demofusion,
+    LsrnaDemofusion,
+    Pixelsmith,
+    LsrnaPixelsmith,
 }
 
-/// Checks the arguments, then reports that no denoiser network is available.
-pub fn run(a: Args) -> Result<String, String> {
-    let mut config = match a.strategy {
-        StrategyArg::LsrnaDemofusion => HighResConfig::lsrna_demofusion(a.height, a.width),
-        StrategyArg::Demofusion => HighResConfig::demofusion(a.height, a.width),
-        StrategyArg::LsrnaPixelsmith => HighResConfig::lsrna_pixelsmith(a.height, a.width),
-        StrategyArg::Pixelsmith => HighResConfig::pixelsmith(a.height, a.width),
-        StrategyArg::Direct => HighResConfig::direct(a.height, a.width),
+/// `--scheduler`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SchedulerArg {
+    /// DDIMScheduler (eta 0).
+    Ddim,
+    /// EulerDiscreteScheduler.
+    Euler,
+    /// EulerAncestralDiscreteScheduler.
+    EulerAncestral,
+    /// DDPMScheduler.
+    Ddpm,
+    /// DPMSolverMultistepScheduler (2M; direct only).
+    DpmSolver,
+}
+
+impl SchedulerArg {
+    fn from_class(name: &str) -> Option<Self> {
+        Some(match name {
+            "DDIMScheduler" => Self::Ddim,
+            "EulerDiscreteScheduler" => Self::Euler,
+            "EulerAncestralDiscreteScheduler" => Self::EulerAncestral,
+            "DDPMScheduler" => Self::Ddpm,
+            "DPMSolverMultistepScheduler" => Self::DpmSolver,
+            _ => return None,
+        })
+    }
+}
+
+/// Runs `ultrares generate`, returning what to print.
+pub fn run(a: Args) -> Result<String, CliError> {
+    if a.dtype != DType::F32 && a.device == DeviceArg::Cpu {
+        return Err(CliError::Usage(format!(
+            "--dtype {} needs --device cuda or wgpu: the CPU backend (burn-ndarray) computes in f32",
+            format!("{:?}", a.dtype).to_lowercase()
+        )));
+    }
+    if a.output.is_none() && a.save_latents.is_none() {
+        return Err(CliError::Usage(
+            "give --output IMAGE.png, --save-latents FILE.npy, or both".into(),
+        ));
+    }
+    if !(a.guidance.is_finite() && a.guidance >= 0.0) {
+        return Err(CliError::Usage(format!(
+            "--guidance must be finite and ≥ 0, got {}",
+            a.guidance
+        )));
+    }
+    let lsrna = matches!(
+        a.strategy,
+        StrategyArg::LsrnaDemofusion | StrategyArg::LsrnaPixelsmith
+    );
+    if lsrna && a.lsr.is_none() {
+        return Err(CliError::Usage(format!(
+            "--lsr is required for --strategy {} (LSRNA's swinir-liif-latent-sdxl.pth)",
+            a.strategy
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+        )));
+    }
+    for (flag, path) in [
+        ("--model", Some(&a.model)),
+        ("--lsr", a.lsr.as_ref()),
+        ("--init-latents", a.init_latents.as_ref()),
+    ] {
+        if let Some(p) = path
+            && !p.exists()
+        {
+            return Err(CliError::Input(format!(
+                "{flag}: {} does not exist",
+                p.display()
+            )));
+        }
+    }
+    dispatch(a.device, Generate(a))
+}
+
+struct Generate(Args);
+
+impl Job for Generate {
+    type Output = String;
+
+    fn run<B: NnBackend>(self, device: &B::Device) -> Result<String, CliError> {
+        generate::<B>(self.0, device)
+    }
+}
+
+/// The folder's components, checked up front so that every missing one is named at once.
+fn check_folder(dir: &Path) -> Result<ConfigJson, CliError> {
+    let index = ConfigJson::read(dir.join("model_index.json")).map_err(|e| {
+        CliError::Input(format!(
+            "--model: {e} (expected a diffusers SDXL pipeline folder)"
+        ))
+    })?;
+    index
+        .check_class(&["StableDiffusionXLPipeline"])
+        .map_err(|e| CliError::Input(format!("--model: {e}")))?;
+    let needed = [
+        "unet/config.json",
+        "vae/config.json",
+        "text_encoder/config.json",
+        "text_encoder_2/config.json",
+        "tokenizer",
+        "tokenizer_2",
+        "scheduler/scheduler_config.json",
+    ];
+    let missing: Vec<&str> = needed
+        .iter()
+        .copied()
+        .filter(|p| !dir.join(p).exists())
+        .collect();
+    if !missing.is_empty() {
+        return Err(CliError::Input(format!(
+            "--model {}: missing {}",
+            dir.display(),
+            missing.join(", ")
+        )));
+    }
+    Ok(index)
+}
+
+fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliError> {
+    let total = Instant::now();
+    check_folder(&a.model)?;
+    let image_out = a
+        .output
+        .as_deref()
+        .map(|p| Output::new(p, "--output", &["png"]))
+        .transpose()?;
+    let latent_out = a
+        .save_latents
+        .as_deref()
+        .map(|p| Output::new(p, "--save-latents", &["npy"]))
+        .transpose()?;
+
+    // Scheduler: the folder's class unless --scheduler names another.
+    let sched_path = a.model.join("scheduler/scheduler_config.json");
+    let sched_cfg = SchedulerConfig::from_file(&sched_path)
+        .map_err(|e| CliError::Input(format!("{}: {e}", sched_path.display())))?;
+    let kind = match a.scheduler {
+        Some(k) => k,
+        None => {
+            let class = ConfigJson::read(&sched_path)
+                .map_err(|e| CliError::Input(e.to_string()))?
+                .class_name()
+                .unwrap_or("EulerDiscreteScheduler")
+                .to_string();
+            SchedulerArg::from_class(&class).ok_or_else(|| {
+                CliError::Input(format!(
+                    "{}: scheduler {class:?} is not implemented; pick one with --scheduler \
+                     (ddim, euler, euler-ancestral, ddpm, dpm-solver)",
+                    sched_path.display()
+                ))
+            })?
+        }
     };
+
+    // Models: the UNet config first (size defaults and checks), then the text towers.
+    let t = Instant::now();
+    let (unet_cfg, unet) = UNet2DConditionModel::<B>::from_diffusers_dir(
+        &a.model.join("unet"),
+        a.variant.as_deref(),
+        a.dtype,
+        device,
+    )
+    .map_err(|e| CliError::Input(format!("--model {}: unet: {e}", a.model.display())))?;
+    let vae: AutoencoderKl<B> = from_diffusers_dir(a.model.join("vae"), device)
+        .map_err(|e| CliError::Input(format!("--model {}: vae: {e}", a.model.display())))?;
+    let f = ultrares::core::LatentCodec::<B>::downscale_factor(&vae);
+    let native = unet_cfg.sample_size * f;
+    let size = a.size.unwrap_or(match a.strategy {
+        StrategyArg::Direct => [native, native],
+        _ => [2 * native, 2 * native],
+    });
+    let mut config = match a.strategy {
+        StrategyArg::Direct => HighResConfig::direct(size[0], size[1]),
+        StrategyArg::Demofusion => HighResConfig::demofusion(size[0], size[1]),
+        StrategyArg::LsrnaDemofusion => HighResConfig::lsrna_demofusion(size[0], size[1]),
+        StrategyArg::Pixelsmith => HighResConfig::pixelsmith(size[0], size[1]),
+        StrategyArg::LsrnaPixelsmith => HighResConfig::lsrna_pixelsmith(size[0], size[1]),
+    };
+    config.native_size = native;
     config.inversion_depth = a.inversion_depth;
     if let Some(b) = a.view_batch_size {
         config.view_batch_size = b;
     }
-    config.validate(8, a.steps).map_err(|e| e.to_string())?;
-    if !(a.guidance_scale.is_finite() && a.guidance_scale >= 0.0) {
-        return Err(format!(
-            "--guidance-scale must be finite and ≥ 0, got {}",
-            a.guidance_scale
-        ));
-    }
-    for (flag, path) in [("--unet", &a.unet), ("--vae", &a.vae), ("--lsr", &a.lsr)] {
-        if let Some(p) = path
-            && !p.exists()
-        {
-            return Err(format!("{flag}: {} does not exist", p.display()));
+    let s = config
+        .validate(f, a.steps)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let reference = if config.strategy == Strategy::Direct {
+        size
+    } else {
+        [size[0] / s, size[1] / s]
+    };
+    let init_shape = [1, unet.in_channels(), reference[0] / f, reference[1] / f];
+    let init = a
+        .init_latents
+        .as_deref()
+        .map(|p| read_init(p, init_shape))
+        .transpose()?;
+
+    let encoders =
+        SdxlTextEncoders::<B>::from_pipeline_dir(&a.model, a.variant.as_deref(), a.dtype, device)
+            .map_err(|e| CliError::Input(format!("--model {}: {e}", a.model.display())))?;
+    let load_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let prompt = SdxlPrompt {
+        prompt: vec![a.prompt.clone()],
+        prompt_2: a.prompt_2.clone().map(|p| vec![p]),
+        negative_prompt: a.negative_prompt.clone().map(|p| vec![p]),
+        negative_prompt_2: None,
+        clip_skip: None,
+        guidance: a.guidance > 1.0,
+    };
+    for (what, text) in [
+        ("--prompt", Some(&a.prompt)),
+        ("--negative-prompt", a.negative_prompt.as_ref()),
+    ] {
+        if let Some(text) = text {
+            let n = encoders
+                .tokenizer_2
+                .token_count(text)
+                .map_err(|e| CliError::Input(format!("{what}: {e}")))?;
+            if n > 75 {
+                eprintln!(
+                    "warning: {what} has {n} tokens; CLIP takes 75 (plus start and end), the rest is truncated as in diffusers"
+                );
+            }
         }
     }
-    if matches!(
+    let e = encoders
+        .encode(&prompt, device)
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    drop(encoders);
+    let encode_s = t.elapsed().as_secs_f64();
+    let text =
+        |embeds, pooled| TextCond::sdxl(embeds, pooled).map_err(|e| CliError::Input(e.to_string()));
+    let positive = text(e.prompt_embeds, e.pooled_prompt_embeds)?;
+    let negative = match (e.negative_prompt_embeds, e.negative_pooled_prompt_embeds) {
+        (Some(n), Some(p)) => text(n, p)?,
+        _ => positive.clone(),
+    };
+    let cond = GuidedCond::new(positive, negative, a.guidance);
+    let denoiser = UnetDenoiser {
+        unet,
+        prediction_type: sched_cfg.prediction_type,
+    };
+    if denoiser.prediction_type == PredictionType::Flow {
+        return Err(CliError::Input(format!(
+            "{}: prediction_type flow_prediction is for SD3/Flux, not a UNet",
+            sched_path.display()
+        )));
+    }
+    let lsrna = matches!(
         config.strategy,
         Strategy::LsrnaDemoFusion | Strategy::LsrnaPixelsmith
-    ) && a.lsr.is_none()
-    {
-        return Err(format!(
-            "--lsr is required for {:?} (LSRNA's swinir-liif-latent-sdxl.pth)",
-            config.strategy
+    );
+    let lsr = match &a.lsr {
+        Some(p) if lsrna => Some(
+            ultrares::lsr::Liif::<B>::from_checkpoint(p, device)
+                .map_err(|e| CliError::Input(format!("--lsr: {e}")))?,
+        ),
+        _ => None,
+    };
+    let mut rng = InitLatents {
+        init,
+        inner: SeededRandomness::new(a.seed),
+    };
+    let mut observer = Bars::default();
+    let run = Run {
+        denoiser: &denoiser,
+        vae: &vae,
+        lsr: lsr.as_ref(),
+        config: &config,
+        cond: &cond,
+        device,
+    };
+    let steps = a.steps;
+    let e = |e: ultrares::schedulers::Error| CliError::Input(format!("scheduler: {e}"));
+    let out = match kind {
+        SchedulerArg::Ddim => run.go(
+            Ddim::new(sched_cfg, steps).map_err(e)?,
+            &mut rng,
+            &mut observer,
+        ),
+        SchedulerArg::Euler => run.go(
+            EulerDiscrete::new(sched_cfg, steps).map_err(e)?,
+            &mut rng,
+            &mut observer,
+        ),
+        SchedulerArg::EulerAncestral => run.go(
+            EulerAncestral::new(sched_cfg, steps).map_err(e)?,
+            &mut rng,
+            &mut observer,
+        ),
+        SchedulerArg::Ddpm => run.go(
+            Ddpm::new(sched_cfg, steps).map_err(e)?,
+            &mut rng,
+            &mut observer,
+        ),
+        SchedulerArg::DpmSolver => run.go(
+            DpmSolverMultistep::<B>::new(sched_cfg, steps).map_err(e)?,
+            &mut rng,
+            &mut observer,
+        ),
+    }?;
+    observer.finish();
+
+    let mut written = Vec::new();
+    if let (Some(out_path), Some(o)) = (&a.save_latents, latent_out) {
+        write_npy(out.latent.clone(), o.tmp())?;
+        o.commit()?;
+        written.push(out_path.display().to_string());
+    }
+    if let (Some(out_path), Some(o)) = (&a.output, image_out) {
+        let params = format!(
+            "{}\nNegative prompt: {}\nSteps: {steps}, Sampler: {kind:?}, CFG scale: {}, Seed: {}, \
+             Size: {}x{} (HxW), Strategy: {:?}, Model: {}, Generator: ultrares {}",
+            a.prompt,
+            a.negative_prompt.as_deref().unwrap_or(""),
+            a.guidance,
+            a.seed,
+            size[0],
+            size[1],
+            config.strategy,
+            a.model.display(),
+            env!("CARGO_PKG_VERSION"),
+        );
+        write_png(out.image.clone(), o.tmp(), &params)?;
+        o.commit()?;
+        written.push(out_path.display().to_string());
+    }
+    let mut report = format!(
+        "generated {}x{} (HxW) with {:?}, {steps} steps, seed {}: wrote {}\n  load {load_s:.2} s, encode prompt {encode_s:.2} s",
+        size[0],
+        size[1],
+        config.strategy,
+        a.seed,
+        written.join(", ")
+    );
+    for timing in &out.timings {
+        report.push_str(&format!(
+            ", {} {:.2} s",
+            stage_name(timing.stage),
+            timing.elapsed.as_secs_f64()
         ));
     }
-    Err(format!(
-        "no denoiser network: ultrares does not implement the SDXL UNet yet, so `generate` cannot run \
-         ({a_prompt:?}, {h}×{w}, {s:?}). The pipeline is a library: implement \
-         `ultrares::core::Denoiser` for your network and call `ultrares::pipeline::HighResPipeline` \
-         (see examples/lsrna_demofusion.rs)",
-        a_prompt = a.prompt,
-        h = a.height,
-        w = a.width,
-        s = config.strategy
-    ))
+    report.push_str(&format!(
+        "; total {:.2} s ({} UNet calls)",
+        total.elapsed().as_secs_f64(),
+        out.denoiser_calls
+    ));
+    Ok(report)
+}
+
+struct Run<'a, B: NnBackend> {
+    denoiser: &'a UnetDenoiser<B>,
+    vae: &'a AutoencoderKl<B>,
+    lsr: Option<&'a ultrares::lsr::Liif<B>>,
+    config: &'a HighResConfig,
+    cond: &'a GuidedCond<TextCond<B>>,
+    device: &'a B::Device,
+}
+
+impl<B: NnBackend> Run<'_, B> {
+    fn go<S: Scheduler<B>>(
+        &self,
+        scheduler: S,
+        rng: &mut dyn Randomness,
+        observer: &mut dyn Observer<B>,
+    ) -> Result<ultrares::pipeline::HighResOutput<B>, CliError> {
+        let result =
+            match self.lsr {
+                Some(lsr) => HighResPipeline::new(self.denoiser, self.vae, lsr, scheduler)
+                    .generate(self.config, self.cond, self.device, rng, observer),
+                None => HighResPipeline::new(self.denoiser, self.vae, &BicubicUpsampler, scheduler)
+                    .generate(self.config, self.cond, self.device, rng, observer),
+            };
+        result.map_err(|e| CliError::Failure(e.to_string()))
+    }
+}
+
+/// The seeded draws, with the initial noise replaced by `--init-latents`.
+struct InitLatents {
+    init: Option<Vec<f32>>,
+    inner: SeededRandomness,
+}
+
+impl Randomness for InitLatents {
+    fn gaussian(&mut self, draw: Draw, n: usize) -> ultrares::core::Result<Vec<f32>> {
+        if matches!(draw, Draw::Initial)
+            && let Some(v) = self.init.take()
+        {
+            if v.len() != n {
+                return Err(ultrares::core::Error::Argument {
+                    arg: "--init-latents",
+                    expected: format!("{n} values"),
+                    got: v.len().to_string(),
+                });
+            }
+            return Ok(v);
+        }
+        self.inner.gaussian(draw, n)
+    }
+
+    fn randint(&mut self, low: i64, high: i64) -> ultrares::core::Result<i64> {
+        self.inner.randint(low, high)
+    }
+
+    fn uniform(&mut self) -> ultrares::core::Result<f64> {
+        self.inner.uniform()
+    }
+
+    fn index(&mut self, n: usize) -> ultrares::core::Result<usize> {
+        self.inner.index(n)
+    }
+}
+
+fn read_init(path: &Path, shape: [usize; 4]) -> Result<Vec<f32>, CliError> {
+    let (data, dims) = crate::lsr::read_latent(path)?;
+    if dims != shape {
+        return Err(CliError::Input(format!(
+            "--init-latents {}: expected shape {shape:?} (the reference latent), got {dims:?}",
+            path.display()
+        )));
+    }
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(CliError::Input(format!(
+            "--init-latents {}: value {i} is {} (expected finite numbers)",
+            path.display(),
+            data[i]
+        )));
+    }
+    Ok(data)
+}
+
+fn write_npy<B: Backend>(x: Tensor<B, 4>, path: &Path) -> Result<(), CliError> {
+    let dims = x.dims();
+    let v = x
+        .into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .map_err(|e| CliError::Failure(format!("reading the latent back: {e:?}")))?;
+    let arr = ArrayD::from_shape_vec(IxDyn(&dims), v).map_err(|e| e.to_string())?;
+    let f =
+        File::create(path).map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))?;
+    arr.write_npy(BufWriter::new(f))
+        .map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))
+}
+
+fn write_png<B: Backend>(image: Tensor<B, 4>, path: &Path, params: &str) -> Result<(), CliError> {
+    let image = image.cast(DType::F32);
+    let img = tensor_to_rgb8(image, ValueRange::MinusOneOne)
+        .map_err(|e| CliError::Failure(e.to_string()))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError::Failure("the pipeline returned no image".into()))?;
+    let fail = |e: &dyn std::fmt::Display| CliError::Failure(format!("{}: {e}", path.display()));
+    let f = File::create(path).map_err(|e| fail(&e))?;
+    let mut enc = png::Encoder::new(BufWriter::new(f), img.width(), img.height());
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.add_text_chunk("parameters".to_string(), params.to_string())
+        .map_err(|e| fail(&e))?;
+    let mut w = enc.write_header().map_err(|e| fail(&e))?;
+    w.write_image_data(img.as_raw()).map_err(|e| fail(&e))?;
+    w.finish().map_err(|e| fail(&e))
+}
+
+fn stage_name(stage: Stage) -> String {
+    match stage {
+        Stage::Reference => "reference".into(),
+        Stage::DecodeReference => "decode reference".into(),
+        Stage::Upsample => "upsample".into(),
+        Stage::HighRes { phase } => format!("high-res phase {phase}"),
+        Stage::Decode => "decode".into(),
+    }
+}
+
+/// One progress bar per stage, with ETA.
+#[derive(Default)]
+struct Bars {
+    current: Option<(Stage, ProgressBar)>,
+}
+
+impl Bars {
+    fn finish(&mut self) {
+        if let Some((_, bar)) = self.current.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl<B: Backend> Observer<B> for Bars {
+    fn on_progress(&mut self, p: Progress) -> ControlFlow<()> {
+        if self.current.as_ref().is_none_or(|(s, _)| *s != p.stage) {
+            self.finish();
+            let style = ProgressStyle::with_template(
+                "{prefix:>18} {bar:40} {pos}/{len} {elapsed_precise} ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let bar = ProgressBar::new(p.total as u64)
+                .with_style(style)
+                .with_prefix(stage_name(p.stage));
+            self.current = Some((p.stage, bar));
+        }
+        if let Some((_, bar)) = &self.current {
+            bar.set_position(p.step as u64);
+        }
+        ControlFlow::Continue(())
+    }
 }

@@ -207,7 +207,7 @@ fn upscale<B: NnBackend>(a: UpscaleArgs, device: &B::Device) -> Result<String, C
     })
 }
 
-fn read_latent(path: &std::path::Path) -> Result<(Vec<f32>, Vec<usize>), String> {
+pub(crate) fn read_latent(path: &std::path::Path) -> Result<(Vec<f32>, Vec<usize>), String> {
     let bytes = crate::npy::read(path)?;
     let a: ArrayD<f32> = match ArrayD::<f32>::read_npy(bytes.as_slice()) {
         Ok(a) => a,

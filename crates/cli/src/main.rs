@@ -88,8 +88,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Generate a high-resolution image (LSRNA-DemoFusion, DemoFusion or direct). Needs a
-    /// denoiser network, which ultrares does not implement yet: checks the arguments and says so.
+    /// An image from a prompt with a diffusers SDXL folder: directly at the target size or
+    /// through DemoFusion, LSRNA-DemoFusion, Pixelsmith or LSRNA-Pixelsmith.
     Generate(generate::Args),
     /// A scheduler's inference schedule (timesteps, sigmas or alphas_cumprod), as diffusers
     /// computes it.
@@ -173,7 +173,7 @@ enum Preset {
     Pixelsmith,
 }
 
-fn parse_size(s: &str) -> Result<[usize; 2], String> {
+pub(crate) fn parse_size(s: &str) -> Result<[usize; 2], String> {
     let (h, w) = s
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("expected HxW (height first), got {s:?}"))?;

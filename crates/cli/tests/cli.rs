@@ -526,51 +526,29 @@ fn lsr_and_upscale_match_the_official_code() {
 }
 
 #[test]
-fn generate_checks_arguments_then_reports_the_missing_denoiser() {
-    let out = ultrares(&["generate", "a fox", "-o", "/tmp/x.png", "--width", "2044"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("multiples of the latent factor 8"), "{err}");
-    let out = ultrares(&[
+fn generate_checks_arguments_before_loading() {
+    let base = [
         "generate",
+        "--model",
+        "/nonexistent/sdxl",
+        "--prompt",
         "a fox",
-        "-o",
-        "/tmp/x.png",
-        "--inversion-depth",
-        "60",
-    ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("inversion_depth"));
-    let out = ultrares(&[
-        "generate",
-        "a fox",
-        "-o",
-        "/tmp/x.png",
-        "--strategy",
-        "demofusion",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no denoiser network"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    let out = ultrares(&[
-        "generate",
-        "a fox",
-        "-o",
-        "/tmp/x.png",
-        "--strategy",
-        "lsrna-pixelsmith",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--lsr is required"));
-    let out = ultrares(&[
-        "generate",
-        "a fox",
-        "-o",
-        "/tmp/x.png",
-        "--strategy",
-        "pixelsmith",
-    ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no denoiser network"));
+    ];
+    let err = |extra: &[&str]| {
+        let out = ultrares(&[&base[..], extra].concat());
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        err
+    };
+    assert!(err(&[]).contains("--output IMAGE.png, --save-latents"));
+    assert!(err(&["-o", "/tmp/x.png"]).contains("--model: /nonexistent/sdxl does not exist"));
+    assert!(
+        err(&["-o", "/tmp/x.png", "--strategy", "lsrna-pixelsmith"]).contains("--lsr is required")
+    );
+    assert!(err(&["-o", "/tmp/x.png", "--guidance", "nan"]).contains("--guidance"));
+    assert!(err(&["-o", "/tmp/x.png", "--dtype", "f16"]).contains("--dtype f16 needs"));
+    assert!(err(&["-o", "/tmp/x.png", "--size", "1024"]).contains("HxW"));
 }
 
 fn nn_fixture(rel: &str) -> String {

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ultrares::core::testing::det_weight;
+mod common;
+
 use ultrares::text::{ClipPad, write_openai_folder};
 
 fn ultrares(args: &[&str]) -> Output {
@@ -28,34 +29,9 @@ fn write_tower(dir: &Path, model: &str) {
         dir.join("config.json"),
     )
     .expect("config");
-    let keys: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(text_fixture("clip_encoders_keys.json")).expect("keys"),
-    )
-    .expect("json");
-    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = keys[model]
-        .as_object()
-        .expect("keys")
-        .iter()
-        .map(|(k, s)| {
-            let shape: Vec<usize> = serde_json::from_value(s.clone()).expect("shape");
-            let bytes = det_weight(k, &shape)
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
-            (k.clone(), shape, bytes)
-        })
-        .collect();
-    let views: Vec<_> = tensors
-        .iter()
-        .map(|(k, s, b)| {
-            (
-                k.clone(),
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                    .expect("view"),
-            )
-        })
-        .collect();
-    safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).expect("write");
+    let keys = common::json(&text_fixture("clip_encoders_keys.json"));
+    let keys = keys[model].as_object().expect("keys");
+    common::write_det_safetensors(&dir.join("model.safetensors"), keys);
 }
 
 fn f32_tensor(bytes: &[u8], name: &str) -> (Vec<usize>, Vec<f32>) {

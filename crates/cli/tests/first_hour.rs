@@ -58,7 +58,7 @@ fn missing_arguments_are_named_with_the_usage_line() {
         (&["canny"][..], &["<INPUT>", "<OUTPUT>"][..]),
         (&["lsr"], &["--checkpoint", "<INPUT>", "<OUTPUT>", "--size"]),
         (&["rna-map"], &["<REFERENCE>", "--latent-size", "<OUTPUT>"]),
-        (&["generate"], &["<PROMPT>", "--output"]),
+        (&["generate"], &["--model", "--prompt"]),
     ] {
         let err = refused(&ultrares(args), args[0]);
         let mut lines = err.lines();

@@ -112,11 +112,7 @@ impl<B: Backend> Upsample2d<B> {
         if size == [2 * h, 2 * w] {
             return self.forward(x, gemm_band);
         }
-        let up = interpolate(
-            x,
-            size,
-            InterpolateOptions::new(InterpolateMode::Nearest),
-        );
+        let up = interpolate(x, size, InterpolateOptions::new(InterpolateMode::Nearest));
         conv2d(&self.conv, up, gemm_band)
     }
 }

@@ -403,7 +403,11 @@ impl UNet2DConditionConfig {
         ];
         for (name, len) in lens {
             if len != n {
-                return bad(name, format!("{n} entries (one per block)"), len.to_string());
+                return bad(
+                    name,
+                    format!("{n} entries (one per block)"),
+                    len.to_string(),
+                );
             }
         }
         let g = self.norm_num_groups;

@@ -100,7 +100,11 @@ impl<B: Backend> ViewConditioning for TextCond<B> {
                 .flat_map(|v| {
                     let ids = v.time_ids();
                     match self.aesthetic_score {
-                        Some(s) => ids[..4].iter().copied().chain([s as f32]).collect::<Vec<_>>(),
+                        Some(s) => ids[..4]
+                            .iter()
+                            .copied()
+                            .chain([s as f32])
+                            .collect::<Vec<_>>(),
                         None => ids.to_vec(),
                     }
                 })

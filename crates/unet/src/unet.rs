@@ -83,7 +83,8 @@ impl<B: Backend> UNet2DConditionModel<B> {
         let n = ch.len();
         let temb = cfg.time_embedding_dim;
         let groups = cfg.norm_num_groups;
-        let resnet = |cin, cout| ResnetBlock2D::new(cin, cout, temb, groups, cfg.norm_eps, 1.0, device);
+        let resnet =
+            |cin, cout| ResnetBlock2D::new(cin, cout, temb, groups, cfg.norm_eps, 1.0, device);
         let transformer = |c, i: usize, layers| {
             Transformer2DModel::new(
                 c,
@@ -190,9 +191,7 @@ impl<B: Backend> UNet2DConditionModel<B> {
             center_input_sample: cfg.center_input_sample,
             flip_sin_to_cos: cfg.flip_sin_to_cos,
             freq_shift: cfg.freq_shift,
-            addition_time_embed_dim: cfg
-                .addition_embed
-                .map_or(0, |a| a.addition_time_embed_dim),
+            addition_time_embed_dim: cfg.addition_embed.map_or(0, |a| a.addition_time_embed_dim),
             add_input_dim: cfg
                 .addition_embed
                 .map_or(0, |a| a.projection_class_embeddings_input_dim),
@@ -253,7 +252,8 @@ impl<B: Backend> UNet2DConditionModel<B> {
         dtype: DType,
         device: &B::Device,
     ) -> Result<(UNet2DConditionConfig, Self)> {
-        let cfg = UNet2DConditionConfig::from_config_json(&ConfigJson::read(dir.join("config.json"))?)?;
+        let cfg =
+            UNet2DConditionConfig::from_config_json(&ConfigJson::read(dir.join("config.json"))?)?;
         let file = model_weight_file(dir, variant).ok_or_else(|| {
             UnetError::from(ultrares_core::Error::Weights {
                 source_name: dir.display().to_string(),
@@ -437,12 +437,10 @@ impl<B: NnBackend> UNet2DConditionModel<B> {
         for (i, block) in self.up_blocks.iter().enumerate() {
             let rest = skips.len().saturating_sub(block.resnets.len());
             let size = if odd && !block.upsamplers.is_empty() {
-                rest.checked_sub(1)
-                    .and_then(|k| skips.get(k))
-                    .map(|s| {
-                        let [_, _, sh, sw] = s.dims();
-                        [sh, sw]
-                    })
+                rest.checked_sub(1).and_then(|k| skips.get(k)).map(|s| {
+                    let [_, _, sh, sw] = s.dims();
+                    [sh, sw]
+                })
             } else {
                 None
             };

@@ -13,7 +13,9 @@ fn tiny_json() -> serde_json::Map<String, serde_json::Value> {
         .expect("json")
 }
 
-fn parse(map: serde_json::Map<String, serde_json::Value>) -> Result<UNet2DConditionConfig, UnetError> {
+fn parse(
+    map: serde_json::Map<String, serde_json::Value>,
+) -> Result<UNet2DConditionConfig, UnetError> {
     UNet2DConditionConfig::from_config_json(&ConfigJson::from_map("config.json", map))
 }
 
@@ -23,10 +25,26 @@ fn unsupported_and_inconsistent_configs_name_the_field() {
         ("_class_name", "AutoencoderKL".into(), "_class_name"),
         ("addition_embed_type", "text".into(), "addition_embed_type"),
         ("class_embed_type", "timestep".into(), "class_embed_type"),
-        ("resnet_time_scale_shift", "scale_shift".into(), "resnet_time_scale_shift"),
-        ("down_block_types", serde_json::json!(["DownBlock2D"]), "down_block_types"),
-        ("up_block_types", serde_json::json!(["CrossAttnUpBlock2D", "SimpleUpBlock2D", "UpBlock2D"]), "SimpleUpBlock2D"),
-        ("attention_head_dim", serde_json::json!([2, 5, 6]), "num_attention_heads"),
+        (
+            "resnet_time_scale_shift",
+            "scale_shift".into(),
+            "resnet_time_scale_shift",
+        ),
+        (
+            "down_block_types",
+            serde_json::json!(["DownBlock2D"]),
+            "down_block_types",
+        ),
+        (
+            "up_block_types",
+            serde_json::json!(["CrossAttnUpBlock2D", "SimpleUpBlock2D", "UpBlock2D"]),
+            "SimpleUpBlock2D",
+        ),
+        (
+            "attention_head_dim",
+            serde_json::json!([2, 5, 6]),
+            "num_attention_heads",
+        ),
         ("norm_num_groups", 7.into(), "norm_num_groups"),
         ("time_cond_proj_dim", 256.into(), "time_cond_proj_dim"),
         ("block_out_channels", "wide".into(), "block_out_channels"),
@@ -53,10 +71,20 @@ fn missing_and_mis_shaped_weights_are_listed() {
     let mut all: Vec<_> = tensors.collect();
     all.push(("extra.weight".to_string(), TensorData::new(vec![0f32], [1])));
     let bad = StateDict::from_tensors("bad.safetensors", all);
-    let e = UNet2DConditionModel::<B>::load(&config("unet_tiny"), &bad, DType::F32, &Default::default())
-        .expect_err("bad weights")
-        .to_string();
-    for needle in ["conv_in.bias", "conv_out.weight", "extra.weight", "bad.safetensors"] {
+    let e = UNet2DConditionModel::<B>::load(
+        &config("unet_tiny"),
+        &bad,
+        DType::F32,
+        &Default::default(),
+    )
+    .expect_err("bad weights")
+    .to_string();
+    for needle in [
+        "conv_in.bias",
+        "conv_out.weight",
+        "extra.weight",
+        "bad.safetensors",
+    ] {
         assert!(e.contains(needle), "{needle} not in {e}");
     }
 }
@@ -75,11 +103,26 @@ fn wrong_input_shapes_name_the_argument() {
         })
     };
     let cases = [
-        (unet.forward(z([1, 3, 8, 8]), t.clone(), ehs(1, 96), added(1, 40, 6)), "sample"),
-        (unet.forward(z([1, 4, 8, 8]), t.clone(), ehs(1, 64), added(1, 40, 6)), "encoder_hidden_states"),
-        (unet.forward(z([2, 4, 8, 8]), t.clone(), ehs(1, 96), added(2, 40, 6)), "encoder_hidden_states"),
-        (unet.forward(z([1, 4, 8, 8]), t.clone(), ehs(1, 96), added(1, 40, 5)), "added_cond"),
-        (unet.forward(z([1, 4, 8, 8]), t.clone(), ehs(1, 96), None), "added_cond"),
+        (
+            unet.forward(z([1, 3, 8, 8]), t.clone(), ehs(1, 96), added(1, 40, 6)),
+            "sample",
+        ),
+        (
+            unet.forward(z([1, 4, 8, 8]), t.clone(), ehs(1, 64), added(1, 40, 6)),
+            "encoder_hidden_states",
+        ),
+        (
+            unet.forward(z([2, 4, 8, 8]), t.clone(), ehs(1, 96), added(2, 40, 6)),
+            "encoder_hidden_states",
+        ),
+        (
+            unet.forward(z([1, 4, 8, 8]), t.clone(), ehs(1, 96), added(1, 40, 5)),
+            "added_cond",
+        ),
+        (
+            unet.forward(z([1, 4, 8, 8]), t.clone(), ehs(1, 96), None),
+            "added_cond",
+        ),
         (
             unet.forward(
                 z([2, 4, 8, 8]),
@@ -94,5 +137,8 @@ fn wrong_input_shapes_name_the_argument() {
         let e = result.expect_err(needle).to_string();
         assert!(e.starts_with(needle), "{needle}: {e}");
     }
-    assert!(unet.forward(z([1, 4, 8, 8]), t, ehs(1, 96), added(1, 40, 6)).is_ok());
+    assert!(
+        unet.forward(z([1, 4, 8, 8]), t, ehs(1, 96), added(1, 40, 6))
+            .is_ok()
+    );
 }

@@ -28,7 +28,12 @@ fn tiny_sdxl_unet_equals_diffusers_at_every_tap() {
             Some(added),
         )
         .expect("forward");
-    assert_eq!(taps.len(), 10, "taps: {:?}", taps.iter().map(|t| &t.0).collect::<Vec<_>>());
+    assert_eq!(
+        taps.len(),
+        10,
+        "taps: {:?}",
+        taps.iter().map(|t| &t.0).collect::<Vec<_>>()
+    );
     for (name, tap) in taps {
         let reference = g.array(&format!("a_{name}"));
         let tap = if name == "emb" {
@@ -77,7 +82,12 @@ fn sd15_style_unet_equals_diffusers() {
     let unet = model("unet_sd15_tiny", "sd15_tiny");
     let mut g = Golden::open("unet_sd15_tiny");
     let (out, taps) = unet
-        .forward_traced(g.tensor("a_sample"), g.tensor("a_t"), g.tensor("a_ehs"), None)
+        .forward_traced(
+            g.tensor("a_sample"),
+            g.tensor("a_t"),
+            g.tensor("a_ehs"),
+            None,
+        )
         .expect("forward");
     let mid = taps
         .into_iter()
@@ -122,5 +132,8 @@ fn batch_elements_are_independent() {
         )
         .expect("single");
     let diff: f32 = (both.narrow(0, 1, 1) - second).abs().max().into_scalar();
-    assert!(diff < 1e-5, "batch row 1 differs from a batch of one by {diff}");
+    assert!(
+        diff < 1e-5,
+        "batch row 1 differs from a batch of one by {diff}"
+    );
 }

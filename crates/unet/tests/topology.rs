@@ -41,14 +41,28 @@ fn check(name: &str, cfg: UNet2DConditionConfig) {
     let keys = keys();
     let reference: BTreeMap<String, Vec<usize>> =
         serde_json::from_value(keys[name]["keys"].clone()).expect("keys");
-    let missing: Vec<_> = reference.keys().filter(|k| !shapes.0.contains_key(*k)).collect();
-    let extra: Vec<_> = shapes.0.keys().filter(|k| !reference.contains_key(*k)).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "{name}: missing {missing:?}, extra {extra:?}");
+    let missing: Vec<_> = reference
+        .keys()
+        .filter(|k| !shapes.0.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = shapes
+        .0
+        .keys()
+        .filter(|k| !reference.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{name}: missing {missing:?}, extra {extra:?}"
+    );
     for (k, s) in &reference {
         assert_eq!(&shapes.0[k], s, "{name}: {k}");
     }
     let params: usize = shapes.0.values().map(|s| s.iter().product::<usize>()).sum();
-    assert_eq!(params as u64, keys[name]["parameters"].as_u64().expect("count"), "{name}");
+    assert_eq!(
+        params as u64,
+        keys[name]["parameters"].as_u64().expect("count"),
+        "{name}"
+    );
 }
 
 #[test]

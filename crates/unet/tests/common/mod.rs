@@ -69,7 +69,9 @@ impl Golden {
     }
 
     pub fn array(&mut self, name: &str) -> ArrayD<f32> {
-        self.0.by_name(name).unwrap_or_else(|e| panic!("{name}: {e}"))
+        self.0
+            .by_name(name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 
     pub fn tensor<const D: usize>(&mut self, name: &str) -> Tensor<B, D> {
@@ -90,7 +92,9 @@ pub fn rel_err<const D: usize>(ours: Tensor<B, D>, reference: &ArrayD<f32>, what
         "{what}: shape"
     );
     let ours: Vec<f32> = ours.into_data().convert::<f32>().to_vec().expect("f32");
-    let scale = reference.iter().fold(0f64, |m, &v| m.max(f64::from(v).abs()));
+    let scale = reference
+        .iter()
+        .fold(0f64, |m, &v| m.max(f64::from(v).abs()));
     let diff = ours
         .iter()
         .zip(reference.iter())
