@@ -19,7 +19,12 @@
   (CFG 5 with a negative prompt), `ddim` (the same folder's config as `DDIMScheduler`, CFG 5, no
   negative prompt: zeros), `nocfg` (Euler, guidance 1).
 
-Run: tools/golden/.venv/bin/python tools/golden/gen_unet.py
+* unet_real.npz (only with `--big`: ≈ 12 GB of memory and a few minutes): the real SDXL base
+  and SD 1.5 topologies with `det_weight` weights (generated tensor by tensor, never stored), N=2,
+  a 16×16 latent, 77 text tokens; inputs are `splitmix_uniform` draws the Rust test recomputes;
+  outputs `out` and `mid_block`.
+
+Run: tools/golden/.venv/bin/python tools/golden/gen_unet.py [--big]
 """
 import json
 import pathlib
@@ -258,8 +263,42 @@ def pipeline():
     save_npz(cli / "sdxl_generate.npz", arrays)
 
 
+def real():
+    """Real topologies, det_weight weights written in place (peak: the model plus one tensor)."""
+    arrays = {}
+    for name, cfg, ctx, added in [("sdxl", SDXL_BASE, 2048, True), ("sd15", SD15, 768, False)]:
+        torch.manual_seed(0)
+        with torch.device("meta"):
+            model = UNet2DConditionModel(**cfg)
+        model = model.to_empty(device="cpu").eval()
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                v.copy_(torch.from_numpy(det_weight(k, list(v.shape))))
+        sample = uniform(301, (2, 4, 16, 16), 2.0)
+        t = torch.tensor([999.0, 21.0])
+        ehs = uniform(302, (2, 77, ctx))
+        kw = {}
+        if added:
+            kw["added_cond_kwargs"] = {
+                "text_embeds": uniform(303, (2, 1280)),
+                "time_ids": torch.tensor([[1024.0, 1024, 0, 0, 1024, 1024], [4096.0, 4096, 512, 1024, 4096, 4096]]),
+            }
+        taps = {}
+        model.mid_block.register_forward_hook(lambda _m, _i, o: taps.__setitem__("mid", o.detach().clone()))
+        with torch.no_grad():
+            out = model(sample, t, encoder_hidden_states=ehs, **kw).sample
+        arrays[f"{name}_out"] = out.numpy()
+        arrays[f"{name}_mid_block"] = taps["mid"].numpy()
+        print(name, "done")
+        del model
+    save_npz(OUT / "unet_real.npz", arrays)
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    if "--big" in sys.argv:
+        real()
+        return
     pipeline()
     tiny()
     sd15_tiny()
