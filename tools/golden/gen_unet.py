@@ -24,6 +24,15 @@
   a 16×16 latent, 77 text tokens; inputs are `splitmix_uniform` draws the Rust test recomputes;
   outputs `out` and `mid_block`.
 
+* unet_ldm_keys.json: the original (LDM/SGM, `sd_xl_base_1.0.safetensors`) name of every UNet key
+  of the tiny and the real SDXL base UNet, checked by diffusers' own single-file converter
+  (`convert_ldm_unet_checkpoint` maps each back to its diffusers key).
+* lora_kohya.safetensors / lora_peft.safetensors / lora.npz: one rank-4 LoRA (alpha 2) on the tiny
+  UNet's attn1.to_q, attn2.to_k, ff.net.0.proj, proj_in, a 3×3 conv1 (LoCon), time_emb_proj and a
+  downsampler, in kohya's SGM-named layout and in diffusers/PEFT layout; the tiny UNet output of
+  case `a` after diffusers' `load_lora_weights` + `fuse_lora(lora_scale=0.7)` (peft 0.21.2), equal
+  for both layouts.
+
 Run: tools/golden/.venv/bin/python tools/golden/gen_unet.py [--big]
 """
 import json
@@ -294,6 +303,125 @@ def real():
     save_npz(OUT / "unet_real.npz", arrays)
 
 
+RESNET_LDM = {"norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1",
+              "norm2": "out_layers.0", "conv2": "out_layers.3", "conv_shortcut": "skip_connection"}
+
+
+def ldm_name(name, cfg):
+    """The LDM/SGM module path of a diffusers UNet module path (the inverse of diffusers'
+    convert_ldm_unet_checkpoint for uniform layers_per_block)."""
+    L = cfg["layers_per_block"]
+    parts = name.split(".")
+    top = {"conv_in": "input_blocks.0.0", "time_embedding.linear_1": "time_embed.0",
+           "time_embedding.linear_2": "time_embed.2", "add_embedding.linear_1": "label_emb.0.0",
+           "add_embedding.linear_2": "label_emb.0.2", "conv_norm_out": "out.0", "conv_out": "out.2"}
+    for k, v in top.items():
+        if name == k or name.startswith(k + "."):
+            return v + name[len(k):]
+
+    def resnet(rest):
+        return ".".join([RESNET_LDM[rest[0]]] + rest[1:])
+
+    if parts[0] == "down_blocks":
+        b, kind, j, rest = int(parts[1]), parts[2], int(parts[3]), parts[4:]
+        if kind == "downsamplers":
+            return ".".join([f"input_blocks.{1 + b * (L + 1) + L}.0.op"] + rest[1:])
+        idx = 1 + b * (L + 1) + j
+        return f"input_blocks.{idx}.0." + resnet(rest) if kind == "resnets" else ".".join([f"input_blocks.{idx}.1"] + rest)
+    if parts[0] == "mid_block":
+        kind, j, rest = parts[1], int(parts[2]), parts[3:]
+        return f"middle_block.{2 * j}." + resnet(rest) if kind == "resnets" else ".".join(["middle_block.1"] + rest)
+    if parts[0] == "up_blocks":
+        b, kind, j, rest = int(parts[1]), parts[2], int(parts[3]), parts[4:]
+        U = L + 1
+        if kind == "upsamplers":
+            slot = 2 if cfg["up_block_types"][b].startswith("CrossAttn") else 1
+            return ".".join([f"output_blocks.{b * U + U - 1}.{slot}.conv"] + rest[1:])
+        idx = b * U + j
+        return f"output_blocks.{idx}.0." + resnet(rest) if kind == "resnets" else ".".join([f"output_blocks.{idx}.1"] + rest)
+    raise KeyError(name)
+
+
+def ldm_keys():
+    from diffusers.loaders.single_file_utils import convert_ldm_unet_checkpoint
+
+    out = {}
+    for name, cfg in [("tiny", TINY), ("sdxl_base", SDXL_BASE)]:
+        with torch.device("meta"):
+            model = UNet2DConditionModel(**cfg)
+        full = dict(model.config)
+        keys = list(model.state_dict().keys())
+        pairs = {}
+        for k in keys:
+            module, leaf = k.rsplit(".", 1)
+            pairs["model.diffusion_model." + ldm_name(module, full) + "." + leaf] = k
+        # Tag every LDM tensor with its index and check where diffusers' converter puts it.
+        ckpt = {lk: torch.tensor([float(i)]) for i, lk in enumerate(pairs)}
+        converted = convert_ldm_unet_checkpoint(ckpt, full)
+        back = {list(pairs)[int(v.item())]: dk for dk, v in converted.items()}
+        assert back == pairs, [(k, pairs[k], back.get(k)) for k in pairs if back.get(k) != pairs[k]][:5]
+        assert len(converted) == len(keys)
+        out[name] = pairs
+        print(name, "ldm keys", len(pairs))
+    (OUT / "unet_ldm_keys.json").write_text(json.dumps(out, indent=0, sort_keys=True) + "\n")
+
+
+LORA_MODULES = [
+    "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q",
+    "down_blocks.2.attentions.1.transformer_blocks.2.attn2.to_k",
+    "up_blocks.0.attentions.2.transformer_blocks.1.ff.net.0.proj",
+    "mid_block.attentions.0.proj_in",
+    "up_blocks.1.resnets.2.conv1",
+    "down_blocks.0.resnets.1.time_emb_proj",
+    "down_blocks.0.downsamplers.0.conv",
+]
+
+
+def lora():
+    from diffusers import StableDiffusionXLPipeline
+    from safetensors.torch import save_file as st_save
+
+    model = det_model(TINY)
+    full = dict(model.config)
+    kohya, peft = {}, {}
+    rank, alpha = 4, 2.0
+    for i, m in enumerate(LORA_MODULES):
+        w = model.get_submodule(m).weight
+        down_shape = (rank, w.shape[1]) + tuple(w.shape[2:])
+        up_shape = (w.shape[0], rank) + ((1, 1) if w.dim() == 4 else ())
+        down = uniform(400 + 2 * i, down_shape, 0.3)
+        up = uniform(401 + 2 * i, up_shape, 0.3)
+        kname = "lora_unet_" + ldm_name(m, full).replace(".", "_")
+        kohya[f"{kname}.lora_down.weight"] = down
+        kohya[f"{kname}.lora_up.weight"] = up
+        kohya[f"{kname}.alpha"] = torch.tensor(alpha)
+        peft[f"unet.{m}.lora_A.weight"] = down
+        peft[f"unet.{m}.lora_B.weight"] = up
+    st_save(kohya, str(OUT / "lora_kohya.safetensors"))
+    # diffusers/PEFT files carry no alpha: the PEFT copy is pre-scaled by alpha / rank.
+    st_save({k: (v * (alpha / rank) if "lora_B" in k else v) for k, v in peft.items()}, str(OUT / "lora_peft.safetensors"))
+    arrays = {}
+    g = np.load(OUT / "unet_tiny.npz")
+    args = (torch.from_numpy(g["a_sample"]), torch.from_numpy(g["a_t"]))
+    kw = dict(encoder_hidden_states=torch.from_numpy(g["a_ehs"]),
+              added_cond_kwargs={"text_embeds": torch.from_numpy(g["a_text_embeds"]),
+                                 "time_ids": torch.from_numpy(g["a_time_ids"])})
+    for tag, f in [("kohya", "lora_kohya.safetensors"), ("peft", "lora_peft.safetensors")]:
+        unet = det_model(TINY)
+        pipe = StableDiffusionXLPipeline(vae=None, text_encoder=None, text_encoder_2=None, tokenizer=None,
+                                         tokenizer_2=None, unet=unet, scheduler=None)
+        pipe.load_lora_weights(str(OUT / f))
+        pipe.fuse_lora(lora_scale=0.7)
+        pipe.unload_lora_weights()
+        with torch.no_grad():
+            arrays[f"{tag}_out"] = unet(*args, **kw).sample.numpy()
+            for m in LORA_MODULES[:2]:
+                arrays[f"{tag}_{m}"] = unet.get_submodule(m).weight.numpy()
+    d = np.abs(arrays["kohya_out"] - arrays["peft_out"]).max()
+    assert d < 1e-5, d
+    save_npz(OUT / "lora.npz", arrays)
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     if "--big" in sys.argv:
@@ -301,6 +429,8 @@ def main():
         return
     pipeline()
     tiny()
+    ldm_keys()
+    lora()
     sd15_tiny()
     keys()
     (OUT / "GENERATOR.json").write_text(json.dumps({

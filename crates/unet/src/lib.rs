@@ -11,6 +11,10 @@
 //! [`ultrares_core::ViewConditioning`]) and classifier-free guidance with the unconditional and
 //! conditional halves in one batch, as diffusers runs it.
 //!
+//! Checkpoints: diffusers `unet/` folders ([`UNet2DConditionModel::from_diffusers_dir`]), the
+//! UNet of SD/SDXL single-file checkpoints ([`UNet2DConditionModel::load_single_file`], LDM names
+//! mapped as diffusers' `from_single_file`), and LoRA files merged into the weights ([`Lora`]).
+//!
 //! Layers (convolutions, GroupNorm with f32 statistics, attention through the backend's fused
 //! or memory-bounded path) come from `ultrares-nn`.
 #![warn(missing_docs)]
@@ -20,6 +24,8 @@ mod config;
 mod denoiser;
 mod down_block;
 mod error;
+mod ldm;
+mod lora;
 mod mid_block;
 mod resnet;
 mod transformer_2d;
@@ -32,6 +38,8 @@ pub use config::{BlockType, TextTimeEmbedding, UNet2DConditionConfig};
 pub use denoiser::{TextCond, UnetDenoiser};
 pub use down_block::DownBlock;
 pub use error::{Result, UnetError};
+pub use ldm::LDM_UNET_PREFIX;
+pub use lora::Lora;
 pub use mid_block::MidBlock;
 pub use resnet::ResnetBlock2D;
 pub use transformer_2d::{Projection, Transformer2DModel};

@@ -24,8 +24,12 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// `unet_keys.json`: `{model: {"parameters": n, "keys": {key: shape}}}` from diffusers.
 pub fn keys() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture("unet_keys.json")).expect("keys"))
-        .expect("keys JSON")
+    keys_file("unet_keys.json")
+}
+
+/// A JSON fixture.
+pub fn keys_file(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(name)).expect("keys")).expect("keys JSON")
 }
 
 /// `det_weight` for every key of diffusers' `state_dict()` of `model` in `unet_keys.json`.
