@@ -20,6 +20,8 @@ def main():
 
     from gen_unet import SDXL_BASE
 
+    torch.set_num_threads(2)  # gen_unet pins 1 thread for its fixtures; time with both cores
+
     size = int(sys.argv[sys.argv.index("--size") + 1]) if "--size" in sys.argv else 32
     torch.manual_seed(0)
     unet = UNet2DConditionModel(**SDXL_BASE).eval()

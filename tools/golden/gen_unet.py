@@ -17,7 +17,8 @@
   config) saved with `save_pretrained`, JSON files only (the Rust test writes the weights and
   tokenizer files). Final latents (`output_type="latent"`) from given initial latents for: `euler`
   (CFG 5 with a negative prompt), `ddim` (the same folder's config as `DDIMScheduler`, CFG 5, no
-  negative prompt: zeros), `nocfg` (Euler, guidance 1).
+  negative prompt: zeros), `nocfg` (Euler, guidance 1), `euler_lora` (`euler` with lora_kohya
+  fused at 0.7).
 
 * unet_real.npz (only with `--big`: ≈ 12 GB of memory and a few minutes): the real SDXL base
   and SD 1.5 topologies with `det_weight` weights (generated tensor by tensor, never stored), N=2,
@@ -110,6 +111,15 @@ SDXL_REFINER = dict(
 SD15 = dict(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
 
 
+def config_json(model):
+    """The model's config as JSON; diffusers' `_use_default_values` is a set: sorted, so reruns give
+    the same bytes."""
+    cfg = dict(model.config)
+    if "_use_default_values" in cfg:
+        cfg["_use_default_values"] = sorted(cfg["_use_default_values"])
+    return json.dumps(cfg, indent=1, sort_keys=True) + "\n"
+
+
 def det_model(config):
     torch.manual_seed(0)
     model = UNet2DConditionModel(**config).eval()
@@ -151,7 +161,7 @@ def run(model, sample, t, ehs, added, taps_wanted):
 
 def tiny():
     model = det_model(TINY)
-    (OUT / "unet_tiny_config.json").write_text(json.dumps(dict(model.config), indent=1, sort_keys=True) + "\n")
+    (OUT / "unet_tiny_config.json").write_text(config_json(model))
     names = ["emb", "conv_in"] + [f"down_blocks.{i}" for i in range(3)] + ["mid_block"]
     names += [f"up_blocks.{i}" for i in range(3)] + ["out"]
     arrays = {}
@@ -180,7 +190,7 @@ def tiny():
 
 def sd15_tiny():
     model = det_model(SD15_TINY)
-    (OUT / "unet_sd15_tiny_config.json").write_text(json.dumps(dict(model.config), indent=1, sort_keys=True) + "\n")
+    (OUT / "unet_sd15_tiny_config.json").write_text(config_json(model))
     sample = uniform(201, (2, 4, 16, 16), 2.0)
     t = torch.tensor([981.0, 21.0])
     ehs = uniform(202, (2, 7, 24))
@@ -269,6 +279,15 @@ def pipeline():
             out = pipe(prompt="a photo of a cat", height=h, width=w, num_inference_steps=4, latents=init.clone(),
                        output_type="latent", **kw).images
         arrays[tag] = out.numpy()
+    # The Euler case again with the kohya LoRA fused at 0.7 (lora() wrote the file).
+    pipe.scheduler = EulerDiscreteScheduler.from_config(SDXL_SCHEDULER)
+    pipe.load_lora_weights(str(OUT / "lora_kohya.safetensors"))
+    pipe.fuse_lora(lora_scale=0.7)
+    with torch.no_grad():
+        out = pipe(prompt="a photo of a cat", height=h, width=w, num_inference_steps=4,
+                   latents=torch.from_numpy(np.load(cli / "sdxl_init_euler.npy")), output_type="latent",
+                   **cases[0][2]).images
+    arrays["euler_lora"] = out.numpy()
     save_npz(cli / "sdxl_generate.npz", arrays)
 
 
@@ -427,10 +446,10 @@ def main():
     if "--big" in sys.argv:
         real()
         return
-    pipeline()
     tiny()
     ldm_keys()
     lora()
+    pipeline()
     sd15_tiny()
     keys()
     (OUT / "GENERATOR.json").write_text(json.dumps({

@@ -21,7 +21,8 @@ use clap::{Args as ClapArgs, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::WriteNpyExt;
-use ultrares::core::image::{ValueRange, tensor_to_rgb8};
+use ultrares::core::image::{ValueRange, read_rgb8, rgb8_to_tensor, tensor_to_rgb8};
+use ultrares::core::resize::{PilFilter, resize_pil};
 use ultrares::core::{Draw, GuidedCond, PredictionType, Randomness, SeededRandomness};
 use ultrares::nn::{ConfigJson, NnBackend};
 use ultrares::pipeline::{
@@ -31,7 +32,7 @@ use ultrares::schedulers::{
     Ddim, Ddpm, DpmSolverMultistep, EulerAncestral, EulerDiscrete, Scheduler, SchedulerConfig,
 };
 use ultrares::text::{SdxlPrompt, SdxlTextEncoders};
-use ultrares::unet::{TextCond, UNet2DConditionModel, UnetDenoiser};
+use ultrares::unet::{Lora, TextCond, UNet2DConditionModel, UnetDenoiser};
 use ultrares::vae::{AutoencoderKl, from_diffusers_dir};
 
 use crate::CliError;
@@ -97,6 +98,17 @@ pub struct Args {
     /// `output_type="latent"` returns it.
     #[arg(long)]
     save_latents: Option<PathBuf>,
+    /// A LoRA file merged into the UNet, `FILE[:SCALE]` (scale 1 by default; kohya/A1111 or
+    /// diffusers/PEFT `.safetensors`); repeatable. Text-encoder LoRA tensors are not merged (a
+    /// warning says so).
+    #[arg(long, value_parser = parse_lora)]
+    lora: Vec<(PathBuf, f64)>,
+    /// Upscale this picture instead of generating the reference: it is resized to the
+    /// reference size (the target / the strategy's scale) if needed, encoded, and the
+    /// strategy's high-resolution steps run (LSRNA: LSR, region-wise noise, the last
+    /// --inversion-depth steps). Not with --strategy direct.
+    #[arg(long)]
+    init_image: Option<PathBuf>,
     /// Weight variant to load, e.g. fp16 (`*.fp16.safetensors`).
     #[arg(long)]
     variant: Option<String>,
@@ -146,6 +158,18 @@ impl SchedulerArg {
     }
 }
 
+fn parse_lora(s: &str) -> Result<(PathBuf, f64), String> {
+    if let Some((path, scale)) = s.rsplit_once(':')
+        && let Ok(v) = scale.parse::<f64>()
+    {
+        if !v.is_finite() {
+            return Err(format!("LoRA scale must be finite, got {scale}"));
+        }
+        return Ok((PathBuf::from(path), v));
+    }
+    Ok((PathBuf::from(s), 1.0))
+}
+
 /// Runs `ultrares generate`, returning what to print.
 pub fn run(a: Args) -> Result<String, CliError> {
     if a.dtype != DType::F32 && a.device == DeviceArg::Cpu {
@@ -178,11 +202,28 @@ pub fn run(a: Args) -> Result<String, CliError> {
                 .unwrap_or_default()
         )));
     }
+    if a.init_image.is_some() {
+        if matches!(a.strategy, StrategyArg::Direct) {
+            return Err(CliError::Usage(
+                "--init-image needs a high-resolution strategy (--strategy lsrna-demofusion, demofusion, pixelsmith or lsrna-pixelsmith)".into(),
+            ));
+        }
+        if a.init_latents.is_some() {
+            return Err(CliError::Usage(
+                "--init-image and --init-latents exclude each other (an upscale has no initial noise)".into(),
+            ));
+        }
+    }
+    let loras = a.lora.iter().map(|(p, _)| ("--lora", Some(p)));
     for (flag, path) in [
         ("--model", Some(&a.model)),
         ("--lsr", a.lsr.as_ref()),
         ("--init-latents", a.init_latents.as_ref()),
-    ] {
+        ("--init-image", a.init_image.as_ref()),
+    ]
+    .into_iter()
+    .chain(loras)
+    {
         if let Some(p) = path
             && !p.exists()
         {
@@ -284,6 +325,20 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
         device,
     )
     .map_err(|e| CliError::Input(format!("--model {}: unet: {e}", a.model.display())))?;
+    let mut unet = unet;
+    for (path, scale) in &a.lora {
+        let lora = Lora::read(path).map_err(|e| CliError::Input(format!("--lora: {e}")))?;
+        if !lora.text_encoder_keys().is_empty() {
+            eprintln!(
+                "warning: {}: {} text-encoder tensors are not merged (only the UNet's {} modules are)",
+                path.display(),
+                lora.text_encoder_keys().len(),
+                lora.len()
+            );
+        }
+        lora.merge_into(&mut unet, *scale)
+            .map_err(|e| CliError::Input(format!("--lora: {e}")))?;
+    }
     let vae: AutoencoderKl<B> = from_diffusers_dir(a.model.join("vae"), device)
         .map_err(|e| CliError::Input(format!("--model {}: vae: {e}", a.model.display())))?;
     let f = ultrares::core::LatentCodec::<B>::downscale_factor(&vae);
@@ -300,6 +355,12 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
         StrategyArg::LsrnaPixelsmith => HighResConfig::lsrna_pixelsmith(size[0], size[1]),
     };
     config.native_size = native;
+    if config.window != unet_cfg.sample_size {
+        // Views and patches are the UNet's native latent (128 for SDXL, 64 for SD 1.5).
+        config.window = unet_cfg.sample_size;
+        config.stride = (unet_cfg.sample_size / 2).max(1);
+        config.gradient_width = (config.gradient_width * unet_cfg.sample_size / 128).max(1);
+    }
     config.inversion_depth = a.inversion_depth;
     if let Some(b) = a.view_batch_size {
         config.view_batch_size = b;
@@ -317,6 +378,11 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
         .init_latents
         .as_deref()
         .map(|p| read_init(p, init_shape))
+        .transpose()?;
+    let init_image = a
+        .init_image
+        .as_deref()
+        .map(|p| read_image::<B>(p, reference, device))
         .transpose()?;
 
     let encoders =
@@ -393,6 +459,7 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
         lsr: lsr.as_ref(),
         config: &config,
         cond: &cond,
+        image: init_image,
         device,
     };
     let steps = a.steps;
@@ -479,6 +546,7 @@ struct Run<'a, B: NnBackend> {
     lsr: Option<&'a ultrares::lsr::Liif<B>>,
     config: &'a HighResConfig,
     cond: &'a GuidedCond<TextCond<B>>,
+    image: Option<Tensor<B, 4>>,
     device: &'a B::Device,
 }
 
@@ -489,13 +557,21 @@ impl<B: NnBackend> Run<'_, B> {
         rng: &mut dyn Randomness,
         observer: &mut dyn Observer<B>,
     ) -> Result<ultrares::pipeline::HighResOutput<B>, CliError> {
-        let result =
-            match self.lsr {
-                Some(lsr) => HighResPipeline::new(self.denoiser, self.vae, lsr, scheduler)
-                    .generate(self.config, self.cond, self.device, rng, observer),
-                None => HighResPipeline::new(self.denoiser, self.vae, &BicubicUpsampler, scheduler)
-                    .generate(self.config, self.cond, self.device, rng, observer),
-            };
+        let (config, cond, device) = (self.config, self.cond, self.device);
+        let result = match (self.lsr, self.image.clone()) {
+            (Some(lsr), Some(img)) => HighResPipeline::new(self.denoiser, self.vae, lsr, scheduler)
+                .upscale(config, cond, img, device, rng, observer),
+            (Some(lsr), None) => HighResPipeline::new(self.denoiser, self.vae, lsr, scheduler)
+                .generate(config, cond, device, rng, observer),
+            (None, Some(img)) => {
+                HighResPipeline::new(self.denoiser, self.vae, &BicubicUpsampler, scheduler)
+                    .upscale(config, cond, img, device, rng, observer)
+            }
+            (None, None) => {
+                HighResPipeline::new(self.denoiser, self.vae, &BicubicUpsampler, scheduler)
+                    .generate(config, cond, device, rng, observer)
+            }
+        };
         result.map_err(|e| CliError::Failure(e.to_string()))
     }
 }
@@ -552,6 +628,28 @@ fn read_init(path: &Path, shape: [usize; 4]) -> Result<Vec<f32>, CliError> {
         )));
     }
     Ok(data)
+}
+
+/// `--init-image` as `[1, 3, h, w]` in `[−1, 1]` at the reference size (Pillow Lanczos when it
+/// differs).
+fn read_image<B: Backend>(
+    path: &Path,
+    size: [usize; 2],
+    device: &B::Device,
+) -> Result<Tensor<B, 4>, CliError> {
+    let img = read_rgb8(path).map_err(|e| CliError::Input(format!("--init-image: {e}")))?;
+    let (h, w) = (img.height() as usize, img.width() as usize);
+    let img = if [h, w] == size {
+        img
+    } else {
+        eprintln!(
+            "note: --init-image {h}x{w} (HxW) resized to the reference size {}x{} (Lanczos)",
+            size[0], size[1]
+        );
+        resize_pil(&img, size[1] as u32, size[0] as u32, PilFilter::Lanczos)
+            .map_err(|e| CliError::Input(format!("--init-image: {e}")))?
+    };
+    Ok(rgb8_to_tensor(&img, ValueRange::MinusOneOne, device))
 }
 
 fn write_npy<B: Backend>(x: Tensor<B, 4>, path: &Path) -> Result<(), CliError> {

@@ -138,6 +138,81 @@ fn generate_direct_equals_diffusers_final_latents() {
         );
     }
 
+    // A kohya LoRA fused at 0.7, as diffusers' load_lora_weights + fuse_lora.
+    let lora = manifest("../unet/tests/fixtures/lora_kohya.safetensors");
+    let lora = format!("{}:0.7", lora.to_str().expect("utf-8"));
+    let init = manifest("tests/fixtures/sdxl_init_euler.npy");
+    let latents = root.join("lora.npy");
+    let out = ultrares(&[
+        "generate",
+        "--model",
+        m,
+        "--prompt",
+        "a photo of a cat",
+        "--negative-prompt",
+        "blurry, ugly",
+        "--guidance",
+        "5",
+        "--size",
+        "48x64",
+        "--steps",
+        "4",
+        "--lora",
+        &lora,
+        "--init-latents",
+        init.to_str().expect("utf-8"),
+        "--save-latents",
+        latents.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "lora: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: ndarray::ArrayD<f32> = golden.by_name("euler_lora").expect("euler_lora");
+    let ours = read_npy(&latents);
+    let scale = want.iter().fold(1e-30f32, |m, v| m.max(v.abs()));
+    let err = ours
+        .iter()
+        .zip(want.iter())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+        / scale;
+    println!("euler_lora: relative error {err:.2e}");
+    assert!(err <= 1e-4, "lora: relative error {err:.2e}");
+
+    // --init-image: a 32² picture upscaled ×2 through DemoFusion's phases.
+    let small = root.join("small.png");
+    image::RgbImage::from_fn(32, 32, |x, y| {
+        image::Rgb([(x * 8) as u8, (y * 8) as u8, 128])
+    })
+    .save(&small)
+    .expect("png");
+    let big = root.join("big.png");
+    let out = ultrares(&[
+        "generate",
+        "--model",
+        m,
+        "--prompt",
+        "a photo of a cat",
+        "--strategy",
+        "demofusion",
+        "--init-image",
+        small.to_str().expect("utf-8"),
+        "--size",
+        "64x64",
+        "--steps",
+        "4",
+        "--output",
+        big.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "init-image: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(&big).expect("png").to_rgb8();
+    assert_eq!((img.height(), img.width()), (64, 64));
+
     // Bad input: one error line each, nothing written.
     let refuse = |extra: &[&str], needle: &str| {
         let out_png = root.join("refused.png");
@@ -159,6 +234,8 @@ fn generate_direct_equals_diffusers_final_latents() {
     let init = manifest("tests/fixtures/sdxl_init_euler.npy");
     let init = init.to_str().expect("utf-8");
     refuse(&["--size", "49x64"], "multiple");
+    refuse(&["--lora", "/nonexistent.safetensors"], "--lora");
+    refuse(&["--init-image", "x.png"], "--init-image needs");
     refuse(
         &["--size", "96x64", "--init-latents", init],
         "--init-latents",

@@ -91,11 +91,11 @@ impl GegluConfig {
     }
 }
 
-impl<B: Backend> Geglu<B> {
+impl<B: crate::NnBackend> Geglu<B> {
     /// # Shapes
     /// `[…, D_in] → […, D_out]`.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let h = self.proj.forward(x);
+        let h = crate::linear::linear(&self.proj, x);
         let d = h.dims()[D - 1] / 2;
         let gate = h.clone().narrow(D - 1, d, d);
         h.narrow(D - 1, 0, d) * gelu(gate)

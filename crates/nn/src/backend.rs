@@ -3,12 +3,12 @@
 //! `burn-vision/src/ops/base.rs:196`): default methods are the portable paths, backends override
 //! them where something else is faster. No code looks at a backend's name.
 //!
-//! | backend | convolution | attention |
-//! |---|---|---|
-//! | default | native `conv2d` | [`attention_chunked`] |
-//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | [`attention_chunked`] |
-//! | CubeCL, with or without fusion (feature `cubecl`) | native | Burn's fused `attention` |
-//! | `Autodiff<B>` | as `B` | [`attention_chunked`] (differentiable) |
+//! | backend | convolution | attention | `Linear` products |
+//! |---|---|---|---|
+//! | default | native `conv2d` | [`attention_chunked`] | Burn's `matmul` |
+//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | [`attention_chunked`] | faer's parallel f32 GEMM ([`crate::linear`]) |
+//! | CubeCL, with or without fusion (feature `cubecl`) | native | Burn's fused `attention` | Burn's `matmul` |
+//! | `Autodiff<B>` | as `B` | [`attention_chunked`] (differentiable) | Burn's `matmul` (differentiable) |
 
 use burn::prelude::*;
 use burn::tensor::ops::AttentionModuleOptions;
@@ -40,6 +40,12 @@ pub trait NnBackend: Backend {
     ) -> Tensor<Self, 4> {
         attention_chunked(q, k, v, mask, bias, options, DEFAULT_MAX_SCORES)
     }
+
+    /// The batched matrix product `[B, M, K] × [B or 1, K, N]` of [`crate::linear::linear`];
+    /// the default is Burn's `matmul`.
+    fn nn_matmul(lhs: Tensor<Self, 3>, rhs: Tensor<Self, 3>) -> Tensor<Self, 3> {
+        lhs.matmul(rhs)
+    }
 }
 
 #[cfg(feature = "ndarray")]
@@ -57,6 +63,13 @@ mod ndarray_impl {
         fn conv_gemm_band() -> usize {
             super::GEMM_BAND_ELEMENTS
         }
+
+        fn nn_matmul(
+            lhs: burn::prelude::Tensor<Self, 3>,
+            rhs: burn::prelude::Tensor<Self, 3>,
+        ) -> burn::prelude::Tensor<Self, 3> {
+            crate::linear::host_nn_matmul(lhs, rhs)
+        }
     }
 }
 
@@ -64,6 +77,10 @@ mod ndarray_impl {
 impl NnBackend for burn_flex::Flex {
     fn conv_gemm_band() -> usize {
         GEMM_BAND_ELEMENTS
+    }
+
+    fn nn_matmul(lhs: Tensor<Self, 3>, rhs: Tensor<Self, 3>) -> Tensor<Self, 3> {
+        crate::linear::host_nn_matmul(lhs, rhs)
     }
 }
 

@@ -118,11 +118,11 @@ pub struct TimestepEmbedding<B: Backend> {
     pub act: Activation,
 }
 
-impl<B: Backend> TimestepEmbedding<B> {
+impl<B: crate::NnBackend> TimestepEmbedding<B> {
     /// # Shapes
     /// `[N, in_channels] → [N, out_dim]`.
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.linear_2
-            .forward(self.act.forward(self.linear_1.forward(x)))
+        use crate::linear::linear;
+        linear(&self.linear_2, self.act.forward(linear(&self.linear_1, x)))
     }
 }

@@ -15,6 +15,8 @@
 //!   ([`ops`]: zero padding, concatenation, casts);
 //! * [`weights`]: lazy safetensors (single and sharded), PyTorch pickles, key remaps, loading in
 //!   the module's dtype with every bad key listed in one error;
+//! * [`linear`]: `Linear` layers as one GEMM through [`NnBackend::nn_matmul`] (faer's parallel
+//!   f32 GEMM on the CPU backends);
 //! * [`config`]: typed reads of upstream `config.json` files.
 //!
 //! Everything is generic over a Burn backend; this crate enables none (its `ndarray`, `flex` and
@@ -29,6 +31,7 @@ pub mod conv;
 pub mod embedding;
 mod group_norm;
 mod layer_norm;
+pub mod linear;
 pub mod npy;
 pub mod ops;
 mod rms_norm;

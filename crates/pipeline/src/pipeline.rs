@@ -71,7 +71,19 @@ pub(crate) struct Run<'r, B: Backend> {
     pub(crate) patches: usize,
 }
 
-impl<B: Backend> Run<'_, B> {
+impl<'r, B: Backend> Run<'r, B> {
+    /// A run drawing from `rng` and reporting to `observer`, with nothing counted yet.
+    pub(crate) fn new(rng: &'r mut dyn Randomness, observer: &'r mut dyn Observer<B>) -> Self {
+        Self {
+            rng,
+            observer,
+            calls: 0,
+            evaluations: 0,
+            timings: Vec::new(),
+            patches: 0,
+        }
+    }
+
     pub(crate) fn progress(&mut self, stage: Stage, step: usize, total: usize) -> Result<()> {
         match self.observer.on_progress(Progress { stage, step, total }) {
             ControlFlow::Continue(()) => Ok(()),
@@ -188,6 +200,82 @@ where
         rng: &mut dyn Randomness,
         observer: &mut dyn Observer<B>,
     ) -> Result<HighResOutput<B>> {
+        let (s, channels) = self.check(config)?;
+        let f = self.codec.downscale_factor();
+        let mut run = Run::new(rng, observer);
+        let (h, w) = (config.height, config.width);
+        // Reference size and micro-conditioning (lsrna.md §4.1 step 0–1, §4.2).
+        let (ref_px, ref_cond) = match config.strategy {
+            Strategy::Direct => ([h, w], SizeCond::uncropped([h, w])),
+            Strategy::DemoFusion => ([h / s, w / s], SizeCond::uncropped([h, w])),
+            // LSRNA and Pixelsmith condition the reference on its own size.
+            Strategy::LsrnaDemoFusion | Strategy::Pixelsmith | Strategy::LsrnaPixelsmith => {
+                ([h / s, w / s], SizeCond::uncropped([h / s, w / s]))
+            }
+        };
+        let start = Instant::now();
+        let shape = [1, channels, ref_px[0] / f, ref_px[1] / f];
+        let init = run
+            .noise(Draw::Initial, shape, device)?
+            .mul_scalar(self.scheduler.init_noise_sigma());
+        let reference = self.denoise_full(init, cond, ref_cond, &mut run)?;
+        run.timed(Stage::Reference, start, ());
+        if config.strategy == Strategy::Direct {
+            return self.direct(config, reference, run);
+        }
+        let image = self.decode_reference(&reference, &mut run)?;
+        self.from_reference(config, cond, (reference, image), s, device, run)
+    }
+
+    /// Upscales a given image to `config`'s size: the image (`[1, 3, H/s, W/s]` in `[−1, 1]`,
+    /// `s` the strategy's scale) is encoded and stands for the reference that
+    /// [`generate`](Self::generate) would denoise first; the strategy's high-resolution phases
+    /// then run as in `generate` (LSRNA: LSR, region-wise noise, the last `inversion_depth`
+    /// steps at the target size). The img2img upscaling of a picture or of a previous result.
+    ///
+    /// # Errors
+    /// As [`generate`](Self::generate); [`Strategy::Direct`] (nothing to upscale) and an image
+    /// of another size than the reference are argument errors.
+    pub fn upscale(
+        &mut self,
+        config: &HighResConfig,
+        cond: &D::Cond,
+        image: Tensor<B, 4>,
+        device: &B::Device,
+        rng: &mut dyn Randomness,
+        observer: &mut dyn Observer<B>,
+    ) -> Result<HighResOutput<B>> {
+        if config.strategy == Strategy::Direct {
+            return Err(Error::argument(
+                "strategy",
+                "a reference-based strategy (DemoFusion, LSRNA, Pixelsmith) to upscale an image",
+                "direct",
+            ));
+        }
+        let (s, _) = self.check(config)?;
+        let want = [1, 3, config.height / s, config.width / s];
+        if image.dims() != want {
+            return Err(Error::argument(
+                "image",
+                format!("{want:?} (the target size / {s}, in [−1, 1])"),
+                format!("{:?}", image.dims()),
+            ));
+        }
+        let mut run = Run::new(rng, observer);
+        let start = Instant::now();
+        let reference = self
+            .codec
+            .encode(image.clone())
+            .map_err(|e| Error::Codec(Box::new(e)))?;
+        run.timed(Stage::Reference, start, ());
+        run.progress(Stage::Reference, 1, 1)?;
+        self.from_reference(config, cond, (reference, image), s, device, run)
+    }
+
+    /// The checks shared by [`generate`](Self::generate) and [`upscale`](Self::upscale): the
+    /// configuration, single-step schedulers with views, matching latent channels. Returns the
+    /// scale `s` and the latent channels.
+    fn check(&self, config: &HighResConfig) -> Result<(usize, usize)> {
         let f = self.codec.downscale_factor();
         let steps = self.scheduler.timesteps().len();
         let s = config.validate(f, steps)?;
@@ -210,60 +298,48 @@ where
                 self.codec.latent_channels(),
             ));
         }
-        let mut run = Run {
-            rng,
-            observer,
-            calls: 0,
-            evaluations: 0,
-            timings: Vec::new(),
-            patches: 0,
-        };
+        Ok((s, channels))
+    }
+
+    /// The strategy's phases after the reference latent and its decoded image.
+    fn from_reference(
+        &mut self,
+        config: &HighResConfig,
+        cond: &D::Cond,
+        (reference, image): (Tensor<B, 4>, Tensor<B, 4>),
+        s: usize,
+        device: &B::Device,
+        mut run: Run<'_, B>,
+    ) -> Result<HighResOutput<B>> {
         let (h, w) = (config.height, config.width);
-        // Reference size and micro-conditioning (lsrna.md §4.1 step 0–1, §4.2).
-        let (ref_px, ref_cond) = match config.strategy {
-            Strategy::Direct => ([h, w], SizeCond::uncropped([h, w])),
-            Strategy::DemoFusion => ([h / s, w / s], SizeCond::uncropped([h, w])),
-            // LSRNA and Pixelsmith condition the reference on its own size.
-            Strategy::LsrnaDemoFusion | Strategy::Pixelsmith | Strategy::LsrnaPixelsmith => {
-                ([h / s, w / s], SizeCond::uncropped([h / s, w / s]))
-            }
-        };
-        let start = Instant::now();
-        let shape = [1, channels, ref_px[0] / f, ref_px[1] / f];
-        let init = run
-            .noise(Draw::Initial, shape, device)?
-            .mul_scalar(self.scheduler.init_noise_sigma());
-        let reference = self.denoise_full(init, cond, ref_cond, &mut run)?;
         let ctx = PhaseCtx {
             config,
             cond,
             micro: SizeCond::uncropped([h, w]),
             anchor: mean_std(&reference),
         };
-        run.timed(Stage::Reference, start, ());
         match config.strategy {
-            Strategy::Direct => self.direct(config, reference, run),
+            Strategy::Direct => {
+                let z = reference.clone();
+                self.finish(config, (reference, image), z, run)
+            }
             Strategy::DemoFusion => {
-                let image = self.decode_reference(&reference, &mut run)?;
                 let z = self.demofusion(&ctx, reference.clone(), s, &mut run)?;
                 self.finish(config, (reference, image), z, run)
             }
             Strategy::LsrnaDemoFusion => {
-                let image = self.decode_reference(&reference, &mut run)?;
                 let (guide, begin) = self.lsrna_guide(&ctx, &reference, &image, s, &mut run)?;
                 let micro = SizeCond::uncropped([h / s * s, w / s * s]);
                 let z = self.high_res_phase(&ctx.with_micro(micro), guide, s, begin, &mut run)?;
                 self.finish(config, (reference, image), ctx.restandardize(z), run)
             }
             Strategy::LsrnaPixelsmith => {
-                let image = self.decode_reference(&reference, &mut run)?;
                 let (guide, begin) = self.lsrna_guide(&ctx, &reference, &image, s, &mut run)?;
                 let slider = config.sliders[0];
                 let z = self.pixelsmith_phase(&ctx, guide, s, begin, slider, &mut run)?;
                 self.finish(config, (reference, image), ctx.restandardize(z), run)
             }
             Strategy::Pixelsmith => {
-                let image = self.decode_reference(&reference, &mut run)?;
                 let z = self.pixelsmith(&ctx, &reference, &image, s, device, &mut run)?;
                 self.finish(config, (reference, image), z, run)
             }

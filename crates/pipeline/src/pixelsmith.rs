@@ -84,14 +84,7 @@ where
                 format!("{begin}, {slider}"),
             ));
         }
-        let mut run = Run {
-            rng,
-            observer,
-            calls: 0,
-            evaluations: 0,
-            timings: Vec::new(),
-            patches: 0,
-        };
+        let mut run = Run::new(rng, observer);
         let ctx = PhaseCtx {
             config,
             cond,

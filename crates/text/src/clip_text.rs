@@ -15,6 +15,7 @@ use burn::tensor::DType;
 use burn::tensor::ops::AttentionModuleOptions;
 use ultrares_nn::activation::Activation;
 use ultrares_nn::attention::{attention, merge_heads, split_heads};
+use ultrares_nn::linear::linear;
 use ultrares_nn::weights::{Loader, Visitor};
 use ultrares_nn::{ConfigJson, LayerNorm, LayerNormConfig, NnBackend, StateDict};
 
@@ -366,7 +367,7 @@ impl<B: NnBackend> ClipTextModel<B> {
         let text_embeds = self
             .text_projection
             .as_ref()
-            .map(|p| p.forward(pooler_output.clone()));
+            .map(|p| linear(p, pooler_output.clone()));
         Ok(ClipTextOutput {
             last_hidden_state,
             pooler_output,
@@ -400,10 +401,10 @@ impl<B: NnBackend> ClipEncoderLayer<B> {
     pub fn forward(&self, x: Tensor<B, 3>, act: Activation) -> Tensor<B, 3> {
         let h = self.self_attn.forward(self.layer_norm1.forward(x.clone()));
         let x = x + h;
-        let h = self
-            .mlp
-            .fc2
-            .forward(act.forward(self.mlp.fc1.forward(self.layer_norm2.forward(x.clone()))));
+        let h = linear(
+            &self.mlp.fc2,
+            act.forward(linear(&self.mlp.fc1, self.layer_norm2.forward(x.clone()))),
+        );
         x + h
     }
 }
@@ -411,7 +412,7 @@ impl<B: NnBackend> ClipEncoderLayer<B> {
 impl<B: NnBackend> ClipAttention<B> {
     /// Causal self-attention, `[N, L, D] → [N, L, D]`; scale `head_dim^-1/2`, softmax in f32.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let split = |p: &Linear<B>| split_heads(p.forward(x.clone()), self.heads);
+        let split = |p: &Linear<B>| split_heads(linear(p, x.clone()), self.heads);
         let options = AttentionModuleOptions {
             is_causal: true,
             ..Default::default()
@@ -424,7 +425,7 @@ impl<B: NnBackend> ClipAttention<B> {
             None,
             options,
         );
-        self.out_proj.forward(merge_heads(o))
+        linear(&self.out_proj, merge_heads(o))
     }
 }
 

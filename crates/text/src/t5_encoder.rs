@@ -17,6 +17,7 @@ use burn::tensor::DType;
 use burn::tensor::ops::AttentionModuleOptions;
 use ultrares_nn::activation::gelu_tanh;
 use ultrares_nn::attention::{attention, merge_heads, split_heads};
+use ultrares_nn::linear::linear;
 use ultrares_nn::weights::{Loader, Visitor};
 use ultrares_nn::{ConfigJson, NnBackend, RmsNorm, RmsNormConfig, StateDict};
 
@@ -304,7 +305,7 @@ impl<B: NnBackend> T5Block<B> {
     pub fn forward(&self, x: Tensor<B, 3>, bias: Tensor<B, 4>) -> Tensor<B, 3> {
         let a = &self.attention;
         let h = self.attention_norm.forward(x.clone());
-        let split = |p: &Linear<B>| split_heads(p.forward(h.clone()), a.heads);
+        let split = |p: &Linear<B>| split_heads(linear(p, h.clone()), a.heads);
         // Unscaled scores: scale 1 (applied to q inside `attention` so fused kernels keep the default path).
         let options = AttentionModuleOptions {
             scale: Some(1.0),
@@ -318,16 +319,19 @@ impl<B: NnBackend> T5Block<B> {
             Some(bias),
             options,
         );
-        let x = clamp_f16(x + a.o.forward(merge_heads(o)));
+        let x = clamp_f16(x + linear(&a.o, merge_heads(o)));
         let h = self.ff_norm.forward(x.clone());
-        let g = gelu_tanh(self.wi_0.forward(h.clone())) * self.wi_1.forward(h);
+        let g = gelu_tanh(linear(&self.wi_0, h.clone())) * linear(&self.wi_1, h);
         let wo_dtype = self.wo.weight.val().dtype();
         let dtype = g.dtype();
-        let f = self.wo.forward(if wo_dtype == dtype {
-            g
-        } else {
-            g.cast(wo_dtype)
-        });
+        let f = linear(
+            &self.wo,
+            if wo_dtype == dtype {
+                g
+            } else {
+                g.cast(wo_dtype)
+            },
+        );
         let f = if f.dtype() == dtype { f } else { f.cast(dtype) };
         clamp_f16(x + f)
     }

@@ -9,6 +9,7 @@ use burn::prelude::*;
 use burn::tensor::ops::AttentionModuleOptions;
 use ultrares_nn::NnBackend;
 use ultrares_nn::attention::{attention, merge_heads, split_heads};
+use ultrares_nn::linear::linear;
 use ultrares_nn::weights::Visitor;
 
 /// `Attention(query_dim, cross_attention_dim, heads, dim_head)`: state-dict names `to_q`,
@@ -60,10 +61,10 @@ impl<B: NnBackend> Attention<B> {
     /// - output: `[N, L, query_dim]`
     pub fn forward(&self, x: Tensor<B, 3>, context: Option<Tensor<B, 3>>) -> Tensor<B, 3> {
         let ctx = context.unwrap_or_else(|| x.clone());
-        let q = split_heads(self.to_q.forward(x), self.heads);
-        let k = split_heads(self.to_k.forward(ctx.clone()), self.heads);
-        let v = split_heads(self.to_v.forward(ctx), self.heads);
+        let q = split_heads(linear(&self.to_q, x), self.heads);
+        let k = split_heads(linear(&self.to_k, ctx.clone()), self.heads);
+        let v = split_heads(linear(&self.to_v, ctx), self.heads);
         let o = attention(q, k, v, None, None, AttentionModuleOptions::default());
-        self.to_out.forward(merge_heads(o))
+        linear(&self.to_out, merge_heads(o))
     }
 }

@@ -18,7 +18,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::DType;
 use ultrares_nn::StateDict;
-use ultrares_nn::weights::{Loader, Visitor};
+use ultrares_nn::weights::Visitor;
 
 use crate::config::UNet2DConditionConfig;
 use crate::unet::UNet2DConditionModel;
@@ -193,8 +193,8 @@ impl<B: Backend> UNet2DConditionModel<B> {
         dtype: DType,
         device: &B::Device,
     ) -> Result<Self> {
-        let mut model = cfg.init(device)?;
-        let map: BTreeMap<String, String> = model.ldm_names().into_iter().collect();
+        let map: BTreeMap<String, String> =
+            cfg.init::<B>(device)?.ldm_names().into_iter().collect();
         if !sd.keys().any(|k| k.starts_with(LDM_UNET_PREFIX)) {
             return Err(UnetError::from(sd.error(format!(
                 "no UNet tensors (keys starting with {LDM_UNET_PREFIX:?}): not an SD/SDXL single-file checkpoint"
@@ -204,9 +204,6 @@ impl<B: Backend> UNet2DConditionModel<B> {
             let rest = k.strip_prefix(LDM_UNET_PREFIX)?;
             Some(map.get(rest).cloned().unwrap_or_else(|| k.to_string()))
         })?;
-        let mut loader = Loader::new(&renamed, device).with_dtype(dtype);
-        model.walk(&mut loader);
-        loader.finish()?;
-        Ok(model)
+        Self::load(cfg, &renamed, dtype, device)
     }
 }

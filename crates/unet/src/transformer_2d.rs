@@ -8,6 +8,7 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use ultrares_nn::conv::{conv2d, same_conv};
+use ultrares_nn::linear::linear;
 use ultrares_nn::weights::Visitor;
 use ultrares_nn::{GroupNorm, GroupNormConfig, NnBackend};
 
@@ -97,7 +98,7 @@ impl<B: NnBackend> Transformer2DModel<B> {
         let to_map = |t: Tensor<B, 3>| t.reshape([n, h, w, c]).permute([0, 3, 1, 2]);
         let y = self.norm.forward(x.clone());
         let mut tokens = match (&self.proj_in.linear, &self.proj_in.conv) {
-            (Some(l), _) => l.forward(to_tokens(y)),
+            (Some(l), _) => linear(l, to_tokens(y)),
             (None, Some(conv)) => to_tokens(conv2d(conv, y, band)),
             (None, None) => to_tokens(y),
         };
@@ -105,7 +106,7 @@ impl<B: NnBackend> Transformer2DModel<B> {
             tokens = block.forward(tokens, context.clone());
         }
         let y = match (&self.proj_out.linear, &self.proj_out.conv) {
-            (Some(l), _) => to_map(l.forward(tokens)),
+            (Some(l), _) => to_map(linear(l, tokens)),
             (None, Some(conv)) => conv2d(conv, to_map(tokens), band),
             (None, None) => to_map(tokens),
         };

@@ -6,6 +6,7 @@
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use ultrares_nn::activation::{Geglu, GegluConfig};
+use ultrares_nn::linear::linear;
 use ultrares_nn::weights::Visitor;
 use ultrares_nn::{LayerNorm, LayerNormConfig, NnBackend};
 
@@ -76,9 +77,9 @@ impl<B: NnBackend> BasicTransformerBlock<B> {
             .attn2
             .forward(self.norm2.forward(x.clone()), Some(context))
             + x;
-        self.ff
-            .net_2
-            .forward(self.ff.net_0.forward(self.norm3.forward(x.clone())))
-            + x
+        linear(
+            &self.ff.net_2,
+            self.ff.net_0.forward(self.norm3.forward(x.clone())),
+        ) + x
     }
 }
