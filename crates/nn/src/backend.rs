@@ -6,7 +6,7 @@
 //! | backend | convolution | attention | `Linear` products |
 //! |---|---|---|---|
 //! | default | native `conv2d` | [`attention_chunked`] | Burn's `matmul` |
-//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | [`attention_chunked`] | faer's parallel f32 GEMM ([`crate::linear`]) |
+//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | [`attention_chunked`] | burn-ndarray: faer's parallel f32 GEMM on the arrays in place ([`crate::linear`]); burn-flex: Burn's `matmul` |
 //! | CubeCL, with or without fusion (feature `cubecl`) | native | Burn's fused `attention` | Burn's `matmul` |
 //! | `Autodiff<B>` | as `B` | [`attention_chunked`] (differentiable) | Burn's `matmul` (differentiable) |
 
@@ -41,9 +41,9 @@ pub trait NnBackend: Backend {
         attention_chunked(q, k, v, mask, bias, options, DEFAULT_MAX_SCORES)
     }
 
-    /// The batched matrix product `[B, M, K] × [B or 1, K, N]` of [`crate::linear::linear`];
-    /// the default is Burn's `matmul`.
-    fn nn_matmul(lhs: Tensor<Self, 3>, rhs: Tensor<Self, 3>) -> Tensor<Self, 3> {
+    /// The matrix product `[M, K] × [K, N]` of [`crate::linear::linear`]; the default is
+    /// Burn's `matmul`.
+    fn nn_matmul(lhs: Tensor<Self, 2>, rhs: Tensor<Self, 2>) -> Tensor<Self, 2> {
         lhs.matmul(rhs)
     }
 }
@@ -64,11 +64,27 @@ mod ndarray_impl {
             super::GEMM_BAND_ELEMENTS
         }
 
+        /// f32 products through faer on the arrays in place (no copy of the weights).
         fn nn_matmul(
-            lhs: burn::prelude::Tensor<Self, 3>,
-            rhs: burn::prelude::Tensor<Self, 3>,
-        ) -> burn::prelude::Tensor<Self, 3> {
-            crate::linear::host_nn_matmul(lhs, rhs)
+            lhs: burn::prelude::Tensor<Self, 2>,
+            rhs: burn::prelude::Tensor<Self, 2>,
+        ) -> burn::prelude::Tensor<Self, 2> {
+            use burn::tensor::{TensorData, TensorPrimitive};
+            let ([m, k], [k2, n]) = (lhs.dims(), rhs.dims());
+            let prim = |t: &burn::prelude::Tensor<Self, 2>| match t.clone().into_primitive() {
+                TensorPrimitive::Float(p) => Some(p),
+                TensorPrimitive::QFloat(_) => None,
+            };
+            let (Some(NdArrayTensor::F32(a)), Some(NdArrayTensor::F32(b))) =
+                (prim(&lhs), prim(&rhs))
+            else {
+                return lhs.matmul(rhs);
+            };
+            if k != k2 {
+                return lhs.matmul(rhs);
+            }
+            let out = crate::linear::host_matmul(a.view(), b.view(), [m, k, n]);
+            burn::prelude::Tensor::from_data(TensorData::new(out, [m, n]), &lhs.device())
         }
     }
 }
@@ -77,10 +93,6 @@ mod ndarray_impl {
 impl NnBackend for burn_flex::Flex {
     fn conv_gemm_band() -> usize {
         GEMM_BAND_ELEMENTS
-    }
-
-    fn nn_matmul(lhs: Tensor<Self, 3>, rhs: Tensor<Self, 3>) -> Tensor<Self, 3> {
-        crate::linear::host_nn_matmul(lhs, rhs)
     }
 }
 

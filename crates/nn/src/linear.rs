@@ -1,7 +1,6 @@
 //! `Linear` layers through the backend's matrix product ([`NnBackend::nn_matmul`]): the
-//! `[…, D_in]` input is flattened to one `[M, D_in] × [D_in, D_out]` product (one large GEMM
-//! instead of Burn's batched, broadcast `matmul` over the leading dimensions), then the bias is
-//! added. Same values as `burn::nn::Linear::forward` (`tests/linear.rs`), same state-dict names.
+//! `[…, D_in]` input is flattened to one `[M, D_in] × [D_in, D_out]` product with the weight as
+//! stored (no reshape, so a loaded weight's transposed view is not copied), then the bias is added. Same values as `burn::nn::Linear::forward` (`tests/linear.rs`), same state-dict names.
 
 use burn::nn::Linear;
 use burn::prelude::*;
@@ -16,12 +15,9 @@ pub fn linear<B: NnBackend, const D: usize>(layer: &Linear<B>, x: Tensor<B, D>) 
     let dims = x.dims();
     let [d_in, d_out] = layer.weight.dims();
     let m = dims[..D - 1].iter().product::<usize>();
-    let y = B::nn_matmul(
-        x.reshape([1, m, d_in]),
-        layer.weight.val().reshape([1, d_in, d_out]),
-    );
+    let y = B::nn_matmul(x.reshape([m, d_in]), layer.weight.val());
     let y = match &layer.bias {
-        Some(b) => y + b.val().reshape([1, 1, d_out]),
+        Some(b) => y + b.val().reshape([1, d_out]),
         None => y,
     };
     let mut out = dims;
@@ -29,13 +25,35 @@ pub fn linear<B: NnBackend, const D: usize>(layer: &Linear<B>, x: Tensor<B, D>) 
     y.reshape(out)
 }
 
-/// The f32 product `[M, K] × [K, N]` of row-major host slices with faer's parallel GEMM
-/// (AVX2/AVX-512 kernels, rayon threads): the CPU backends' [`NnBackend::nn_matmul`].
-#[cfg(any(feature = "ndarray", feature = "flex"))]
-pub(crate) fn host_matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+/// The f32 product `[M, K] × [K, N]` of host arrays with faer's parallel GEMM (AVX2/AVX-512
+/// kernels, rayon threads), reading row- or column-major operands in place (a loaded `Linear`
+/// weight is a transposed view) and copying any other layout: burn-ndarray's
+/// [`NnBackend::nn_matmul`].
+#[cfg(feature = "ndarray")]
+pub(crate) fn host_matmul(
+    a: ndarray::ArrayView<'_, f32, ndarray::IxDyn>,
+    b: ndarray::ArrayView<'_, f32, ndarray::IxDyn>,
+    [m, k, n]: [usize; 3],
+) -> Vec<f32> {
+    use faer::MatRef;
+    let (a_owned, b_owned): (Vec<f32>, Vec<f32>);
+    let lhs = if let Some(s) = a.to_slice() {
+        MatRef::from_row_major_slice(s, m, k)
+    } else if let Some(s) = a.clone().reversed_axes().to_slice() {
+        MatRef::from_column_major_slice(s, m, k)
+    } else {
+        a_owned = a.iter().copied().collect();
+        MatRef::from_row_major_slice(&a_owned, m, k)
+    };
+    let rhs = if let Some(s) = b.to_slice() {
+        MatRef::from_row_major_slice(s, k, n)
+    } else if let Some(s) = b.clone().reversed_axes().to_slice() {
+        MatRef::from_column_major_slice(s, k, n)
+    } else {
+        b_owned = b.iter().copied().collect();
+        MatRef::from_row_major_slice(&b_owned, k, n)
+    };
     let mut out = vec![0f32; m * n];
-    let lhs = faer::MatRef::from_row_major_slice(a, m, k);
-    let rhs = faer::MatRef::from_row_major_slice(b, k, n);
     let dst = faer::MatMut::from_row_major_slice_mut(&mut out, m, n);
     faer::linalg::matmul::matmul(
         dst,
@@ -46,35 +64,4 @@ pub(crate) fn host_matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) ->
         faer::Par::rayon(0),
     );
     out
-}
-
-/// [`NnBackend::nn_matmul`] on a host backend: f32 products through [`host_matmul`] (batch by
-/// batch, a batch of one broadcast), anything else through Burn's `matmul`.
-#[cfg(any(feature = "ndarray", feature = "flex"))]
-pub(crate) fn host_nn_matmul<B: Backend>(lhs: Tensor<B, 3>, rhs: Tensor<B, 3>) -> Tensor<B, 3> {
-    use burn::tensor::{DType, TensorData};
-    let ([b1, m, k], [b2, k2, n]) = (lhs.dims(), rhs.dims());
-    let f32s = lhs.dtype() == DType::F32 && rhs.dtype() == DType::F32;
-    if !f32s || k != k2 || !(b1 == b2 || b2 == 1) {
-        return lhs.matmul(rhs);
-    }
-    let device = lhs.device();
-    let (Ok(a), Ok(b)) = (
-        lhs.clone().into_data().into_vec::<f32>(),
-        rhs.clone().into_data().into_vec::<f32>(),
-    ) else {
-        return lhs.matmul(rhs);
-    };
-    let mut out = Vec::with_capacity(b1 * m * n);
-    for i in 0..b1 {
-        let j = if b2 == 1 { 0 } else { i };
-        out.extend(host_matmul(
-            &a[i * m * k..(i + 1) * m * k],
-            &b[j * k * n..(j + 1) * k * n],
-            m,
-            k,
-            n,
-        ));
-    }
-    Tensor::from_data(TensorData::new(out, [b1, m, n]), &device)
 }

@@ -1,4 +1,4 @@
-//! `linear` and `NnBackend::nn_matmul` (faer's GEMM on burn-ndarray and burn-flex) against
+//! `linear` and `NnBackend::nn_matmul` (faer's GEMM on burn-ndarray, Burn's matmul on burn-flex) against
 //! Burn's own `Linear::forward` / `matmul`, the generic reference, in f32 (≤ 1e-5 relative), and
 //! Burn's path kept for f16 on burn-flex.
 
@@ -50,11 +50,21 @@ fn check<B: NnBackend>() {
         }
     }
     let normal = Distribution::Normal(0.0, 1.0);
-    for (b1, b2, m, k, n) in [(3, 3, 17, 9, 5), (4, 1, 64, 128, 40), (1, 1, 1, 1, 1)] {
-        let a = Tensor::<B, 3>::random([b1, m, k], normal, &d);
-        let b = Tensor::<B, 3>::random([b2, k, n], normal, &d);
-        let e = rel(B::nn_matmul(a.clone(), b.clone()), a.matmul(b));
-        assert!(e <= 1e-5, "[{b1},{m},{k}]x[{b2},{k},{n}]: {e:.2e}");
+    for (m, k, n) in [(17, 9, 5), (256, 128, 40), (1, 1, 1)] {
+        let a = Tensor::<B, 2>::random([m, k], normal, &d);
+        let b = Tensor::<B, 2>::random([k, n], normal, &d);
+        let e = rel(
+            B::nn_matmul(a.clone(), b.clone()),
+            a.clone().matmul(b.clone()),
+        );
+        assert!(e <= 1e-5, "[{m},{k}]x[{k},{n}]: {e:.2e}");
+        // Transposed (column-major) and strided operands, as loaded weights and sliced inputs are.
+        let bt = Tensor::<B, 2>::random([n, k], normal, &d).transpose();
+        let e = rel(B::nn_matmul(a.clone(), bt.clone()), a.clone().matmul(bt));
+        assert!(e <= 1e-5, "transposed rhs: {e:.2e}");
+        let wide = Tensor::<B, 2>::random([m, 2 * k], normal, &d).slice([0..m, 0..k]);
+        let e = rel(B::nn_matmul(wide.clone(), b.clone()), wide.matmul(b));
+        assert!(e <= 1e-5, "strided lhs: {e:.2e}");
     }
 }
 
