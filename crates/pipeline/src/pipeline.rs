@@ -224,7 +224,7 @@ where
             return self.direct(config, reference, run);
         }
         let image = self.decode_reference(&reference, &mut run)?;
-        self.from_reference(config, cond, (reference, image), s, device, run)
+        self.after_reference(config, cond, (reference, image), s, device, run)
     }
 
     /// Upscales a given image to `config`'s size: the image (`[1, 3, H/s, W/s]` in `[−1, 1]`,
@@ -269,7 +269,7 @@ where
             .map_err(|e| Error::Codec(Box::new(e)))?;
         run.timed(Stage::Reference, start, ());
         run.progress(Stage::Reference, 1, 1)?;
-        self.from_reference(config, cond, (reference, image), s, device, run)
+        self.after_reference(config, cond, (reference, image), s, device, run)
     }
 
     /// The checks shared by [`generate`](Self::generate) and [`upscale`](Self::upscale): the
@@ -302,7 +302,7 @@ where
     }
 
     /// The strategy's phases after the reference latent and its decoded image.
-    fn from_reference(
+    fn after_reference(
         &mut self,
         config: &HighResConfig,
         cond: &D::Cond,
