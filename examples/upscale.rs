@@ -20,6 +20,7 @@
 //! need no reference: a higher GLCM Score and a *lower* Compression Ratio mean more fine detail;
 //! blurry upscales score a low GLCM Score and compress well (high ratio).
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -29,6 +30,7 @@ use ultrares::core::image::{
     RgbImage, ValueRange, read_rgb8, rgb8_to_gray8, rgb8_to_tensor, save_image, tensor_to_rgb8,
 };
 use ultrares::core::resize::{PilFilter, resize_pil};
+use ultrares::core::{Progress, ProgressFn, Reporter, Stage};
 use ultrares::lsr::Liif;
 use ultrares::metrics::{GlcmScoreConfig, JpegConfig, compression_ratio, glcm_score};
 use ultrares::rna::canny::{CannyConfig, canny};
@@ -129,9 +131,15 @@ fn liif_upscale(model: &Liif<B>, img: &RgbImage, w: u32, h: u32) -> Result<RgbIm
     let bar = ProgressBar::new(h as u64).with_style(ProgressStyle::with_template(
         "LIIF {bar:40} {pos}/{len} rows {elapsed_precise}",
     )?);
-    let y = model.upscale_with_progress(x, [h as usize, w as usize], |done, _| {
-        bar.set_position(done as u64)
-    })?;
+    let mut rows = ProgressFn(|p: Progress| {
+        bar.set_position(p.step as u64);
+        ControlFlow::Continue(())
+    });
+    let y = model.upscale_with_progress(
+        x,
+        [h as usize, w as usize],
+        &mut Reporter::new(Stage::Upsample, &mut rows),
+    )?;
     bar.finish_and_clear();
     tensor_to_rgb8(y, ValueRange::ZeroOne)?
         .pop()

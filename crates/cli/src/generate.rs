@@ -528,7 +528,7 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
     for timing in &out.timings {
         report.push_str(&format!(
             ", {} {:.2} s",
-            stage_name(timing.stage),
+            timing.stage,
             timing.elapsed.as_secs_f64()
         ));
     }
@@ -685,16 +685,6 @@ fn write_png<B: Backend>(image: Tensor<B, 4>, path: &Path, params: &str) -> Resu
     w.finish().map_err(|e| fail(&e))
 }
 
-fn stage_name(stage: Stage) -> String {
-    match stage {
-        Stage::Reference => "reference".into(),
-        Stage::DecodeReference => "decode reference".into(),
-        Stage::Upsample => "upsample".into(),
-        Stage::HighRes { phase } => format!("high-res phase {phase}"),
-        Stage::Decode => "decode".into(),
-    }
-}
-
 /// One progress bar per stage, with ETA.
 #[derive(Default)]
 struct Bars {
@@ -719,10 +709,11 @@ impl<B: Backend> Observer<B> for Bars {
             .unwrap_or_else(|_| ProgressStyle::default_bar());
             let bar = ProgressBar::new(p.total as u64)
                 .with_style(style)
-                .with_prefix(stage_name(p.stage));
+                .with_prefix(p.stage.to_string());
             self.current = Some((p.stage, bar));
         }
         if let Some((_, bar)) = &self.current {
+            bar.set_length(p.total as u64);
             bar.set_position(p.step as u64);
         }
         ControlFlow::Continue(())

@@ -1,14 +1,17 @@
 //! `ultrares upscale` (LIIF, RGB images) and `ultrares lsr` (LSRNA's LSR on latents).
 
 use std::fs::File;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use ultrares::core::image::{ValueRange, read_rgb8, rgb8_to_tensor, save_image, tensor_to_rgb8};
+use ultrares::core::{Observer, Progress, Reporter, Stage};
 use ultrares::lsr::Liif;
 use ultrares::nn::NnBackend;
 
@@ -130,6 +133,16 @@ fn load<B: NnBackend>(
     Ok(model)
 }
 
+/// LIIF's row reports onto a progress bar.
+struct RowBar<'p>(&'p ProgressBar);
+
+impl<B: Backend> Observer<B> for RowBar<'_> {
+    fn on_progress(&mut self, p: Progress) -> ControlFlow<()> {
+        self.0.set_position(p.step as u64);
+        ControlFlow::Continue(())
+    }
+}
+
 fn bar(total: usize) -> Result<ProgressBar, String> {
     let style =
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows {elapsed_precise} ETA {eta}")
@@ -179,7 +192,11 @@ fn upscale<B: NnBackend>(a: UpscaleArgs, device: &B::Device) -> Result<String, C
     let x = rgb8_to_tensor::<B>(&img, ValueRange::ZeroOne, device);
     let pb = bar(oh)?;
     let y = model
-        .upscale_with_progress(x, [oh, ow], |done, _| pb.set_position(done as u64))
+        .upscale_with_progress(
+            x,
+            [oh, ow],
+            &mut Reporter::new(Stage::Upsample, &mut RowBar(&pb)),
+        )
         .map_err(|e| e.to_string())?;
     pb.finish_and_clear();
     let img_out = tensor_to_rgb8(y, ValueRange::ZeroOne)
@@ -277,7 +294,11 @@ fn lsr<B: NnBackend>(a: LsrArgs, device: &B::Device) -> Result<String, CliError>
     let x = Tensor::<B, 4>::from_data(TensorData::new(data, dims), device);
     let pb = bar(a.size[0])?;
     let y = model
-        .forward_with_progress(x, a.size, |done, _| pb.set_position(done as u64))
+        .forward_with_progress(
+            x,
+            a.size,
+            &mut Reporter::new(Stage::Upsample, &mut RowBar(&pb)),
+        )
         .map_err(|e| e.to_string())?;
     pb.finish_and_clear();
     let [n, c, oh, ow] = y.dims();

@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 
+use crate::observer::{Reporter, Stage};
 use crate::tiling::{Blend, TileConfig, TileMerger, TilePlan};
 
 /// Tile layout for [`LatentCodec::encode_tiled`] / [`LatentCodec::decode_tiled`], in latent
@@ -65,6 +66,18 @@ pub trait LatentCodec<B: Backend> {
         image: Tensor<B, 4>,
         tiling: &CodecTiling,
     ) -> Result<Tensor<B, 4>, Self::Error> {
+        self.encode_tiled_with(image, tiling, &mut Reporter::silent(Stage::Encode))
+    }
+
+    /// [`LatentCodec::encode_tiled`], reporting each tile batch to `progress` (and stopping
+    /// with [`crate::Error::Cancelled`] when its observer cancels). Implementations that tile
+    /// their own way override this one; `encode_tiled` calls it.
+    fn encode_tiled_with(
+        &self,
+        image: Tensor<B, 4>,
+        tiling: &CodecTiling,
+        progress: &mut Reporter<'_, B>,
+    ) -> Result<Tensor<B, 4>, Self::Error> {
         let f = self.downscale_factor();
         let [n, _, h, w] = image.dims();
         if h % f != 0 || w % f != 0 {
@@ -87,9 +100,11 @@ pub trait LatentCodec<B: Backend> {
             &image.device(),
         )?;
         let padded = pixel_plan.pad(image)?;
-        for chunk in batches(pixel_plan.len(), tiling.batch) {
+        let total = pixel_plan.len();
+        for chunk in batches(total, tiling.batch) {
             let tiles = pixel_plan.extract(&padded, &chunk)?;
             merger.add(&chunk, self.encode(tiles)?)?;
+            progress.report(chunk[chunk.len() - 1] + 1, total)?;
         }
         Ok(merger.finish()?)
     }
@@ -103,6 +118,18 @@ pub trait LatentCodec<B: Backend> {
         &self,
         latent: Tensor<B, 4>,
         tiling: &CodecTiling,
+    ) -> Result<Tensor<B, 4>, Self::Error> {
+        self.decode_tiled_with(latent, tiling, &mut Reporter::silent(Stage::Decode))
+    }
+
+    /// [`LatentCodec::decode_tiled`], reporting each tile batch to `progress` (and stopping
+    /// with [`crate::Error::Cancelled`] when its observer cancels). Implementations that tile
+    /// their own way override this one; `decode_tiled` calls it.
+    fn decode_tiled_with(
+        &self,
+        latent: Tensor<B, 4>,
+        tiling: &CodecTiling,
+        progress: &mut Reporter<'_, B>,
     ) -> Result<Tensor<B, 4>, Self::Error> {
         let f = self.downscale_factor();
         let [n, _, h, w] = latent.dims();
@@ -118,9 +145,11 @@ pub trait LatentCodec<B: Backend> {
             &latent.device(),
         )?;
         let padded = latent_plan.pad(latent)?;
-        for chunk in batches(latent_plan.len(), tiling.batch) {
+        let total = latent_plan.len();
+        for chunk in batches(total, tiling.batch) {
             let tiles = latent_plan.extract(&padded, &chunk)?;
             merger.add(&chunk, self.decode(tiles)?)?;
+            progress.report(chunk[chunk.len() - 1] + 1, total)?;
         }
         Ok(merger.finish()?)
     }

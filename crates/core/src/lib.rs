@@ -27,6 +27,7 @@ mod error;
 mod finite;
 pub mod image;
 pub mod noise;
+pub mod observer;
 pub mod random;
 pub mod resize;
 #[doc(hidden)]
@@ -39,5 +40,6 @@ pub use cond::{Guided, GuidedCond, SizeCond, ViewConditioning, rescale_noise_cfg
 pub use denoiser::{Denoiser, PredictionType};
 pub use error::{Error, Result};
 pub use finite::check_finite;
+pub use observer::{Intermediate, Observer, Progress, ProgressFn, Reporter, Stage};
 pub use random::{Draw, Randomness, SeededRandomness};
 pub use upsampler::LatentUpsampler;

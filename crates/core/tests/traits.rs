@@ -145,3 +145,49 @@ fn denoiser_and_upsampler_are_usable_generically() {
         .unwrap();
     assert_eq!(up.dims(), [1, 4, 7, 11]);
 }
+
+#[test]
+fn tiled_paths_report_every_batch_and_stop_when_cancelled() {
+    use std::ops::ControlFlow;
+    use ultrares_core::{Progress, ProgressFn, Reporter, Stage};
+    let dev = Default::default();
+    let latent = gaussian::<B, 4>([1, 4, 20, 20], 3, &dev).unwrap();
+    // 20 latents, tile 8 at stride 6: 3 × 3 tiles, 2 per call → 5 calls.
+    let tiling = CodecTiling {
+        tile: 8,
+        stride: 6,
+        feather: 2,
+        batch: 2,
+    };
+    let mut seen = Vec::new();
+    let mut all = ProgressFn(|p: Progress| {
+        seen.push((p.stage, p.step, p.total));
+        ControlFlow::Continue(())
+    });
+    let mut reporter = Reporter::new(Stage::Decode, &mut all);
+    PoolCodec
+        .decode_tiled_with(latent.clone(), &tiling, &mut reporter)
+        .unwrap();
+    assert_eq!(reporter.cancelled(), None);
+    let steps: Vec<_> = seen.iter().map(|s| s.1).collect();
+    assert_eq!(steps, [2, 4, 6, 8, 9]);
+    assert!(seen.iter().all(|s| s.0 == Stage::Decode && s.2 == 9));
+
+    let mut calls = 0;
+    let mut stop = ProgressFn(|p: Progress| {
+        calls += 1;
+        if p.step >= 4 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    let mut reporter = Reporter::new(Stage::Decode, &mut stop);
+    let e = PoolCodec
+        .decode_tiled_with(latent, &tiling, &mut reporter)
+        .unwrap_err();
+    assert!(matches!(e, ultrares_core::Error::Cancelled), "{e}");
+    let at = reporter.cancelled().expect("cancellation remembered");
+    assert_eq!((at.step, at.total), (4, 9));
+    assert_eq!(calls, 2);
+}

@@ -30,6 +30,7 @@
 use burn::prelude::*;
 use burn::tensor::{Int, TensorData};
 use serde_json::Value;
+use ultrares_core::{Reporter, Stage};
 
 use crate::coord::{axis_shift, bicubic_taps, make_coord};
 use crate::edsr::{Edsr, EdsrConfig};
@@ -523,18 +524,19 @@ impl<B: Backend> Liif<B> {
     /// [`Error::Argument`] for a target smaller than the input or larger than
     /// [`MAX_SIDE`]/[`MAX_OUTPUT_ELEMENTS`]; see also [`Liif::prepare`].
     pub fn forward(&self, input: Tensor<B, 4>, size: [usize; 2]) -> Result<Tensor<B, 4>> {
-        self.forward_with_progress(input, size, |_, _| {})
+        self.forward_with_progress(input, size, &mut Reporter::silent(Stage::Upsample))
     }
 
-    /// [`Liif::forward`], calling `progress(rows_done, rows_total)` after each chunk.
+    /// [`Liif::forward`], reporting `(rows done, rows)` to `progress` after each chunk.
     ///
     /// # Errors
-    /// See [`Liif::forward`].
+    /// See [`Liif::forward`]; [`ultrares_core::Error::Cancelled`] when the observer cancels
+    /// (checked after each chunk).
     pub fn forward_with_progress(
         &self,
         input: Tensor<B, 4>,
         size: [usize; 2],
-        mut progress: impl FnMut(usize, usize),
+        progress: &mut Reporter<'_, B>,
     ) -> Result<Tensor<B, 4>> {
         let [n, _, h, w] = input.dims();
         let [oh, ow] = size;
@@ -563,7 +565,7 @@ impl<B: Backend> Liif<B> {
         for r0 in (0..oh).step_by(step) {
             let r1 = (r0 + step).min(oh);
             parts.push(self.query(&f, &rows[r0..r1], &cols, cell));
-            progress(r1, oh);
+            progress.report(r1, oh)?;
         }
         Ok(ultrares_nn::ops::concat(parts, 2))
     }

@@ -2,7 +2,7 @@
 //! LSR as a [`LatentUpsampler`].
 
 use burn::prelude::*;
-use ultrares_core::LatentUpsampler;
+use ultrares_core::{LatentUpsampler, Reporter, Stage};
 
 use crate::liif::Liif;
 use crate::{Error, Result};
@@ -15,10 +15,10 @@ impl<B: Backend> Liif<B> {
     /// # Errors
     /// [`Error::Argument`] if the model is not an RGB → RGB model; see also [`Liif::forward`].
     pub fn upscale(&self, image: Tensor<B, 4>, size: [usize; 2]) -> Result<Tensor<B, 4>> {
-        self.upscale_with_progress(image, size, |_, _| {})
+        self.upscale_with_progress(image, size, &mut Reporter::silent(Stage::Upsample))
     }
 
-    /// [`Liif::upscale`], calling `progress(rows_done, rows_total)` after each query chunk.
+    /// [`Liif::upscale`], reporting `(rows done, rows)` to `progress` after each query chunk.
     ///
     /// # Errors
     /// See [`Liif::upscale`].
@@ -26,7 +26,7 @@ impl<B: Backend> Liif<B> {
         &self,
         image: Tensor<B, 4>,
         size: [usize; 2],
-        progress: impl FnMut(usize, usize),
+        progress: &mut Reporter<'_, B>,
     ) -> Result<Tensor<B, 4>> {
         if self.in_chans() != 3 || self.out_dim() != 3 {
             return Err(Error::argument(
@@ -59,6 +59,16 @@ impl<B: Backend> LatentUpsampler<B> for Liif<B> {
     type Error = Error;
 
     fn upsample(&self, latent: Tensor<B, 4>, size: [usize; 2]) -> Result<Tensor<B, 4>> {
+        self.upsample_with(latent, size, &mut Reporter::silent(Stage::Upsample))
+    }
+
+    /// Reports each chunk of output rows ([`Liif::forward_with_progress`]).
+    fn upsample_with(
+        &self,
+        latent: Tensor<B, 4>,
+        size: [usize; 2],
+        progress: &mut Reporter<'_, B>,
+    ) -> Result<Tensor<B, 4>> {
         if self.in_chans() != self.out_dim() {
             return Err(Error::argument(
                 "model",
@@ -66,6 +76,6 @@ impl<B: Backend> LatentUpsampler<B> for Liif<B> {
                 format!("{} → {}", self.in_chans(), self.out_dim()),
             ));
         }
-        self.forward(latent, size)
+        self.forward_with_progress(latent, size, progress)
     }
 }

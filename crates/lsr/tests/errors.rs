@@ -167,3 +167,47 @@ fn unreadable_files() {
     assert!(m.contains("no model spec"), "{m}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn progress_reports_row_chunks_and_cancels() {
+    use std::ops::ControlFlow;
+    use ultrares_core::{Progress, ProgressFn, Reporter, Stage};
+    // 32 output rows of 32 queries, 256 queries per chunk: chunks of 8 rows.
+    let model = small()
+        .with_chunk(256)
+        .init::<B>(&Default::default())
+        .expect("init");
+    let mut rows = Vec::new();
+    let mut all = ProgressFn(|p: Progress| {
+        rows.push((p.step, p.total));
+        ControlFlow::Continue(())
+    });
+    let full = model
+        .forward_with_progress(
+            latent(16, 16),
+            [32, 32],
+            &mut Reporter::new(Stage::Upsample, &mut all),
+        )
+        .expect("forward");
+    assert_eq!(rows, [(8, 32), (16, 32), (24, 32), (32, 32)]);
+    let plain = model.forward(latent(16, 16), [32, 32]).expect("forward");
+    full.into_data()
+        .assert_approx_eq::<f32>(&plain.into_data(), burn::tensor::Tolerance::absolute(0.0));
+
+    let mut stop = ProgressFn(|p: Progress| {
+        if p.step >= 16 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    let mut reporter = Reporter::new(Stage::Upsample, &mut stop);
+    let e = model
+        .upsample_with(latent(16, 16), [32, 32], &mut reporter)
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Core(ultrares_core::Error::Cancelled)),
+        "{e}"
+    );
+    assert_eq!(reporter.cancelled().map(|p| p.step), Some(16));
+}

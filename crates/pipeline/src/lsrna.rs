@@ -38,10 +38,11 @@ where
         let (h, w) = (config.height, config.width);
         let start = Instant::now();
         let size = [h / s / f * s, w / s / f * s];
-        let up = self
-            .upsampler
-            .upsample(reference.clone(), size)
-            .map_err(|e| Error::Upsampler(Box::new(e)))?;
+        let up = run.reported(
+            Stage::Upsample,
+            |e| Error::Upsampler(Box::new(e)),
+            |r| self.upsampler.upsample_with(reference.clone(), size, r),
+        )?;
         run.observer.on_latent(Intermediate::Upsampled, &up);
         let guide = match &config.rna {
             Some(rna) => {
@@ -53,7 +54,6 @@ where
         };
         run.observer.on_latent(Intermediate::Guide, &guide);
         run.timed(Stage::Upsample, start, ());
-        run.progress(Stage::Upsample, 1, 1)?;
         Ok((
             guide,
             self.scheduler.timesteps().len() - config.inversion_depth,

@@ -5,7 +5,6 @@
 //! [`crate::pixelsmith`].
 
 use std::marker::PhantomData;
-use std::ops::ControlFlow;
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -15,8 +14,8 @@ use ultrares_schedulers::Scheduler;
 
 use crate::blur::{mean_std, restandardize};
 use crate::{
-    DecodeMode, Draw, Error, HighResConfig, Intermediate, Observer, Progress, Randomness, Result,
-    SizeCond, Stage, StageTiming, Strategy, ViewConditioning,
+    DecodeMode, Draw, Error, HighResConfig, Intermediate, Observer, Progress, Randomness, Reporter,
+    Result, SizeCond, Stage, StageTiming, Strategy, ViewConditioning,
 };
 
 /// What a run returns.
@@ -85,12 +84,23 @@ impl<'r, B: Backend> Run<'r, B> {
     }
 
     pub(crate) fn progress(&mut self, stage: Stage, step: usize, total: usize) -> Result<()> {
-        match self.observer.on_progress(Progress { stage, step, total }) {
-            ControlFlow::Continue(()) => Ok(()),
-            ControlFlow::Break(()) => {
-                Err(Error::Cancelled(format!("{stage:?}, step {step}/{total}")))
-            }
+        self.reported(stage, Error::Core, |r| r.report(step, total))
+    }
+
+    /// Runs a component's `work` with a [`Reporter`] for `stage`: a cancellation by the
+    /// observer becomes [`Error::Cancelled`], any other failure `wrap(e)`.
+    pub(crate) fn reported<T, E>(
+        &mut self,
+        stage: Stage,
+        wrap: impl FnOnce(E) -> Error,
+        work: impl FnOnce(&mut Reporter<'_, B>) -> std::result::Result<T, E>,
+    ) -> Result<T> {
+        let mut reporter = Reporter::new(stage, &mut *self.observer);
+        let out = work(&mut reporter);
+        if let Some(Progress { stage, step, total }) = reporter.cancelled() {
+            return Err(Error::Cancelled(format!("{stage:?}, step {step}/{total}")));
         }
+        out.map_err(wrap)
     }
 
     pub(crate) fn noise(
@@ -382,13 +392,15 @@ where
         run: &mut Run<'_, B>,
     ) -> Result<Tensor<B, 4>> {
         let start = Instant::now();
-        let image = match mode {
-            DecodeMode::Full => self.codec.decode(latent),
-            DecodeMode::Tiled(t) => self.codec.decode_tiled(latent, &t),
-        }
-        .map_err(|e| Error::Codec(Box::new(e)))?;
+        let image = run.reported(Stage::Decode, codec_error, |r| match mode {
+            DecodeMode::Full => {
+                let image = self.codec.decode(latent)?;
+                r.report(1, 1)?;
+                Ok(image)
+            }
+            DecodeMode::Tiled(t) => self.codec.decode_tiled_with(latent, &t, r),
+        })?;
         run.timed(Stage::Decode, start, ());
-        run.progress(Stage::Decode, 1, 1)?;
         Ok(image)
     }
 
@@ -436,4 +448,9 @@ where
         }
         Ok(z)
     }
+}
+
+/// A codec failure as the pipeline's error.
+pub(crate) fn codec_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> Error {
+    Error::Codec(Box::new(e))
 }

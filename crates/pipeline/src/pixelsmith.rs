@@ -11,7 +11,7 @@ use ultrares_core::{Denoiser, LatentCodec, LatentUpsampler};
 use ultrares_schedulers::Scheduler;
 
 use crate::fourier::Fft2;
-use crate::pipeline::{PhaseCtx, Run};
+use crate::pipeline::{PhaseCtx, Run, codec_error};
 use crate::{
     Draw, Error, HighResConfig, HighResPipeline, Intermediate, Observer, Randomness, Result,
     SizeCond, Stage, ViewConditioning,
@@ -120,10 +120,9 @@ where
             let rgb = tensor_to_rgb8(previous, ValueRange::MinusOneOne)?;
             let resized = resize_pil(&rgb[0], pw as u32, ph as u32, PilFilter::Lanczos)?;
             let x = rgb8_to_tensor::<B>(&resized, ValueRange::MinusOneOne, device);
-            let guide = self
-                .codec
-                .encode_tiled(x, &config.encode_tiling)
-                .map_err(|e| Error::Codec(Box::new(e)))?;
+            let guide = run.reported(Stage::Encode, codec_error, |r| {
+                self.codec.encode_tiled_with(x, &config.encode_tiling, r)
+            })?;
             run.observer.on_latent(Intermediate::Guide, &guide);
             run.timed(Stage::Upsample, start, ());
             let slider = config.sliders[n.min(config.sliders.len() - 1)];

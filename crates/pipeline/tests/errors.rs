@@ -227,3 +227,43 @@ fn cancellation_stops_the_run() {
     assert_eq!(seen.len(), 3);
     assert_eq!(seen[0].total, 50);
 }
+
+#[test]
+fn cancellation_reaches_into_the_tiled_decode() {
+    let vae = hashed::<B>(&tiny_vae_config());
+    let ddim = Ddim::new(SchedulerConfig::sdxl(), 4).expect("ddim");
+    let mut pipe = HighResPipeline::new(&StandIn, &vae, &BicubicUpsampler, ddim);
+    let config = HighResConfig {
+        decode: ultrares_pipeline::DecodeMode::Tiled(ultrares_core::CodecTiling {
+            tile: 16,
+            stride: 8,
+            feather: 2,
+            batch: 1,
+        }),
+        ..HighResConfig::direct(256, 256)
+    };
+    let mut seen = Vec::new();
+    let mut observer = ProgressFn(|p: ultrares_pipeline::Progress| {
+        seen.push(p);
+        if p.stage == Stage::Decode && p.step == 2 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    let err = pipe
+        .generate(
+            &config,
+            &cond(),
+            &Default::default(),
+            &mut SeededRandomness::new(0),
+            &mut observer,
+        )
+        .expect_err("cancelled");
+    assert!(matches!(err, Error::Cancelled(_)), "{err}");
+    let decode: Vec<_> = seen.iter().filter(|p| p.stage == Stage::Decode).collect();
+    // 32² latents in cores of 8 (halo 4): 16 tiles, each seen once per statistics pass and once
+    // in the output pass; cancelled at the second.
+    assert_eq!(decode.len(), 2);
+    assert_eq!(decode[0].total, 16 * 4);
+}

@@ -5,7 +5,7 @@ use burn::module::{ModuleMapper, Param};
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::DType;
-use ultrares_core::{CodecTiling, LatentCodec};
+use ultrares_core::{CodecTiling, LatentCodec, Reporter};
 use ultrares_nn::StateDict;
 use ultrares_nn::weights::{Exporter, Loader, Visitor};
 
@@ -351,14 +351,26 @@ impl<B: Backend> LatentCodec<B> for AutoencoderKl<B> {
 
     /// The seamless tiled encode ([`AutoencoderKl::encode_seamless`]) with core tiles of
     /// `tiling.stride` latents and a halo of `(tiling.tile − tiling.stride) / 2`.
-    fn encode_tiled(&self, image: Tensor<B, 4>, tiling: &CodecTiling) -> Result<Tensor<B, 4>> {
-        self.encode_seamless(image, &SeamlessTiling::from_codec_tiling(tiling))
+    fn encode_tiled_with(
+        &self,
+        image: Tensor<B, 4>,
+        tiling: &CodecTiling,
+        progress: &mut Reporter<'_, B>,
+    ) -> Result<Tensor<B, 4>> {
+        let tiling = SeamlessTiling::from_codec_tiling(tiling);
+        let moments = self.encode_moments_seamless_with(image, &tiling, progress)?;
+        Ok(self.moments_to_latent(moments))
     }
 
     /// The seamless tiled decode ([`AutoencoderKl::decode_seamless`]) with core tiles of
     /// `tiling.stride` latents and a halo of `(tiling.tile − tiling.stride) / 2`.
-    fn decode_tiled(&self, latent: Tensor<B, 4>, tiling: &CodecTiling) -> Result<Tensor<B, 4>> {
-        self.decode_seamless(latent, &SeamlessTiling::from_codec_tiling(tiling))
+    fn decode_tiled_with(
+        &self,
+        latent: Tensor<B, 4>,
+        tiling: &CodecTiling,
+        progress: &mut Reporter<'_, B>,
+    ) -> Result<Tensor<B, 4>> {
+        self.decode_seamless_with(latent, &SeamlessTiling::from_codec_tiling(tiling), progress)
     }
 }
 

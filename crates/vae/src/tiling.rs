@@ -40,7 +40,7 @@
 //! `docs/benchmarks.md`.
 
 use burn::prelude::*;
-use ultrares_core::CodecTiling;
+use ultrares_core::{CodecTiling, Reporter, Stage};
 
 use crate::autoencoder::AutoencoderKl;
 use crate::norm::{Collect, Core, DEFAULT_ATTENTION_SCORES, GroupStats, NormCtx};
@@ -208,9 +208,12 @@ fn diffusers_tiles<B: Backend>(
     step: usize,
     blend_extent: usize,
     row_limit: usize,
+    progress: &mut Reporter<'_, B>,
     mut run: impl FnMut(Tensor<B, 4>) -> Result<Tensor<B, 4>>,
 ) -> Result<Tensor<B, 4>> {
     let [_, _, h, w] = x.dims();
+    let total = h.div_ceil(step) * w.div_ceil(step);
+    let mut done = 0;
     let mut above: Vec<Tensor<B, 4>> = Vec::new();
     let mut rows = Vec::new();
     for i in (0..h).step_by(step) {
@@ -224,6 +227,8 @@ fn diffusers_tiles<B: Backend>(
                 t = blend(&row[jj - 1], t, blend_extent, false);
             }
             row.push(t);
+            done += 1;
+            progress.report(done, total)?;
         }
         let crops: Vec<_> = row
             .iter()
@@ -251,6 +256,20 @@ impl<B: Backend> AutoencoderKl<B> {
         latent: Tensor<B, 4>,
         tiling: &DiffusersTiling,
     ) -> Result<Tensor<B, 4>> {
+        self.decode_tiled_diffusers_with(latent, tiling, &mut Reporter::silent(Stage::Decode))
+    }
+
+    /// [`AutoencoderKl::decode_tiled_diffusers`], reporting each tile to `progress`.
+    ///
+    /// # Errors
+    /// As [`AutoencoderKl::decode_tiled_diffusers`], and [`ultrares_core::Error::Cancelled`]
+    /// when the observer cancels.
+    pub fn decode_tiled_diffusers_with(
+        &self,
+        latent: Tensor<B, 4>,
+        tiling: &DiffusersTiling,
+        progress: &mut Reporter<'_, B>,
+    ) -> Result<Tensor<B, 4>> {
         tiling.validate()?;
         let [_, _, h, w] = latent.dims();
         if h <= tiling.latent && w <= tiling.latent {
@@ -266,6 +285,7 @@ impl<B: Backend> AutoencoderKl<B> {
             step,
             blend_extent,
             tiling.sample - blend_extent,
+            progress,
             |t| {
                 self.decoder
                     .forward(self.post_quant(t), self.partitioned, &mut self.ctx())
@@ -284,6 +304,20 @@ impl<B: Backend> AutoencoderKl<B> {
         image: Tensor<B, 4>,
         tiling: &DiffusersTiling,
     ) -> Result<Tensor<B, 4>> {
+        let mut progress = Reporter::silent(Stage::Encode);
+        self.encode_moments_tiled_diffusers_with(image, tiling, &mut progress)
+    }
+
+    /// [`AutoencoderKl::encode_moments_tiled_diffusers`], reporting each tile to `progress`.
+    ///
+    /// # Errors
+    /// As [`AutoencoderKl::decode_tiled_diffusers_with`].
+    pub fn encode_moments_tiled_diffusers_with(
+        &self,
+        image: Tensor<B, 4>,
+        tiling: &DiffusersTiling,
+        progress: &mut Reporter<'_, B>,
+    ) -> Result<Tensor<B, 4>> {
         tiling.validate()?;
         let [_, _, h, w] = image.dims();
         if h <= tiling.sample && w <= tiling.sample {
@@ -299,6 +333,7 @@ impl<B: Backend> AutoencoderKl<B> {
             step,
             blend_extent,
             tiling.latent - blend_extent,
+            progress,
             |t| Ok(self.quant(self.encoder.forward(t, &mut self.ctx())?)),
         )
         .map(to_f32)
@@ -326,6 +361,21 @@ impl<B: Backend> AutoencoderKl<B> {
         latent: Tensor<B, 4>,
         tiling: &SeamlessTiling,
     ) -> Result<Tensor<B, 4>> {
+        self.decode_seamless_with(latent, tiling, &mut Reporter::silent(Stage::Decode))
+    }
+
+    /// [`AutoencoderKl::decode_seamless`], reporting each tile of every pass to `progress`
+    /// (`tiles × (stat_passes + 1)` steps).
+    ///
+    /// # Errors
+    /// As [`AutoencoderKl::decode_seamless`], and [`ultrares_core::Error::Cancelled`] when the
+    /// observer cancels.
+    pub fn decode_seamless_with(
+        &self,
+        latent: Tensor<B, 4>,
+        tiling: &SeamlessTiling,
+        progress: &mut Reporter<'_, B>,
+    ) -> Result<Tensor<B, 4>> {
         tiling.validate()?;
         self.check_latent(&latent)?;
         let z = self.post_quant(self.to_dtype(self.from_model_space(latent)));
@@ -334,19 +384,18 @@ impl<B: Backend> AutoencoderKl<B> {
         let [n, _, h, w] = head.dims();
         let tiles = tiling.tiles(h, w);
         if tiles.len() == 1 {
-            return Ok(to_f32(self.decoder.tail(
-                head,
-                self.partitioned,
-                &mut ctx(None),
-            )?));
+            let y = self.decoder.tail(head, self.partitioned, &mut ctx(None))?;
+            progress.report(1, 1)?;
+            return Ok(to_f32(y));
         }
-        let stats = self.gather_stats(&head, tiling, 1, |x, ctx| {
+        let stats = self.gather_stats(&head, tiling, 1, progress, |x, ctx| {
             self.decoder.features(x, ctx).map(drop)
         })?;
+        let total = tiles.len() * (tiling.stat_passes + 1);
         let f = self.factor;
         let out_channels = self.decoder.conv_out.weight.dims()[0];
         let mut out = Tensor::<B, 4>::zeros([n, out_channels, h * f, w * f], &head.device());
-        for &(core, ext) in &tiles {
+        for (t, &(core, ext)) in tiles.iter().enumerate() {
             let y = self.decoder.tail(
                 slice4(&head, ext, 1),
                 self.partitioned,
@@ -367,6 +416,7 @@ impl<B: Backend> AutoencoderKl<B> {
                 ],
                 to_f32(slice4(&y, local, f)),
             );
+            progress.report(total - tiles.len() + t + 1, total)?;
         }
         Ok(out)
     }
@@ -381,6 +431,21 @@ impl<B: Backend> AutoencoderKl<B> {
         image: Tensor<B, 4>,
         tiling: &SeamlessTiling,
     ) -> Result<Tensor<B, 4>> {
+        let mut progress = Reporter::silent(Stage::Encode);
+        self.encode_moments_seamless_with(image, tiling, &mut progress)
+    }
+
+    /// [`AutoencoderKl::encode_moments_seamless`], reporting each tile of every pass to
+    /// `progress` (`tiles × (stat_passes + 1)` steps).
+    ///
+    /// # Errors
+    /// As [`AutoencoderKl::decode_seamless_with`].
+    pub fn encode_moments_seamless_with(
+        &self,
+        image: Tensor<B, 4>,
+        tiling: &SeamlessTiling,
+        progress: &mut Reporter<'_, B>,
+    ) -> Result<Tensor<B, 4>> {
         tiling.validate()?;
         self.check_image(&image)?;
         let image = self.to_encoder_dtype(image);
@@ -390,14 +455,17 @@ impl<B: Backend> AutoencoderKl<B> {
         let tiles = tiling.tiles(h, w);
         let ctx = |stats| NormCtx::with_stats(stats, tiling.attention_scores, self.gemm_band);
         let feats = if tiles.len() == 1 {
-            self.encoder.head(image, &mut ctx(None))?
+            let y = self.encoder.head(image, &mut ctx(None))?;
+            progress.report(1, 1)?;
+            y
         } else {
-            let stats = self.gather_stats(&image, tiling, f, |x, ctx| {
+            let stats = self.gather_stats(&image, tiling, f, progress, |x, ctx| {
                 self.encoder.head(x, ctx).map(drop)
             })?;
+            let total = tiles.len() * (tiling.stat_passes + 1);
             let top = self.encoder.head_channels();
             let mut feats = Tensor::<B, 4>::zeros([n, top, h, w], (&image.device(), image.dtype()));
-            for &(core, ext) in &tiles {
+            for (t, &(core, ext)) in tiles.iter().enumerate() {
                 let y = self.encoder.head(
                     slice4(&image, ext, f),
                     &mut NormCtx::with_stats(Some(&stats), tiling.attention_scores, self.gemm_band),
@@ -412,6 +480,7 @@ impl<B: Backend> AutoencoderKl<B> {
                     [0..n, 0..top, core[0]..core[1], core[2]..core[3]],
                     slice4(&y, local, 1),
                 );
+                progress.report(total - tiles.len() + t + 1, total)?;
             }
             feats
         };
@@ -441,6 +510,7 @@ impl<B: Backend> AutoencoderKl<B> {
         x: &Tensor<B, 4>,
         tiling: &SeamlessTiling,
         s: usize,
+        progress: &mut Reporter<'_, B>,
         run: impl Fn(Tensor<B, 4>, &mut NormCtx) -> Result<()>,
     ) -> Result<Vec<GroupStats>> {
         let [_, _, hp, wp] = x.dims();
@@ -455,7 +525,8 @@ impl<B: Backend> AutoencoderKl<B> {
         };
         let mut previous: Vec<Vec<GroupStats>> = Vec::new();
         let mut total = Vec::new();
-        for _ in 0..tiling.stat_passes {
+        let steps = tiles.len() * (tiling.stat_passes + 1);
+        for pass in 0..tiling.stat_passes {
             // pending[t]: the previous pass's statistics of tiles t.. (suffix sums).
             let mut pending = vec![Vec::new(); tiles.len() + 1];
             for t in (0..previous.len().min(tiles.len())).rev() {
@@ -482,6 +553,7 @@ impl<B: Backend> AutoencoderKl<B> {
                 run(slice4(x, ext, s), &mut ctx)?;
                 merge_into(&mut done, &mine);
                 current.push(mine);
+                progress.report(pass * tiles.len() + t + 1, steps)?;
             }
             previous = current;
             total = done;

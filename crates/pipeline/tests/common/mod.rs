@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use burn::prelude::*;
-use ultrares_core::{CodecTiling, LatentCodec};
+use ultrares_core::{CodecTiling, LatentCodec, Reporter};
 pub use ultrares_pipeline::testing::{StandIn, StandInCond, det_gaussian};
 use ultrares_pipeline::{Draw, Randomness};
 use ultrares_vae::{AutoencoderKl, AutoencoderKlConfig, DiffusersTiling};
@@ -113,11 +113,12 @@ impl<B: Backend> LatentCodec<B> for DiffusersTiled<B> {
             .decode_tiled_diffusers(latent, &DiffusersTiling::new(1024, 128))
     }
 
-    fn decode_tiled(
+    fn decode_tiled_with(
         &self,
         latent: Tensor<B, 4>,
         tiling: &CodecTiling,
+        progress: &mut Reporter<'_, B>,
     ) -> Result<Tensor<B, 4>, Self::Error> {
-        self.0.decode_tiled(latent, tiling)
+        self.0.decode_tiled_with(latent, tiling, progress)
     }
 }
