@@ -37,6 +37,7 @@ use crate::edsr::{Edsr, EdsrConfig};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::swinir::{NUM_FEAT, SwinIr, SwinIrConfig};
 use crate::{Error, Result};
+use ultrares_nn::ConfigJson;
 use ultrares_nn::weights::{Exporter, Loader, StateDict, Visitor};
 
 /// LIIF's EDSR-baseline weights (`crates/lsr/assets/liif/edsr-baseline-liif.safetensors`, BSD-3,
@@ -104,68 +105,67 @@ impl LiifConfig {
     /// (LIIF's and LSRNA's `models.make` format). An encoder named `swinir` is LSRNA's, with the
     /// bicubic residual; `edsr-baseline` and `edsr` are LIIF's.
     ///
+    /// Read through [`ConfigJson`]: a key of the wrong type is an error naming its path
+    /// (`LIIF spec → args → encoder_spec → args`, key `depths`), never a silent default.
+    ///
     /// # Errors
-    /// [`Error::Argument`] for another model name, an unknown encoder, or options this crate
-    /// does not implement (SwinIR upsamplers other than `none`, `ape`, `3conv`).
+    /// [`Error::Argument`] for a spec that is not an object; [`ultrares_core::Error::Config`] for
+    /// another model name, an unknown encoder, a mistyped key, or options this crate does not
+    /// implement (SwinIR upsamplers other than `none`, `ape`, `3conv`).
     pub fn from_spec(spec: &Value) -> Result<Self> {
-        let bad = |what: &str, v: &Value| Error::argument("spec", what.to_string(), v);
-        if spec["name"] != "liif" {
-            return Err(bad("model name \"liif\"", &spec["name"]));
+        let Value::Object(map) = spec else {
+            return Err(Error::argument("spec", "a JSON object", spec));
+        };
+        let spec = ConfigJson::from_map("LIIF spec", map.clone());
+        let name = |c: &ConfigJson| -> Result<String> {
+            Ok(c.opt_str("name")?.unwrap_or_default().to_string())
+        };
+        if name(&spec)? != "liif" {
+            return Err(spec
+                .error("name", "\"liif\"", format!("{:?}", name(&spec)?))
+                .into());
         }
-        let args = &spec["args"];
-        let enc = &args["encoder_spec"];
-        let eargs = &enc["args"];
-        let get_usize = |v: &Value, key: &str, default: usize| -> Result<usize> {
-            match &v[key] {
-                Value::Null => Ok(default),
-                x => x
-                    .as_u64()
-                    .map(|u| u as usize)
-                    .ok_or_else(|| bad(&format!("an integer `{key}`"), x)),
-            }
+        let args = spec.object("args")?;
+        let enc = args.object("encoder_spec")?;
+        let eargs = enc.object("args")?;
+        let usize_or = |c: &ConfigJson, key: &str, default: usize| -> Result<usize> {
+            Ok(c.opt_usize(key)?.unwrap_or(default))
         };
-        let get_bool = |v: &Value, key: &str, default: bool| v[key].as_bool().unwrap_or(default);
-        let get_list = |v: &Value, key: &str, default: Vec<usize>| -> Result<Vec<usize>> {
-            match &v[key] {
-                Value::Null => Ok(default),
-                Value::Array(a) => a
-                    .iter()
-                    .map(|x| x.as_u64().map(|u| u as usize))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| bad(&format!("a list of integers `{key}`"), &v[key])),
-                x => Err(bad(&format!("a list `{key}`"), x)),
-            }
+        let bool_or = |c: &ConfigJson, key: &str, default: bool| -> Result<bool> {
+            Ok(c.opt_bool(key)?.unwrap_or(default))
         };
-        let (encoder, residual) = match enc["name"].as_str() {
-            Some("swinir") => {
+        let list_or = |c: &ConfigJson, key: &str, default: Vec<usize>| -> Result<Vec<usize>> {
+            Ok(c.opt_usize_list(key, None)?.unwrap_or(default))
+        };
+        let (encoder, residual) = match name(&enc)?.as_str() {
+            "swinir" => {
                 for (key, ok) in [("upsampler", "none"), ("resi_connection", "1conv")] {
-                    if let Some(v) = eargs[key].as_str().filter(|v| *v != ok) {
-                        return Err(bad(&format!("SwinIR `{key}` = '{ok}'"), &Value::from(v)));
+                    if let Some(v) = eargs.opt_str(key)?.filter(|v| *v != ok) {
+                        return Err(eargs.error(key, format!("'{ok}'"), format!("{v:?}")).into());
                     }
                 }
-                if get_bool(eargs, "ape", false) {
-                    return Err(bad("SwinIR without `ape`", &eargs["ape"]));
+                if bool_or(&eargs, "ape", false)? {
+                    return Err(eargs.error("ape", "false", "true").into());
                 }
                 let d = SwinIrConfig::new();
                 let cfg = SwinIrConfig {
-                    img_size: get_usize(eargs, "img_size", 64)?,
-                    in_chans: get_usize(eargs, "in_chans", d.in_chans)?,
-                    embed_dim: get_usize(eargs, "embed_dim", 180)?,
-                    depths: get_list(eargs, "depths", vec![6; 6])?,
-                    num_heads: get_list(eargs, "num_heads", vec![6; 6])?,
-                    window_size: get_usize(eargs, "window_size", d.window_size)?,
-                    mlp_ratio: eargs["mlp_ratio"].as_f64().unwrap_or(d.mlp_ratio),
-                    qkv_bias: get_bool(eargs, "qkv_bias", true),
-                    patch_norm: get_bool(eargs, "patch_norm", true),
+                    img_size: usize_or(&eargs, "img_size", 64)?,
+                    in_chans: usize_or(&eargs, "in_chans", d.in_chans)?,
+                    embed_dim: usize_or(&eargs, "embed_dim", 180)?,
+                    depths: list_or(&eargs, "depths", vec![6; 6])?,
+                    num_heads: list_or(&eargs, "num_heads", vec![6; 6])?,
+                    window_size: usize_or(&eargs, "window_size", d.window_size)?,
+                    mlp_ratio: eargs.opt_f64("mlp_ratio")?.unwrap_or(d.mlp_ratio),
+                    qkv_bias: bool_or(&eargs, "qkv_bias", true)?,
+                    patch_norm: bool_or(&eargs, "patch_norm", true)?,
                 };
                 (EncoderConfig::SwinIr(cfg), true)
             }
-            Some(name @ ("edsr-baseline" | "edsr")) => {
-                if !get_bool(eargs, "no_upsampling", false) {
-                    return Err(bad(
-                        "EDSR with `no_upsampling: true`",
-                        &eargs["no_upsampling"],
-                    ));
+            name @ ("edsr-baseline" | "edsr") => {
+                if !bool_or(&eargs, "no_upsampling", false)? {
+                    return Err(eargs
+                        .error("no_upsampling", "true (EDSR as a feature encoder)", "false")
+                        .into());
                 }
                 let (nr, nf, rs) = if name == "edsr" {
                     (32, 256, 0.1)
@@ -173,24 +173,27 @@ impl LiifConfig {
                     (16, 64, 1.0)
                 };
                 let cfg = EdsrConfig::new()
-                    .with_n_resblocks(get_usize(eargs, "n_resblocks", nr)?)
-                    .with_n_feats(get_usize(eargs, "n_feats", nf)?)
-                    .with_res_scale(eargs["res_scale"].as_f64().unwrap_or(rs));
+                    .with_n_resblocks(usize_or(&eargs, "n_resblocks", nr)?)
+                    .with_n_feats(usize_or(&eargs, "n_feats", nf)?)
+                    .with_res_scale(eargs.opt_f64("res_scale")?.unwrap_or(rs));
                 (EncoderConfig::Edsr(cfg), false)
             }
-            _ => {
-                return Err(bad(
-                    "encoder `swinir`, `edsr-baseline` or `edsr`",
-                    &enc["name"],
-                ));
+            other => {
+                return Err(enc
+                    .error(
+                        "name",
+                        "encoder `swinir`, `edsr-baseline` or `edsr`",
+                        format!("{other:?}"),
+                    )
+                    .into());
             }
         };
-        let imnet = &args["imnet_spec"]["args"];
-        Ok(Self::new(encoder, get_usize(imnet, "out_dim", 0)?)
-            .with_hidden_list(get_list(imnet, "hidden_list", vec![256; 4])?)
-            .with_feat_unfold(get_bool(args, "feat_unfold", true))
-            .with_local_ensemble(get_bool(args, "local_ensemble", true))
-            .with_cell_decode(residual || get_bool(args, "cell_decode", true))
+        let imnet = args.object("imnet_spec")?.object("args")?;
+        Ok(Self::new(encoder, usize_or(&imnet, "out_dim", 0)?)
+            .with_hidden_list(list_or(&imnet, "hidden_list", vec![256; 4])?)
+            .with_feat_unfold(bool_or(&args, "feat_unfold", true)?)
+            .with_local_ensemble(bool_or(&args, "local_ensemble", true)?)
+            .with_cell_decode(residual || bool_or(&args, "cell_decode", true)?)
             .with_residual(residual))
     }
 

@@ -211,3 +211,20 @@ fn progress_reports_row_chunks_and_cancels() {
     );
     assert_eq!(reporter.cancelled().map(|p| p.step), Some(16));
 }
+
+#[test]
+fn spec_keys_of_the_wrong_type_are_named() {
+    let spec = serde_json::json!({"name": "liif", "args": {"encoder_spec": {"name": "swinir",
+        "args": {"depths": "6,6"}}}});
+    let m = msg(LiifConfig::from_spec(&spec));
+    assert!(
+        m.contains("encoder_spec → args") && m.contains("depths"),
+        "{m}"
+    );
+    let spec = serde_json::json!({"name": "liif", "args": {"feat_unfold": "yes", "encoder_spec":
+        {"name": "edsr-baseline", "args": {"no_upsampling": true}}}});
+    let m = msg(LiifConfig::from_spec(&spec));
+    assert!(m.contains("feat_unfold"), "{m}");
+    let m = msg(LiifConfig::from_spec(&serde_json::json!({"name": "mlp"})));
+    assert!(m.contains("liif"), "{m}");
+}

@@ -220,6 +220,20 @@ impl ConfigJson {
         }
     }
 
+    /// The nested object `key` as a config of its own, whose errors name `source → key`; an
+    /// empty one when `key` is missing or `null` (its reads then give their defaults).
+    ///
+    /// # Errors
+    /// [`Error::Config`] if present and not an object.
+    pub fn object(&self, key: &str) -> Result<ConfigJson> {
+        let source = format!("{} → {key}", self.source);
+        match self.get(key) {
+            None => Ok(ConfigJson::from_map(source, Map::new())),
+            Some(Value::Object(map)) => Ok(ConfigJson::from_map(source, map.clone())),
+            Some(v) => Err(self.error(key, "an object", short(v))),
+        }
+    }
+
     /// A list of strings, if present.
     ///
     /// # Errors

@@ -3,6 +3,7 @@
 
 use burn::config::Config;
 use serde_json::Value;
+use ultrares_nn::ConfigJson;
 
 use crate::{Error, Result};
 
@@ -189,133 +190,96 @@ impl AutoencoderKlConfig {
     /// `DownEncoderBlock2D`/`UpDecoderBlock2D`, an activation other than SiLU, or an invalid
     /// value (see [`AutoencoderKlConfig::validate`]).
     pub fn from_diffusers_json(json: &Value) -> Result<Self> {
-        let obj = json
-            .as_object()
-            .ok_or_else(|| Error::config("config.json", "a JSON object", json))?;
-        if let Some(class) = obj.get("_class_name").and_then(Value::as_str)
-            && class != "AutoencoderKL"
-        {
-            return Err(Error::config("_class_name", "AutoencoderKL", class));
+        match json {
+            Value::Object(map) => {
+                Self::from_config_json(&ConfigJson::from_map("config.json", map.clone()))
+            }
+            other => Err(Error::config("config.json", "a JSON object", other)),
         }
-        let usize_of = |key: &'static str| -> Result<Option<usize>> {
-            match obj.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => v
-                    .as_u64()
-                    .map(|v| Some(v as usize))
-                    .ok_or_else(|| Error::config(key, "a non-negative integer", v)),
-            }
-        };
-        let f64_of = |key: &'static str| -> Result<Option<f64>> {
-            match obj.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => v
-                    .as_f64()
-                    .map(Some)
-                    .ok_or_else(|| Error::config(key, "a number", v)),
-            }
-        };
-        let bool_of = |key: &'static str| -> Result<Option<bool>> {
-            match obj.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => v
-                    .as_bool()
-                    .map(Some)
-                    .ok_or_else(|| Error::config(key, "true or false", v)),
-            }
-        };
-        let blocks: Vec<usize> = match obj.get("block_out_channels") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| v.as_u64().map(|v| v as usize))
-                .collect::<Option<_>>()
-                .ok_or_else(|| Error::config("block_out_channels", "integers", json))?,
-            None => vec![64],
-            Some(v) => return Err(Error::config("block_out_channels", "a list", v)),
-        };
+    }
+
+    /// [`AutoencoderKlConfig::from_diffusers_json`] of a read config (errors name its file).
+    ///
+    /// # Errors
+    /// As [`AutoencoderKlConfig::from_diffusers_json`].
+    pub fn from_config_json(config: &ConfigJson) -> Result<Self> {
+        config.check_class(&["AutoencoderKL"])?;
+        let blocks = config
+            .opt_usize_list("block_out_channels", None)?
+            .unwrap_or_else(|| vec![64]);
         for (key, want) in [
             ("down_block_types", "DownEncoderBlock2D"),
             ("up_block_types", "UpDecoderBlock2D"),
         ] {
-            if let Some(v) = obj.get(key) {
-                let types = v
-                    .as_array()
-                    .ok_or_else(|| Error::config(key, "a list", v))?;
-                if types.len() != blocks.len() || types.iter().any(|t| t.as_str() != Some(want)) {
-                    return Err(Error::config(
+            if let Some(types) = config.opt_str_list(key)?
+                && (types.len() != blocks.len() || types.iter().any(|t| t != want))
+            {
+                return Err(config
+                    .error(
                         key,
                         format!("{} × \"{want}\"", blocks.len()),
-                        v,
-                    ));
-                }
+                        format!("{types:?}"),
+                    )
+                    .into());
             }
         }
-        if let Some(act) = obj.get("act_fn")
-            && act.as_str() != Some("silu")
+        if let Some(act) = config.opt_str("act_fn")?
+            && act != "silu"
         {
-            return Err(Error::config("act_fn", "\"silu\"", act));
+            return Err(config
+                .error("act_fn", "\"silu\"", format!("{act:?}"))
+                .into());
         }
         for key in ["latents_mean", "latents_std"] {
-            if obj.get(key).is_some_and(|v| !v.is_null()) {
-                return Err(Error::config(
-                    key,
-                    "null (per-channel latent statistics are not supported)",
-                    &obj[key],
-                ));
+            if let Some(v) = config.get(key) {
+                return Err(config
+                    .error(
+                        key,
+                        "null (per-channel latent statistics are not supported)",
+                        v.to_string(),
+                    )
+                    .into());
             }
         }
         // diffusers' defaults for absent keys (AutoencoderKL.__init__).
         let mut cfg = Self::new(blocks);
         cfg.layers_per_block = 1;
         cfg.sample_size = 32;
-        if let Some(v) = usize_of("in_channels")? {
-            cfg.in_channels = v;
-        }
-        if let Some(v) = usize_of("out_channels")? {
-            cfg.out_channels = v;
-        }
-        if let Some(v) = usize_of("layers_per_block")? {
-            cfg.layers_per_block = v;
-        }
-        if let Some(v) = usize_of("latent_channels")? {
-            cfg.latent_channels = v;
-        }
-        if let Some(v) = usize_of("norm_num_groups")? {
-            cfg.norm_num_groups = v;
-        }
-        match obj.get("sample_size") {
-            Some(Value::Array(a)) => {
-                cfg.sample_size = a
-                    .first()
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| Error::config("sample_size", "an integer", json))?
-                    as usize
+        let set = |field: &mut usize, key: &str| -> Result<()> {
+            if let Some(v) = config.opt_usize(key)? {
+                *field = v;
             }
-            _ => {
-                if let Some(v) = usize_of("sample_size")? {
-                    cfg.sample_size = v;
-                }
-            }
+            Ok(())
+        };
+        set(&mut cfg.in_channels, "in_channels")?;
+        set(&mut cfg.out_channels, "out_channels")?;
+        set(&mut cfg.layers_per_block, "layers_per_block")?;
+        set(&mut cfg.latent_channels, "latent_channels")?;
+        set(&mut cfg.norm_num_groups, "norm_num_groups")?;
+        set(&mut cfg.stride, "stride")?;
+        // `sample_size` may be one integer or `[h, w]` (the first is used, as upstream).
+        if let Some(v) = config
+            .opt_usize_list("sample_size", Some(1))
+            .or_else(|_| config.opt_usize_list("sample_size", None))?
+        {
+            cfg.sample_size = v.first().copied().ok_or_else(|| {
+                config.error("sample_size", "an integer or a non-empty list", "[]")
+            })?;
         }
-        if let Some(v) = f64_of("scaling_factor")? {
+        if let Some(v) = config.opt_f64("scaling_factor")? {
             cfg.scaling_factor = v;
         }
-        cfg.shift_factor = f64_of("shift_factor")?;
-        if let Some(v) = bool_of("force_upcast")? {
-            cfg.force_upcast = v;
-        }
-        if let Some(v) = bool_of("use_quant_conv")? {
-            cfg.use_quant_conv = v;
-        }
-        if let Some(v) = bool_of("use_post_quant_conv")? {
-            cfg.use_post_quant_conv = v;
-        }
-        if let Some(v) = bool_of("mid_block_add_attention")? {
-            cfg.mid_block_add_attention = v;
-        }
-        if let Some(v) = usize_of("stride")? {
-            cfg.stride = v;
-        }
+        cfg.shift_factor = config.opt_f64("shift_factor")?;
+        let set = |field: &mut bool, key: &str| -> Result<()> {
+            if let Some(v) = config.opt_bool(key)? {
+                *field = v;
+            }
+            Ok(())
+        };
+        set(&mut cfg.force_upcast, "force_upcast")?;
+        set(&mut cfg.use_quant_conv, "use_quant_conv")?;
+        set(&mut cfg.use_post_quant_conv, "use_post_quant_conv")?;
+        set(&mut cfg.mid_block_add_attention, "mid_block_add_attention")?;
         cfg.validate()?;
         Ok(cfg)
     }

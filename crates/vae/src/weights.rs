@@ -17,7 +17,7 @@
 
 use std::path::Path;
 
-use ultrares_nn::{NnBackend, StateDict};
+use ultrares_nn::{ConfigJson, NnBackend, StateDict};
 
 use crate::{AutoencoderKl, AutoencoderKlConfig, Result};
 
@@ -138,16 +138,7 @@ pub fn from_diffusers_dir<B: NnBackend>(
         dir = dir.join("vae");
     }
     let config_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&config_path).map_err(|e| {
-        ultrares_core::Error::weights(
-            config_path.display().to_string(),
-            format!("{e} (expected a diffusers AutoencoderKL folder with config.json)"),
-        )
-    })?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        ultrares_core::Error::weights(config_path.display().to_string(), e.to_string())
-    })?;
-    let config = AutoencoderKlConfig::from_diffusers_json(&json)?;
+    let config = AutoencoderKlConfig::from_config_json(&ConfigJson::read(&config_path)?)?;
     let weights = [
         "diffusion_pytorch_model.safetensors",
         "diffusion_pytorch_model.fp16.safetensors",
