@@ -120,13 +120,14 @@ fn axis_starts(len: usize, win: usize, stride: usize) -> Vec<usize> {
     (0..n).map(|i| (i * stride).min(len - win)).collect()
 }
 
-fn jitter_range(win: usize, start: usize, len: usize, j: usize) -> (i64, i64) {
+/// The jitter range of a window starting at `start`, `None` when it spans the axis.
+fn jitter_range(win: usize, start: usize, len: usize, j: usize) -> Option<(i64, i64)> {
     let (j, at_start, at_end) = (j as i64, start == 0, start + win == len);
     match (at_start, at_end) {
-        (false, false) => (-j, j),
-        (true, false) => (-j, 0),
-        (false, true) => (0, j),
-        (true, true) => (0, 0),
+        (false, false) => Some((-j, j)),
+        (true, false) => Some((-j, 0)),
+        (false, true) => Some((0, j)),
+        (true, true) => None,
     }
 }
 
@@ -136,6 +137,58 @@ impl TilePlan {
     /// # Errors
     /// [`Error::Argument`] for a zero size, a zero window, or a stride outside `1..=window`.
     pub fn new(height: usize, width: usize, cfg: TileConfig) -> Result<Self> {
+        let mut rng = cfg.jitter.map(ChaCha8Rng::seed_from_u64);
+        Self::build(height, width, cfg, |range| match (rng.as_mut(), range) {
+            (Some(r), Some((lo, hi))) if hi > lo => {
+                Ok(lo + (r.next_u64() % (hi - lo + 1) as u64) as i64)
+            }
+            _ => Ok(0),
+        })
+    }
+
+    /// DemoFusion's and LSRNA's `get_views` (`PRIS-CV/DemoFusion:pipeline_demofusion_sdxl.py`,
+    /// `3587jjh/LSRNA:pipeline_lsrna_demofusion_sdxl.py`): square `window`s at `stride`, with
+    /// the random jitter drawn from `jitter` exactly as upstream draws from Python's `random`:
+    /// `randint(lo, hi)` for the width, then the height, of every window that does not span its
+    /// axis (even when `J = 0`), so a replay of the reference's draws stays aligned.
+    ///
+    /// One deviation, at sizes upstream cannot run: a latent smaller than the window along an
+    /// axis gets one window clamped to it and no draw on that axis; upstream keeps the full
+    /// window, jitters it into the padding, and its crops of different sizes then fail to
+    /// concatenate.
+    ///
+    /// # Errors
+    /// As [`TilePlan::new`], and the [`Randomness`](crate::Randomness) source's errors.
+    pub fn demofusion(
+        height: usize,
+        width: usize,
+        window: usize,
+        stride: usize,
+        jitter: Option<&mut dyn crate::Randomness>,
+    ) -> Result<Self> {
+        match jitter {
+            Some(rng) => Self::build(
+                height,
+                width,
+                TileConfig::new(window, stride).with_jitter(0),
+                |range| match range {
+                    Some((lo, hi)) => rng.randint(lo, hi),
+                    None => Ok(0),
+                },
+            ),
+            None => Self::new(height, width, TileConfig::new(window, stride)),
+        }
+    }
+
+    /// The layout of [`TilePlan::new`] with jitter offsets from `draw` (given the range of a
+    /// window that does not span its axis, `None` for one that does); `cfg.jitter` only says
+    /// whether there is a padding frame.
+    fn build(
+        height: usize,
+        width: usize,
+        cfg: TileConfig,
+        mut draw: impl FnMut(Option<(i64, i64)>) -> Result<i64>,
+    ) -> Result<Self> {
         if height == 0 || width == 0 {
             return Err(Error::argument(
                 "height, width",
@@ -174,19 +227,16 @@ impl TilePlan {
         }
         let ys = axis_starts(height, win[0], stride[0]);
         let xs = axis_starts(width, win[1], stride[1]);
-        let mut rng = cfg.jitter.map(ChaCha8Rng::seed_from_u64);
-        let mut draw = |(lo, hi): (i64, i64)| -> i64 {
-            match rng.as_mut() {
-                Some(r) if hi > lo => lo + (r.next_u64() % (hi - lo + 1) as u64) as i64,
-                _ => 0,
-            }
-        };
         let mut tiles = Vec::with_capacity(ys.len() * xs.len());
         for &y in &ys {
             for &x in &xs {
                 // Same order as DemoFusion: the width jitter is drawn before the height jitter.
-                let jx = draw(jitter_range(win[1], x, width, pad[1]));
-                let jy = draw(jitter_range(win[0], y, height, pad[0]));
+                let (jx, jy) = if cfg.jitter.is_some() {
+                    let jx = draw(jitter_range(win[1], x, width, pad[1]))?;
+                    (jx, draw(jitter_range(win[0], y, height, pad[0]))?)
+                } else {
+                    (0, 0)
+                };
                 tiles.push(Tile {
                     y: (y as i64 + jy + pad[0] as i64) as usize,
                     x: (x as i64 + jx + pad[1] as i64) as usize,

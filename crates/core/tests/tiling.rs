@@ -279,3 +279,55 @@ proptest! {
         prop_assert!(err <= 1e-5, "max error {} for {:?} on {}x{}", err, cfg, h, w);
     }
 }
+
+#[test]
+fn demofusion_layout_draws_like_get_views() {
+    use ultrares_core::{Randomness, SeededRandomness};
+    /// Counts the draws and records their ranges.
+    struct Count(Vec<(i64, i64)>);
+    impl Randomness for Count {
+        fn gaussian(
+            &mut self,
+            _: ultrares_core::Draw,
+            _: usize,
+        ) -> ultrares_core::Result<Vec<f32>> {
+            unreachable!()
+        }
+        fn randint(&mut self, lo: i64, hi: i64) -> ultrares_core::Result<i64> {
+            self.0.push((lo, hi));
+            Ok(hi)
+        }
+        fn uniform(&mut self) -> ultrares_core::Result<f64> {
+            unreachable!()
+        }
+        fn index(&mut self, _: usize) -> ultrares_core::Result<usize> {
+            unreachable!()
+        }
+    }
+    // 256 × 192 latents, 128-windows at 64: 3 × 2 views; J = 16. Width drawn before height;
+    // the first view sits at both start edges, the last at both end edges.
+    let mut c = Count(Vec::new());
+    let plan = TilePlan::demofusion(256, 192, 128, 64, Some(&mut c)).unwrap();
+    assert_eq!(plan.len(), 6);
+    assert_eq!(&c.0[..2], &[(-16, 0), (-16, 0)]);
+    assert_eq!(&c.0[10..], &[(0, 16), (0, 16)]);
+    assert_eq!(c.0[2..4], [(0, 16), (-16, 0)]);
+    assert_eq!(
+        (plan.tiles[0].y, plan.tiles[0].x),
+        (16, 16),
+        "upper bound of (−16, 0) plus the pad"
+    );
+    // A window spanning its axis draws nothing there; one smaller latent side is clamped.
+    let mut c = Count(Vec::new());
+    let plan = TilePlan::demofusion(128, 100, 128, 64, Some(&mut c)).unwrap();
+    assert_eq!((plan.len(), plan.tile), (1, [128, 100]));
+    assert!(c.0.is_empty());
+    // Seeded draws are reproducible; without jitter it is the plain layout.
+    let a = TilePlan::demofusion(300, 300, 128, 64, Some(&mut SeededRandomness::new(5))).unwrap();
+    let b = TilePlan::demofusion(300, 300, 128, 64, Some(&mut SeededRandomness::new(5))).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(
+        TilePlan::demofusion(300, 300, 128, 64, None).unwrap(),
+        TilePlan::new(300, 300, TileConfig::new(128, 64)).unwrap()
+    );
+}

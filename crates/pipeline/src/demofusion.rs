@@ -6,13 +6,12 @@
 use std::time::Instant;
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
+use ultrares_core::tiling::{Blend, TileMerger, TilePlan};
 use ultrares_core::{Denoiser, LatentCodec, LatentUpsampler};
 use ultrares_schedulers::Scheduler;
 
 use crate::blur::{gaussian_filter, mean_std, restandardize};
 use crate::pipeline::{PhaseCtx, Run};
-use crate::views::{View, get_views};
 use crate::{
     BicubicUpsampler, Draw, HighResPipeline, Intermediate, Randomness, Result, SizeCond, Stage,
     ViewConditioning,
@@ -137,49 +136,26 @@ where
     ) -> Result<Tensor<B, 4>> {
         let (config, cond, micro) = (ctx.config, ctx.cond, ctx.micro);
         let [n, c, h, w] = z.dims();
-        let j = (config.window - config.stride) / 4;
         let rng: Option<&mut dyn Randomness> = if config.jitter {
             Some(&mut *run.rng)
         } else {
             None
         };
-        // Without jitter there is no padding frame: views are in latent coordinates.
-        let views = get_views(h, w, config.window, config.stride, rng)?;
-        let j = if config.jitter { j } else { 0 };
-        let padded = pad(z.clone(), j, j, j, j);
-        let (ph, pw) = (h + 2 * j, w + 2 * j);
-        let mut value = Tensor::<B, 4>::zeros([n, c, ph, pw], &z.device());
-        let mut count = vec![0f32; ph * pw];
+        let plan = TilePlan::demofusion(h, w, config.window, config.stride, rng)?;
+        let padded = plan.pad(z.clone())?;
+        let mut merger = TileMerger::new(plan.clone(), n, c, Blend::Average, &z.device())?;
         let f = self.codec.downscale_factor();
-        for batch in views.chunks(config.view_batch_size) {
-            let crop = |v: &View| {
-                padded
-                    .clone()
-                    .slice([0..n, 0..c, v.h0..v.h1.min(ph), v.w0..v.w1.min(pw)])
-            };
-            let x = Tensor::cat(batch.iter().map(crop).collect(), 0);
+        let indices: Vec<usize> = (0..plan.len()).collect();
+        for batch in indices.chunks(config.view_batch_size) {
+            let x = plan.extract(&padded, batch)?;
             let sizes: Vec<SizeCond> = batch
                 .iter()
-                .map(|v| micro.cropped([v.h0 * f, v.w0 * f]))
+                .map(|&v| micro.cropped([plan.tiles[v].y * f, plan.tiles[v].x * f]))
                 .collect();
             let den = self.step_batch(x.clone(), x, i, cond, &sizes, run)?;
-            for (k, v) in batch.iter().enumerate() {
-                let (h1, w1) = (v.h1.min(ph), v.w1.min(pw));
-                let r = [0..n, 0..c, v.h0..h1, v.w0..w1];
-                let d = den
-                    .clone()
-                    .slice([k * n..(k + 1) * n, 0..c, 0..h1 - v.h0, 0..w1 - v.w0]);
-                value = value.clone().slice_assign(r.clone(), value.slice(r) + d);
-                for y in v.h0..h1 {
-                    count[y * pw + v.w0..y * pw + w1]
-                        .iter_mut()
-                        .for_each(|q| *q += 1.0);
-                }
-            }
+            merger.add(batch, den)?;
         }
-        let count = Tensor::<B, 2>::from_data(TensorData::new(count, [ph, pw]), &z.device());
-        let count = count.slice([j..j + h, j..j + w]).reshape([1, 1, h, w]);
-        Ok(value.slice([0..n, 0..c, j..j + h, j..j + w]) / count)
+        Ok(merger.finish()?)
     }
 
     /// Dilated sampling: the `s²` interleaved sub-latents `z[p::s, q::s]` (after zero padding

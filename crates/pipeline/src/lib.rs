@@ -36,7 +36,6 @@ mod pipeline;
 mod pixelsmith;
 #[doc(hidden)]
 pub mod testing;
-pub mod views;
 
 pub use bicubic::{BicubicUpsampler, bicubic_matrix};
 pub use config::{DecodeMode, HighResConfig, MAX_SIDE, Strategy};

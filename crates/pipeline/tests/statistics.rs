@@ -6,10 +6,11 @@ use std::convert::Infallible;
 
 use burn::prelude::*;
 use burn_ndarray::NdArray;
+use ultrares_core::tiling::TilePlan;
 use ultrares_core::{Denoiser, PredictionType};
 use ultrares_pipeline::testing::NullCodec;
 use ultrares_pipeline::{
-    BicubicUpsampler, HighResConfig, HighResPipeline, SeededRandomness, Strategy, views::get_views,
+    BicubicUpsampler, HighResConfig, HighResPipeline, SeededRandomness, Strategy,
 };
 use ultrares_schedulers::{Ddim, SchedulerConfig};
 
@@ -148,10 +149,11 @@ fn outputs_have_the_data_statistics_and_no_seams() {
             // Seams: the neighbour step across the (unjittered) view edges against the
             // columns of the same phase modulo the dilation `scale` away from edges.
             let steps = column_steps(&v, c, h, w);
-            let views = get_views(h, w, 32, 16, None).expect("views");
+            let views = TilePlan::demofusion(h, w, 32, 16, None).expect("views");
             let mut edges: Vec<usize> = views
+                .tiles
                 .iter()
-                .flat_map(|v| [v.w0, v.w1])
+                .flat_map(|v| [v.x, v.x + v.w])
                 .filter(|&x| x > 0 && x < w)
                 .map(|x| x - 1)
                 .collect();
