@@ -131,20 +131,13 @@ impl ClipTextConfig {
                 .init(device)
         };
         let layers = (0..self.num_hidden_layers)
-            .map(|_| ClipEncoderLayer {
-                self_attn: ClipAttention {
-                    q_proj: linear(d, d, true),
-                    k_proj: linear(d, d, true),
-                    v_proj: linear(d, d, true),
-                    out_proj: linear(d, d, true),
-                    heads: self.num_attention_heads,
-                },
-                layer_norm1: norm(),
-                mlp: ClipMlp {
-                    fc1: linear(d, self.intermediate_size, true),
-                    fc2: linear(self.intermediate_size, d, true),
-                },
-                layer_norm2: norm(),
+            .map(|_| {
+                ClipEncoderLayer::init(
+                    [d, self.intermediate_size, self.num_attention_heads],
+                    self.layer_norm_eps,
+                    true,
+                    device,
+                )
             })
             .collect();
         ClipTextModel {
@@ -263,7 +256,7 @@ pub struct ClipEncoderLayer<B: Backend> {
     pub layer_norm2: LayerNorm<B>,
 }
 
-/// `self_attn`: causal multi-head self-attention.
+/// `self_attn`: multi-head self-attention (causal in the text tower, not in the vision tower).
 #[derive(Module, Debug)]
 pub struct ClipAttention<B: Backend> {
     /// `q_proj`.
@@ -274,7 +267,8 @@ pub struct ClipAttention<B: Backend> {
     pub v_proj: Linear<B>,
     /// `out_proj`.
     pub out_proj: Linear<B>,
-    heads: usize,
+    pub(crate) heads: usize,
+    pub(crate) causal: bool,
 }
 
 /// `mlp`: `fc2(act(fc1(x)))`.
@@ -396,6 +390,52 @@ fn pool_positions(ids: &[i64], n: usize, l: usize, eos_token_id: usize) -> Vec<u
         .collect()
 }
 
+impl<B: Backend> ClipEncoderLayer<B> {
+    /// A layer of width `d`, feed-forward `ff` and `heads` heads with placeholder weights.
+    pub(crate) fn init(
+        [d, ff, heads]: [usize; 3],
+        eps: f64,
+        causal: bool,
+        device: &B::Device,
+    ) -> Self {
+        let linear = |i, o| LinearConfig::new(i, o).init(device);
+        let norm = || LayerNormConfig::new(d).with_epsilon(eps).init(device);
+        ClipEncoderLayer {
+            self_attn: ClipAttention {
+                q_proj: linear(d, d),
+                k_proj: linear(d, d),
+                v_proj: linear(d, d),
+                out_proj: linear(d, d),
+                heads,
+                causal,
+            },
+            layer_norm1: norm(),
+            mlp: ClipMlp {
+                fc1: linear(d, ff),
+                fc2: linear(ff, d),
+            },
+            layer_norm2: norm(),
+        }
+    }
+
+    /// Visits the weights under `p` (`…encoder.layers.i`).
+    pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>, p: &str) {
+        let a = &mut self.self_attn;
+        for (name, lin) in [
+            ("q_proj", &mut a.q_proj),
+            ("k_proj", &mut a.k_proj),
+            ("v_proj", &mut a.v_proj),
+            ("out_proj", &mut a.out_proj),
+        ] {
+            v.linear(&format!("{p}.self_attn.{name}"), lin);
+        }
+        walk_norm(v, &format!("{p}.layer_norm1"), &mut self.layer_norm1);
+        v.linear(&format!("{p}.mlp.fc1"), &mut self.mlp.fc1);
+        v.linear(&format!("{p}.mlp.fc2"), &mut self.mlp.fc2);
+        walk_norm(v, &format!("{p}.layer_norm2"), &mut self.layer_norm2);
+    }
+}
+
 impl<B: NnBackend> ClipEncoderLayer<B> {
     /// `[N, L, D] → [N, L, D]`.
     pub fn forward(&self, x: Tensor<B, 3>, act: Activation) -> Tensor<B, 3> {
@@ -410,11 +450,11 @@ impl<B: NnBackend> ClipEncoderLayer<B> {
 }
 
 impl<B: NnBackend> ClipAttention<B> {
-    /// Causal self-attention, `[N, L, D] → [N, L, D]`; scale `head_dim^-1/2`, softmax in f32.
+    /// Self-attention, `[N, L, D] → [N, L, D]`; scale `head_dim^-1/2`, softmax in f32.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let split = |p: &Linear<B>| split_heads(linear(p, x.clone()), self.heads);
         let options = AttentionModuleOptions {
-            is_causal: true,
+            is_causal: self.causal,
             ..Default::default()
         };
         let o = attention(
@@ -442,20 +482,7 @@ impl<B: Backend> ClipTextModel<B> {
         );
         v.buffer("text_model.embeddings.position_ids", None);
         for (i, layer) in t.encoder.layers.iter_mut().enumerate() {
-            let p = format!("text_model.encoder.layers.{i}");
-            let a = &mut layer.self_attn;
-            for (name, lin) in [
-                ("q_proj", &mut a.q_proj),
-                ("k_proj", &mut a.k_proj),
-                ("v_proj", &mut a.v_proj),
-                ("out_proj", &mut a.out_proj),
-            ] {
-                v.linear(&format!("{p}.self_attn.{name}"), lin);
-            }
-            walk_norm(v, &format!("{p}.layer_norm1"), &mut layer.layer_norm1);
-            v.linear(&format!("{p}.mlp.fc1"), &mut layer.mlp.fc1);
-            v.linear(&format!("{p}.mlp.fc2"), &mut layer.mlp.fc2);
-            walk_norm(v, &format!("{p}.layer_norm2"), &mut layer.layer_norm2);
+            layer.walk(v, &format!("text_model.encoder.layers.{i}"));
         }
         walk_norm(v, "text_model.final_layer_norm", &mut t.final_layer_norm);
         if let Some(p) = self.text_projection.as_mut() {
@@ -464,7 +491,7 @@ impl<B: Backend> ClipTextModel<B> {
     }
 }
 
-fn walk_norm<B: Backend>(v: &mut impl Visitor<B>, prefix: &str, n: &mut LayerNorm<B>) {
+pub(crate) fn walk_norm<B: Backend>(v: &mut impl Visitor<B>, prefix: &str, n: &mut LayerNorm<B>) {
     if let Some(w) = n.weight.as_mut() {
         v.param(&format!("{prefix}.weight"), w);
     }

@@ -20,6 +20,7 @@
 
 mod clip_text;
 mod clip_tokenizer;
+mod clip_vision;
 mod error;
 mod flux_prompt;
 mod sd3_prompt;
@@ -34,6 +35,10 @@ pub use clip_text::{
 pub use clip_tokenizer::{
     AddedToken, CLIP_MAX_LENGTH, ClipPad, ClipTokenizer, END_OF_TEXT, Merges, OPENAI_BPE_GZ,
     START_OF_TEXT, openai_vocabulary, write_openai_folder,
+};
+pub use clip_vision::{
+    ClipVisionConfig, ClipVisionEmbeddings, ClipVisionModel, ClipVisionOutput,
+    ClipVisionTransformer,
 };
 pub use error::TextError;
 pub use flux_prompt::{FluxPromptEmbeds, FluxTextEncoders};
