@@ -94,54 +94,90 @@ impl PilFilter {
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
-/// Per output sample: first input index, tap count, and the fixed-point taps
-/// (`precompute_coeffs` + `normalize_coeffs_8bpc`).
+/// How the normalised taps are quantised.
+#[derive(Clone, Copy)]
+enum Quant {
+    /// Pillow: 22 fractional bits (`normalize_coeffs_8bpc`).
+    Pil,
+    /// PyTorch's uint8 antialiased kernels (`_compute_index_ranges_int16_weights`): int16 taps
+    /// with the most fractional bits (≤ 22) that keep the largest tap below 2¹⁵.
+    TorchInt16,
+}
+
+/// Per output sample: first input index, tap count, and the fixed-point taps with `bits`
+/// fractional bits (`precompute_coeffs` + `normalize_coeffs_8bpc`).
 struct Coeffs {
     ksize: usize,
     bounds: Vec<(usize, usize)>,
     k: Vec<i32>,
+    bits: u32,
 }
 
-fn coeffs(in_size: usize, out_size: usize, filter: PilFilter) -> Coeffs {
+fn coeffs(in_size: usize, out_size: usize, filter: PilFilter, quant: Quant) -> Coeffs {
     let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = filter.support() * filterscale;
     let ksize = support.ceil() as usize * 2 + 1;
     let mut bounds = Vec::with_capacity(out_size);
-    let mut k = vec![0i32; out_size * ksize];
+    let mut norm = vec![0f64; out_size * ksize];
     let mut w = vec![0f64; ksize];
     for xx in 0..out_size {
         let center = (xx as f64 + 0.5) * scale;
         let ss = 1.0 / filterscale;
         // C's (int) truncation toward zero, then the clamps.
         let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin;
+        let xmax =
+            (((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin).min(ksize);
         let mut ww = 0.0;
         for (x, wx) in w.iter_mut().enumerate().take(xmax) {
             *wx = filter.eval((x as f64 + xmin as f64 - center + 0.5) * ss);
             ww += *wx;
         }
         for (x, wx) in w.iter().enumerate().take(xmax) {
-            let v = if ww != 0.0 { wx / ww } else { *wx };
-            k[xx * ksize + x] = if v < 0.0 {
-                (-0.5 + v * f64::from(1u32 << PRECISION_BITS)) as i32
-            } else {
-                (0.5 + v * f64::from(1u32 << PRECISION_BITS)) as i32
-            };
+            norm[xx * ksize + x] = if ww != 0.0 { wx / ww } else { *wx };
         }
         bounds.push((xmin, xmax));
     }
-    Coeffs { ksize, bounds, k }
+    let bits = match quant {
+        Quant::Pil => PRECISION_BITS,
+        Quant::TorchInt16 => {
+            let w_max = norm.iter().copied().fold(0f64, f64::max);
+            (0..22u32)
+                .find(|&p| (0.5 + w_max * f64::from(1u32 << (p + 1))) as i64 >= 1 << 15)
+                .unwrap_or(22)
+        }
+    };
+    let k = norm
+        .iter()
+        .map(|&v| {
+            let v = v * f64::from(1u32 << bits);
+            let q = if v < 0.0 {
+                (-0.5 + v) as i32
+            } else {
+                (0.5 + v) as i32
+            };
+            match quant {
+                Quant::Pil => q,
+                Quant::TorchInt16 => i32::from(q as i16),
+            }
+        })
+        .collect();
+    Coeffs {
+        ksize,
+        bounds,
+        k,
+        bits,
+    }
 }
 
 #[inline(always)]
-fn clip8(v: i64) -> u8 {
-    if v >= (1i64 << PRECISION_BITS << 8) {
+fn clip8(v: i64, bits: u32) -> u8 {
+    if v >= (1i64 << bits << 8) {
         255
     } else if v <= 0 {
         0
     } else {
-        (v >> PRECISION_BITS) as u8
+        (v >> bits) as u8
     }
 }
 
@@ -156,6 +192,47 @@ pub fn resize_pil<P>(
     width: u32,
     height: u32,
     filter: PilFilter,
+) -> Result<ImageBuffer<P, Vec<u8>>>
+where
+    P: Pixel<Subpixel = u8>,
+{
+    resample(img, width, height, filter, Quant::Pil)
+}
+
+/// PyTorch's `interpolate(x, size, mode, antialias=True, align_corners=False)` on a uint8 image
+/// (`aten/src/ATen/native/cpu/UpSampleKernel.cpp`, the separable uint8 kernels): what
+/// torchvision's `resize` runs on uint8 tensors on the CPU, and so transformers 5's image
+/// processors (CLIP's among them). The same filters and tap positions as Pillow, but int16 taps
+/// with as many fractional bits as fit, so results differ from Pillow by a level or two.
+///
+/// # Errors
+/// [`Error::Argument`] for a filter other than `Bilinear` or `Bicubic` (the antialiased modes
+/// PyTorch has), or as [`resize_pil`].
+pub fn resize_torch_antialias<P>(
+    img: &ImageBuffer<P, Vec<u8>>,
+    width: u32,
+    height: u32,
+    filter: PilFilter,
+) -> Result<ImageBuffer<P, Vec<u8>>>
+where
+    P: Pixel<Subpixel = u8>,
+{
+    if !matches!(filter, PilFilter::Bilinear | PilFilter::Bicubic) {
+        return Err(Error::argument(
+            "filter",
+            "Bilinear or Bicubic (PyTorch's antialiased modes)",
+            format!("{filter:?}"),
+        ));
+    }
+    resample(img, width, height, filter, Quant::TorchInt16)
+}
+
+fn resample<P>(
+    img: &ImageBuffer<P, Vec<u8>>,
+    width: u32,
+    height: u32,
+    filter: PilFilter,
+    quant: Quant,
 ) -> Result<ImageBuffer<P, Vec<u8>>>
 where
     P: Pixel<Subpixel = u8>,
@@ -178,7 +255,7 @@ where
     let (ow, oh) = (width as usize, height as usize);
     let c = usize::from(P::CHANNEL_COUNT);
     let src = img.as_raw();
-    let (ch, cv) = (coeffs(w, ow, filter), coeffs(h, oh, filter));
+    let (ch, cv) = (coeffs(w, ow, filter, quant), coeffs(h, oh, filter, quant));
     // Rows the vertical pass reads.
     let (y_first, y_last) = if oh != h {
         let (a, _) = cv.bounds[0];
@@ -195,11 +272,11 @@ where
                 let (xmin, n) = ch.bounds[xx];
                 let k = &ch.k[xx * ch.ksize..][..n];
                 for (ci, o) in px.iter_mut().enumerate() {
-                    let mut acc = 1i64 << (PRECISION_BITS - 1);
+                    let mut acc = 1i64 << (ch.bits - 1);
                     for (x, &kx) in k.iter().enumerate() {
                         acc += i64::from(s[(xmin + x) * c + ci]) * i64::from(kx);
                     }
-                    *o = clip8(acc);
+                    *o = clip8(acc, ch.bits);
                 }
             }
         });
@@ -216,11 +293,11 @@ where
                 let ymin = ymin - y_first;
                 let k = &cv.k[yy * cv.ksize..][..n];
                 for (i, o) in row.iter_mut().enumerate() {
-                    let mut acc = 1i64 << (PRECISION_BITS - 1);
+                    let mut acc = 1i64 << (cv.bits - 1);
                     for (y, &ky) in k.iter().enumerate() {
                         acc += i64::from(tmp[(ymin + y) * ow * c + i]) * i64::from(ky);
                     }
-                    *o = clip8(acc);
+                    *o = clip8(acc, cv.bits);
                 }
             });
         out

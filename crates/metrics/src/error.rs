@@ -16,6 +16,19 @@ pub enum Error {
     /// An error from `ultrares-core` (reading images).
     #[error(transparent)]
     Core(#[from] ultrares_core::Error),
+    /// An error from a CLIP tower or its tokenizer (CLIPScore).
+    #[error(transparent)]
+    Text(#[from] ultrares_text::TextError),
+}
+
+impl Error {
+    pub(crate) fn argument(
+        arg: &str,
+        expected: impl std::fmt::Display,
+        got: impl std::fmt::Display,
+    ) -> Self {
+        Self::Argument(format!("`{arg}`: expected {expected}, got {got}"))
+    }
 }
 
 /// `Result<T, Error>`.

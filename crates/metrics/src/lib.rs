@@ -22,6 +22,7 @@
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod amx;
+mod clip_score;
 mod compression_ratio;
 mod error;
 pub mod glcm;
@@ -31,6 +32,7 @@ pub mod jpeg;
 mod patches;
 mod stats;
 
+pub use clip_score::{ClipImageProcessor, ClipScorer, clip_score};
 pub use compression_ratio::{CompressionRatio, compression_ratio};
 pub use error::{Error, Result};
 pub use glcm::{Glcm, GlcmConfig, GlcmProp, graycomatrix};

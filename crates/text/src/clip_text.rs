@@ -68,9 +68,46 @@ impl ClipTextConfig {
     }
 
     /// Reads a transformers `config.json`. `CLIPTextModelWithProjection` configs get
-    /// `projection_dim` (default 512, as transformers); `CLIPTextModel` ones none.
+    /// `projection_dim` (default 512, as transformers); `CLIPTextModel` ones none; a whole
+    /// `CLIPModel`'s config gives its `text_config` with the outer `projection_dim`.
     pub fn from_config_json(config: &ConfigJson) -> Result<Self, TextError> {
-        config.check_class(&["CLIPTextModel", "CLIPTextModelWithProjection"])?;
+        config.check_class(&["CLIPTextModel", "CLIPTextModelWithProjection", "CLIPModel"])?;
+        if config.class_name() == Some("CLIPModel") || config.opt_str("model_type")? == Some("clip")
+        {
+            let projection = config.opt_usize("projection_dim")?.unwrap_or(512);
+            let text = config.object("text_config")?;
+            let mut map = serde_json::Map::new();
+            map.insert(
+                "architectures".into(),
+                serde_json::json!(["CLIPTextModelWithProjection"]),
+            );
+            map.insert("projection_dim".into(), projection.into());
+            for key in [
+                "vocab_size",
+                "hidden_size",
+                "intermediate_size",
+                "num_attention_heads",
+                "num_hidden_layers",
+                "max_position_embeddings",
+                "hidden_act",
+                "layer_norm_eps",
+                "eos_token_id",
+            ] {
+                if let Some(v) = text.get(key) {
+                    map.insert(key.into(), v.clone());
+                }
+            }
+            // transformers' CLIPTextConfig defaults (ViT-B/32's text tower) for absent widths.
+            for (key, default) in [
+                ("hidden_size", 512),
+                ("intermediate_size", 2048),
+                ("num_attention_heads", 8),
+                ("num_hidden_layers", 12),
+            ] {
+                map.entry(key).or_insert(default.into());
+            }
+            return Self::from_config_json(&ConfigJson::from_map(text.source(), map));
+        }
         if let Some(t) = config.opt_str("model_type")?
             && t != "clip_text_model"
         {

@@ -361,14 +361,21 @@ impl ClipTokenizer {
         Ok(enc.iter().map(|e| e.get_ids().to_vec()).collect())
     }
 
-    /// Number of ids `text` has before truncation, bos and eos included (diffusers warns when it
-    /// exceeds [`max_length`](Self::max_length)).
-    pub fn token_count(&self, text: &str) -> Result<usize, TextError> {
+    /// The ids of `text` without truncation or padding: bos, every token, eos (what
+    /// transformers returns without `truncation=True`; torchmetrics' CLIPScore cuts these at 77).
+    pub fn encode_untruncated(&self, text: &str) -> Result<Vec<u32>, TextError> {
         Ok(self
             .plain
             .encode_fast(text, true)
             .map_err(|e| TextError::Engine(e.to_string()))?
-            .len())
+            .get_ids()
+            .to_vec())
+    }
+
+    /// Number of ids `text` has before truncation, bos and eos included (diffusers warns when it
+    /// exceeds [`max_length`](Self::max_length)).
+    pub fn token_count(&self, text: &str) -> Result<usize, TextError> {
+        Ok(self.encode_untruncated(text)?.len())
     }
 
     /// Text of `ids` (special tokens skipped), as transformers' `decode(skip_special_tokens=True)`:
