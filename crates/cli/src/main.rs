@@ -12,6 +12,7 @@ use ultrares::core::image::{read_gray8, read_rgb8, save_image};
 use ultrares::rna::RegionNoiseConfig;
 use ultrares::rna::canny::{CannyConfig, canny};
 
+mod clip_score;
 mod device;
 mod encode_prompt;
 mod fid;
@@ -104,6 +105,9 @@ enum Command {
     /// headers: a .safetensors file, a sharded *.safetensors.index.json, a .pth/.bin file or a
     /// diffusers folder.
     Weights(weights::Args),
+    /// CLIPScore of images and their captions, as torchmetrics computes it (Diffusion-4K's
+    /// text–image alignment): `max(mean of 100·cos, 0)` with a transformers CLIPModel folder.
+    ClipScore(clip_score::Args),
     /// Diffusion-4K's GLCM Score (or a mean GLCM property) of images, as its eval.py.
     GlcmScore(metrics::Args),
     /// Diffusion-4K's Compression Ratio (raw RGB bytes / JPEG q95 bytes, libjpeg-turbo-exact
@@ -234,6 +238,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::EncodePrompt(args) => println!("{}", encode_prompt::run(args)?),
         Command::Weights(args) => println!("{}", weights::run(args)?),
         Command::Generate(args) => println!("{}", generate::run(args)?),
+        Command::ClipScore(args) => println!("{}", clip_score::run(args)?),
         Command::GlcmScore(args) => println!("{}", metrics::run(args)?),
         Command::CompressionRatio(args) => println!("{}", metrics::run_compression_ratio(args)?),
         Command::Fid(args) => println!("{}", fid::run_fid(args)?),

@@ -34,6 +34,17 @@ pub fn collect_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// A progress bar over `n` files, with ETA.
+pub fn progress_bar(n: u64) -> ProgressBar {
+    let bar = ProgressBar::new(n);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} (eta {eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
 /// The outcome of [`for_each_file`]: per-file results, and the files skipped with `--skip-bad`.
 pub struct Scored<T> {
     pub ok: Vec<(PathBuf, T)>,
@@ -84,12 +95,7 @@ pub fn for_each_file<T>(
     mut f: impl FnMut(usize, &Path) -> Result<T, FileError>,
 ) -> Result<Scored<T>, String> {
     let bar = if files.len() > 1 {
-        let bar = ProgressBar::new(files.len() as u64);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} {elapsed_precise} (eta {eta})",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
+        let bar = progress_bar(files.len() as u64);
         bar.set_message(label.to_string());
         bar
     } else {
