@@ -149,6 +149,48 @@ def clip_score():
     print("scores", scores.numpy(), "metric", float(metric), "subset", float(metric_subset))
 
 
+def aesthetics():
+    """The LAION aesthetic MLP (det_weight weights; with D4K_DIR, also the real
+    `improved-aesthetic-predictor/sac+logos+ava1-l14-linearMSE.pth` of a Diffusion-4K checkout,
+    whose scores — not weights — are saved) on det embeddings, and the `clip` package's
+    preprocessing (torchvision transforms on PIL images) of the CLIPScore images (every 7th value)."""
+    import os
+
+    import torch
+    import torchvision.transforms as T
+    from PIL import Image
+
+    mlp = torch.nn.Sequential(torch.nn.Linear(768, 1024), torch.nn.Dropout(0.2), torch.nn.Linear(1024, 128),
+                              torch.nn.Dropout(0.2), torch.nn.Linear(128, 64), torch.nn.Dropout(0.1),
+                              torch.nn.Linear(64, 16), torch.nn.Linear(16, 1)).eval()
+    holder = torch.nn.Module()
+    holder.layers = mlp
+    keys = det_model(holder)
+    emb = det_weight("aesthetic_embeddings", [5, 768]) * 3.0
+
+    def normalized(a):  # simple_inference.py
+        l2 = np.atleast_1d(np.linalg.norm(a, 2, -1))
+        l2[l2 == 0] = 1
+        return a / np.expand_dims(l2, -1)
+
+    with torch.no_grad():
+        arrays = {"embeddings": emb, "scores_det": holder.layers(torch.from_numpy(normalized(emb))).numpy()[:, 0]}
+        d4k = os.environ.get("D4K_DIR")
+        if d4k:
+            real = pathlib.Path(d4k) / "improved-aesthetic-predictor/sac+logos+ava1-l14-linearMSE.pth"
+            holder.load_state_dict(torch.load(real, map_location="cpu"))
+            arrays["scores_real"] = holder.layers(torch.from_numpy(normalized(emb))).numpy()[:, 0]
+            print("real aesthetic scores", arrays["scores_real"])
+    z = np.load(METRICS / "clip_score.npz")
+    pre = T.Compose([T.Resize(224, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(224), T.ToTensor(),
+                     T.Normalize(MEAN, STD)])
+    pixels = np.stack([pre(Image.fromarray(z[f"image_{i}"])).numpy() for i in range(8)])
+    arrays["pixel_values_pil_every7"] = pixels.reshape(-1)[::7].copy()
+    save_npz(METRICS / "aesthetics.npz", arrays)
+    (METRICS / "aesthetics_keys.json").write_text(json.dumps(keys, indent=0) + "\n")
+
+
 if __name__ == "__main__":
     vision()
     clip_score()
+    aesthetics()

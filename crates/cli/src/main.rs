@@ -12,6 +12,7 @@ use ultrares::core::image::{read_gray8, read_rgb8, save_image};
 use ultrares::rna::RegionNoiseConfig;
 use ultrares::rna::canny::{CannyConfig, canny};
 
+mod aesthetics;
 mod clip_score;
 mod device;
 mod encode_prompt;
@@ -108,6 +109,9 @@ enum Command {
     /// CLIPScore of images and their captions, as torchmetrics computes it (Diffusion-4K's
     /// text–image alignment): `max(mean of 100·cos, 0)` with a transformers CLIPModel folder.
     ClipScore(clip_score::Args),
+    /// The LAION aesthetic predictor v2 score of images (Diffusion-4K's aesthetics metric):
+    /// CLIP ViT-L/14 embeddings through `sac+logos+ava1-l14-linearMSE.pth`.
+    Aesthetics(aesthetics::Args),
     /// Diffusion-4K's GLCM Score (or a mean GLCM property) of images, as its eval.py.
     GlcmScore(metrics::Args),
     /// Diffusion-4K's Compression Ratio (raw RGB bytes / JPEG q95 bytes, libjpeg-turbo-exact
@@ -239,6 +243,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Weights(args) => println!("{}", weights::run(args)?),
         Command::Generate(args) => println!("{}", generate::run(args)?),
         Command::ClipScore(args) => println!("{}", clip_score::run(args)?),
+        Command::Aesthetics(args) => println!("{}", aesthetics::run(args)?),
         Command::GlcmScore(args) => println!("{}", metrics::run(args)?),
         Command::CompressionRatio(args) => println!("{}", metrics::run_compression_ratio(args)?),
         Command::Fid(args) => println!("{}", fid::run_fid(args)?),

@@ -20,7 +20,7 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use image::RgbImage;
-use ultrares_core::resize::{PilFilter, resize_torch_antialias};
+use ultrares_core::resize::{PilFilter, resize_pil, resize_torch_antialias};
 use ultrares_nn::{ConfigJson, NnBackend, StateDict};
 use ultrares_text::{
     ClipTextConfig, ClipTextModel, ClipTokenizer, ClipVisionConfig, ClipVisionModel, TextError,
@@ -39,6 +39,20 @@ pub struct ClipImageProcessor {
     pub mean: [f32; 3],
     /// `image_std` (OpenAI's).
     pub std: [f32; 3],
+    /// How the shorter side is resized and the crop placed.
+    pub resize: ClipResize,
+}
+
+/// The resize of [`ClipImageProcessor`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClipResize {
+    /// transformers 5 (torchvision on uint8 tensors): PyTorch's antialiased bicubic
+    /// ([`resize_torch_antialias`]), crop offsets `⌊(side − crop)/2⌋`.
+    #[default]
+    Torchvision,
+    /// The `clip` package (`Resize(224, BICUBIC)` on a PIL image, `CenterCrop`): Pillow's
+    /// bicubic ([`resize_pil`]), crop offsets `round((side − crop)/2)`.
+    Pil,
 }
 
 impl Default for ClipImageProcessor {
@@ -48,11 +62,21 @@ impl Default for ClipImageProcessor {
             crop_size: 224,
             mean: [0.481_454_66, 0.457_827_5, 0.408_210_73],
             std: [0.268_629_54, 0.261_302_58, 0.275_777_1],
+            resize: ClipResize::Torchvision,
         }
     }
 }
 
 impl ClipImageProcessor {
+    /// The `clip` package's `_transform(224)` (what the LAION aesthetic predictor's
+    /// `simple_inference.py` uses): Pillow resize and rounded crop offsets.
+    pub fn openai_clip() -> Self {
+        Self {
+            resize: ClipResize::Pil,
+            ..Self::default()
+        }
+    }
+
     /// Reads a `preprocessor_config.json` (`size` as an integer or `{"shortest_edge": n}`,
     /// `crop_size` as an integer or a square `{"height", "width"}`, `image_mean`, `image_std`).
     ///
@@ -110,6 +134,7 @@ impl ClipImageProcessor {
             crop_size: side("crop_size", &["height", "width"])?.unwrap_or(d.crop_size),
             mean: triple("image_mean", d.mean)?,
             std: triple("image_std", d.std)?,
+            resize: ClipResize::Torchvision,
         };
         p.validate()
             .map_err(|e| config.error("crop_size", e, format!("{p:?}")))?;
@@ -159,9 +184,20 @@ impl ClipImageProcessor {
             let (short, long) = if w <= h { (w, h) } else { (h, w) };
             let long = (s as f64 * long as f64 / short as f64) as usize;
             let (nw, nh) = if w <= h { (s, long) } else { (long, s) };
-            let resized = resize_torch_antialias(img, nw as u32, nh as u32, PilFilter::Bicubic)?;
-            // image_transforms.center_crop (the crop fits: crop_size ≤ shortest_edge).
-            let (top, left) = ((nh - c) / 2, (nw - c) / 2);
+            let (resized, top, left) = match self.resize {
+                // torchvision's center_crop: ⌊(side − crop)/2⌋ (the crop fits: crop ≤ size).
+                ClipResize::Torchvision => (
+                    resize_torch_antialias(img, nw as u32, nh as u32, PilFilter::Bicubic)?,
+                    (nh - c) / 2,
+                    (nw - c) / 2,
+                ),
+                // torchvision's PIL CenterCrop: int(round((side − crop)/2.0)), half to even.
+                ClipResize::Pil => (
+                    resize_pil(img, nw as u32, nh as u32, PilFilter::Bicubic)?,
+                    ((nh - c) as f64 / 2.0).round_ties_even() as usize,
+                    ((nw - c) as f64 / 2.0).round_ties_even() as usize,
+                ),
+            };
             for ch in 0..3 {
                 let (mean, std) = (self.mean[ch], self.std[ch]);
                 for y in 0..c {
@@ -206,21 +242,7 @@ impl<B: NnBackend> ClipScorer<B> {
         let dir = dir.as_ref();
         let config = ConfigJson::read(dir.join("config.json"))?;
         config.check_class(&["CLIPModel"])?;
-        let weights = [
-            "model.safetensors",
-            "model.safetensors.index.json",
-            "pytorch_model.bin",
-        ]
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::Text(TextError::Missing {
-                path: dir.to_path_buf(),
-                expected: "model.safetensors (or a sharded index, or pytorch_model.bin)".into(),
-            })
-        })?;
-        let sd = StateDict::read(&weights)?;
+        let sd = model_weights(dir)?;
         let processor = match dir.join("preprocessor_config.json") {
             p if p.is_file() => ClipImageProcessor::from_config_json(&ConfigJson::read(p)?)?,
             _ => ClipImageProcessor::default(),
@@ -336,6 +358,26 @@ impl<B: NnBackend> ClipScorer<B> {
             .into_vec()
             .map_err(|e| Error::argument("scores", "f32 data", format!("{e:?}")))
     }
+}
+
+/// The weights of a transformers model folder: `model.safetensors`, a sharded index, or
+/// `pytorch_model.bin`.
+pub(crate) fn model_weights(dir: &Path) -> Result<StateDict> {
+    let weights = [
+        "model.safetensors",
+        "model.safetensors.index.json",
+        "pytorch_model.bin",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .find(|p| p.is_file())
+    .ok_or_else(|| {
+        Error::Text(TextError::Missing {
+            path: dir.to_path_buf(),
+            expected: "model.safetensors (or a sharded index, or pytorch_model.bin)".into(),
+        })
+    })?;
+    Ok(StateDict::read(&weights)?)
 }
 
 fn normalize<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod aesthetics;
 mod amx;
 mod clip_score;
 mod compression_ratio;
@@ -32,7 +33,8 @@ pub mod jpeg;
 mod patches;
 mod stats;
 
-pub use clip_score::{ClipImageProcessor, ClipScorer, clip_score};
+pub use aesthetics::AestheticPredictor;
+pub use clip_score::{ClipImageProcessor, ClipResize, ClipScorer, clip_score};
 pub use compression_ratio::{CompressionRatio, compression_ratio};
 pub use error::{Error, Result};
 pub use glcm::{Glcm, GlcmConfig, GlcmProp, graycomatrix};
