@@ -37,8 +37,8 @@ use crate::edsr::{Edsr, EdsrConfig};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::swinir::{NUM_FEAT, SwinIr, SwinIrConfig};
 use crate::{Error, Result};
+use ultrares_nn::ConfigJson;
 use ultrares_nn::weights::{Exporter, Loader, StateDict, Visitor};
-use ultrares_nn::{ConfigJson, NnBackend};
 
 /// LIIF's EDSR-baseline weights (`crates/lsr/assets/liif/edsr-baseline-liif.safetensors`, BSD-3,
 /// see the `LICENSE` beside it), compiled in; [`Liif::edsr_baseline_pretrained`] loads them.
@@ -270,7 +270,7 @@ pub enum Encoder<B: Backend> {
     Edsr(Edsr<B>),
 }
 
-impl<B: NnBackend> Encoder<B> {
+impl<B: Backend> Encoder<B> {
     /// Features `[N, C, h, w]`.
     pub fn forward(&self, x: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
         match self {
@@ -278,9 +278,7 @@ impl<B: NnBackend> Encoder<B> {
             Self::Edsr(m) => Ok(m.forward(x)),
         }
     }
-}
 
-impl<B: Backend> Encoder<B> {
     /// Input channels.
     pub fn in_chans(&self) -> usize {
         match self {
@@ -387,9 +385,7 @@ impl<B: Backend> Liif<B> {
     pub fn out_dim(&self) -> usize {
         self.imnet.layers.last().map_or(0, |l| l.weight.dims()[1])
     }
-}
 
-impl<B: NnBackend> Liif<B> {
     /// Runs the encoder on `input` `[N, C_in, h, w]` and tabulates the first MLP layer.
     ///
     /// # Errors

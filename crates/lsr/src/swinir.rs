@@ -13,12 +13,9 @@ use burn::module::Param;
 use burn::nn::conv::Conv2d;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, leaky_relu};
-use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::activation::{gelu, leaky_relu, softmax};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Int, TensorData};
-use ultrares_nn::NnBackend;
-use ultrares_nn::attention::attention;
 
 use crate::{Error, Result};
 use ultrares_nn::conv::same_conv as conv;
@@ -309,7 +306,7 @@ fn window_reverse<B: Backend>(
         .reshape([b, h, w, c])
 }
 
-impl<B: NnBackend> WindowAttention<B> {
+impl<B: Backend> WindowAttention<B> {
     /// `x` `[B·nW, N, C]` → `[B·nW, N, C]`; `mask` `[nW, N, N]` for shifted windows.
     fn forward(
         &self,
@@ -332,20 +329,15 @@ impl<B: NnBackend> WindowAttention<B> {
         let (Some(q), Some(k), Some(v)) = (parts.next(), parts.next(), parts.next()) else {
             unreachable!("chunk(3) of a dimension of size 3 gives 3 parts")
         };
-        // Upstream scales q by hd^-0.5 before q·kᵀ: a custom scale, which nn::attention folds
-        // into q the same way.
-        let mut bias = bias.unsqueeze::<4>().expand([bw, nh, n, n]);
+        let q = q * (hd as f64).powf(-0.5);
+        let mut attn = q.matmul(k.swap_dims(2, 3)) + bias.unsqueeze::<4>();
         if let Some(mask) = mask {
             let nw = mask.dims()[0];
-            bias = (bias.reshape([bw / nw, nw, nh, n, n]) + mask.clone().reshape([1, nw, 1, n, n]))
+            attn = (attn.reshape([bw / nw, nw, nh, n, n]) + mask.clone().reshape([1, nw, 1, n, n]))
                 .reshape([bw, nh, n, n]);
         }
-        let options = AttentionModuleOptions {
-            scale: Some((hd as f64).powf(-0.5)),
-            softcap: None,
-            is_causal: false,
-        };
-        let out = attention(q, k, v, None, Some(bias), options)
+        let out = softmax(attn, 3)
+            .matmul(v)
             .swap_dims(1, 2)
             .reshape([bw, n, c]);
         self.proj.forward(out)
@@ -362,7 +354,7 @@ impl<B: NnBackend> WindowAttention<B> {
     }
 }
 
-impl<B: NnBackend> SwinBlock<B> {
+impl<B: Backend> SwinBlock<B> {
     fn forward(
         &self,
         x: Tensor<B, 3>,
@@ -397,7 +389,7 @@ impl<B: NnBackend> SwinBlock<B> {
     }
 }
 
-impl<B: NnBackend> SwinIr<B> {
+impl<B: Backend> SwinIr<B> {
     /// Features `[N, 64, h, w]` of `x` `[N, in_chans, h, w]`.
     ///
     /// # Errors
@@ -475,9 +467,7 @@ impl<B: NnBackend> SwinIr<B> {
             feat
         })
     }
-}
 
-impl<B: Backend> SwinIr<B> {
     /// Input channels.
     pub fn in_chans(&self) -> usize {
         self.conv_first.weight.dims()[1]
