@@ -60,8 +60,8 @@ impl Default for ClipImageProcessor {
         Self {
             shortest_edge: 224,
             crop_size: 224,
-            mean: [0.481_454_66, 0.457_827_5, 0.408_210_73],
-            std: [0.268_629_54, 0.261_302_58, 0.275_777_1],
+            mean: [0.481_454_67, 0.457_827_5, 0.408_210_72],
+            std: [0.268_629_55, 0.261_302_6, 0.275_777_1],
             resize: ClipResize::Torchvision,
         }
     }

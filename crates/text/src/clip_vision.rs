@@ -74,7 +74,7 @@ impl ClipVisionConfig {
     /// object of a `CLIPModel` config with `projection_dim` taken from the outer config.
     ///
     /// # Errors
-    /// [`TextError::Config`] for another class or model type, a missing or mistyped key, an
+    /// [`TextError::Model`] (a config error) for another class or model type, a missing or mistyped key, an
     /// unsupported activation, or sizes that do not divide.
     pub fn from_config_json(config: &ConfigJson) -> Result<Self, TextError> {
         config.check_class(&[
