@@ -371,19 +371,12 @@ impl<B: NnBackend> ClipTextModel<B> {
         let positions = Tensor::<B, 1, Int>::arange(0..l as i64, &device)
             .unsqueeze::<2>()
             .repeat_dim(0, n);
-        let mut x =
-            emb.token_embedding.forward(input_ids) + emb.position_embedding.forward(positions);
+        let x = emb.token_embedding.forward(input_ids) + emb.position_embedding.forward(positions);
         let act = Activation::from_name(&self.act).unwrap_or(Activation::QuickGelu);
-        let mut hidden_states = Vec::new();
-        for layer in &self.text_model.encoder.layers[..layers] {
-            if output_hidden_states {
-                hidden_states.push(x.clone());
-            }
-            x = layer.forward(x, act);
-        }
-        if output_hidden_states {
-            hidden_states.push(x.clone());
-        }
+        let (x, hidden_states) =
+            self.text_model
+                .encoder
+                .forward(x, act, layers, output_hidden_states);
         let last_hidden_state = self.text_model.final_layer_norm.forward(x);
         let eos = pool_positions(&ids, n, l, self.eos_token_id);
         let index = Tensor::<B, 1, Int>::from_data(
@@ -470,6 +463,30 @@ impl<B: Backend> ClipEncoderLayer<B> {
         v.linear(&format!("{p}.mlp.fc1"), &mut self.mlp.fc1);
         v.linear(&format!("{p}.mlp.fc2"), &mut self.mlp.fc2);
         walk_norm(v, &format!("{p}.layer_norm2"), &mut self.layer_norm2);
+    }
+}
+
+impl<B: NnBackend> ClipEncoder<B> {
+    /// The first `layers` layers on `x` `[N, L, D]`; with `collect`, also the input and every
+    /// layer's output (transformers' `hidden_states`, `layers + 1` tensors).
+    pub fn forward(
+        &self,
+        mut x: Tensor<B, 3>,
+        act: Activation,
+        layers: usize,
+        collect: bool,
+    ) -> (Tensor<B, 3>, Vec<Tensor<B, 3>>) {
+        let mut hidden_states = Vec::new();
+        for layer in &self.layers[..layers.min(self.layers.len())] {
+            if collect {
+                hidden_states.push(x.clone());
+            }
+            x = layer.forward(x, act);
+        }
+        if collect {
+            hidden_states.push(x.clone());
+        }
+        (x, hidden_states)
     }
 }
 

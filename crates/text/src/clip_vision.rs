@@ -305,16 +305,9 @@ impl<B: NnBackend> ClipVisionModel<B> {
             Tensor::cat(vec![class, patches], 1) + emb.position_embedding.forward(positions);
         x = self.vision_model.pre_layrnorm.forward(x);
         let act = Activation::from_name(&self.act).unwrap_or(Activation::QuickGelu);
-        let mut hidden_states = Vec::new();
-        for layer in &self.vision_model.encoder.layers {
-            if output_hidden_states {
-                hidden_states.push(x.clone());
-            }
-            x = layer.forward(x, act);
-        }
-        if output_hidden_states {
-            hidden_states.push(x.clone());
-        }
+        let encoder = &self.vision_model.encoder;
+        let (x, hidden_states) =
+            encoder.forward(x, act, encoder.layers.len(), output_hidden_states);
         let pooler_output = self
             .vision_model
             .post_layernorm
