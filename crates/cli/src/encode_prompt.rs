@@ -1,13 +1,17 @@
-//! `ultrares encode-prompt`: what the SDXL UNet receives for a prompt, as diffusers'
-//! `StableDiffusionXLPipeline.encode_prompt` computes it, written as safetensors.
+//! `ultrares encode-prompt`: what the SDXL UNet or the SD3/Flux transformer receives for a
+//! prompt, as diffusers' `encode_prompt` of `StableDiffusionXLPipeline`,
+//! `StableDiffusion3Pipeline` or `FluxPipeline` computes it, written as safetensors.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::DType;
+use ultrares::nn::ConfigJson;
 use ultrares::nn::NnBackend;
-use ultrares::text::{SdxlPrompt, SdxlTextEncoders};
+use ultrares::text::{
+    FluxTextEncoders, PromptEmbeds, Sd3Prompt, Sd3TextEncoders, SdxlPrompt, SdxlTextEncoders,
+};
 
 use crate::CliError;
 use crate::device::{DeviceArg, Job, dispatch};
@@ -16,8 +20,8 @@ use crate::output::Output;
 /// Arguments of `ultrares encode-prompt`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A diffusers SDXL pipeline folder (model_index.json, tokenizer/, tokenizer_2/,
-    /// text_encoder/, text_encoder_2/).
+    /// A diffusers SDXL, SD3 or Flux pipeline folder (model_index.json, its tokenizers and text
+    /// encoders; SD3 also transformer/config.json for joint_attention_dim).
     #[arg(long)]
     model: PathBuf,
     /// The prompt (repeat for a batch).
@@ -26,6 +30,9 @@ pub struct Args {
     /// The second tower's prompt (diffusers' prompt_2; default: --prompt).
     #[arg(long)]
     prompt_2: Vec<String>,
+    /// The third (T5) tower's prompt for SD3 (diffusers' prompt_3; default: --prompt).
+    #[arg(long)]
+    prompt_3: Vec<String>,
     /// The negative prompt (default: zeros when the pipeline sets force_zeros_for_empty_prompt,
     /// else "").
     #[arg(long)]
@@ -33,6 +40,12 @@ pub struct Args {
     /// The second tower's negative prompt (default: --negative-prompt).
     #[arg(long)]
     negative_prompt_2: Vec<String>,
+    /// The T5 tower's negative prompt for SD3 (default: --negative-prompt).
+    #[arg(long)]
+    negative_prompt_3: Vec<String>,
+    /// T5's max_sequence_length (SD3 and Flux; diffusers' defaults 256 and 512).
+    #[arg(long)]
+    max_sequence_length: Option<usize>,
     /// diffusers' clip_skip (positive prompt only, as diffusers).
     #[arg(long)]
     clip_skip: Option<usize>,
@@ -42,8 +55,10 @@ pub struct Args {
     /// Weight variant to prefer, e.g. fp16 (model.fp16.safetensors).
     #[arg(long)]
     variant: Option<String>,
-    /// Output .safetensors: prompt_embeds [N, 77, 2048], pooled_prompt_embeds [N, 1280] and, with
-    /// guidance, negative_prompt_embeds / negative_pooled_prompt_embeds (f32).
+    /// Output .safetensors (f32), diffusers' names: prompt_embeds (SDXL [N, 77, 2048]; SD3
+    /// [N, 77 + T, 4096]; Flux [N, T, 4096]), pooled_prompt_embeds (SDXL [N, 1280], SD3 [N, 2048],
+    /// Flux [N, 768]) and, with guidance (SDXL, SD3), negative_prompt_embeds /
+    /// negative_pooled_prompt_embeds; Flux also text_ids [T, 3].
     #[arg(long)]
     out: PathBuf,
     /// Device: cpu, cuda[:N], wgpu[:N|:cpu].
@@ -89,27 +104,94 @@ fn some(v: Vec<String>) -> Option<Vec<String>> {
     (!v.is_empty()).then_some(v)
 }
 
+/// SDXL's and SD3's outputs under diffusers' names.
+fn push_embeds<B: Backend>(outputs: &mut Vec<(&str, TensorData)>, e: PromptEmbeds<B>) {
+    outputs.push(("prompt_embeds", e.prompt_embeds.into_data()));
+    outputs.push(("pooled_prompt_embeds", e.pooled_prompt_embeds.into_data()));
+    if let (Some(n), Some(p)) = (e.negative_prompt_embeds, e.negative_pooled_prompt_embeds) {
+        outputs.push(("negative_prompt_embeds", n.into_data()));
+        outputs.push(("negative_pooled_prompt_embeds", p.into_data()));
+    }
+}
+
 fn encode<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliError> {
     let t = Instant::now();
     let out = Output::new(&a.out, "--out", &["safetensors"])?;
-    let enc = SdxlTextEncoders::<B>::from_pipeline_dir(
-        &a.model,
-        a.variant.as_deref(),
-        DType::F32,
-        device,
-    )
-    .map_err(|e| format!("--model: {e}"))?;
-    let prompt = SdxlPrompt {
-        prompt: a.prompt,
-        prompt_2: some(a.prompt_2),
-        negative_prompt: some(a.negative_prompt),
-        negative_prompt_2: some(a.negative_prompt_2),
-        clip_skip: a.clip_skip,
-        guidance: !a.no_guidance,
-    };
-    let e = enc.encode(&prompt, device).map_err(|e| e.to_string())?;
+    let class = ConfigJson::read(a.model.join("model_index.json"))
+        .map_err(|e| CliError::Input(format!("--model: {e}")))?
+        .class_name()
+        .unwrap_or_default()
+        .to_string();
+    let model_err = |e: ultrares::text::TextError| CliError::Input(format!("--model: {e}"));
+    let variant = a.variant.as_deref();
+    let mut outputs: Vec<(&str, TensorData)> = Vec::new();
+    if class.starts_with("StableDiffusion3") {
+        let enc = Sd3TextEncoders::<B>::from_pipeline_dir(&a.model, variant, a.dtype, device)
+            .map_err(model_err)?;
+        let prompt = Sd3Prompt {
+            prompt: a.prompt,
+            prompt_2: some(a.prompt_2),
+            prompt_3: some(a.prompt_3),
+            negative_prompt: some(a.negative_prompt),
+            negative_prompt_2: some(a.negative_prompt_2),
+            negative_prompt_3: some(a.negative_prompt_3),
+            clip_skip: a.clip_skip,
+            guidance: !a.no_guidance,
+            max_sequence_length: a.max_sequence_length.unwrap_or(256),
+        };
+        push_embeds(
+            &mut outputs,
+            enc.encode(&prompt, device).map_err(|e| e.to_string())?,
+        );
+    } else if class.starts_with("Flux") {
+        let negatives = [
+            &a.negative_prompt,
+            &a.negative_prompt_2,
+            &a.negative_prompt_3,
+        ];
+        if negatives.iter().any(|n| !n.is_empty())
+            || !a.prompt_3.is_empty()
+            || a.clip_skip.is_some()
+        {
+            return Err(CliError::Usage(
+                "Flux takes --prompt and --prompt-2 only (no negative prompts, prompt_3 or clip_skip: it is guidance-distilled)".into(),
+            ));
+        }
+        let enc = FluxTextEncoders::<B>::from_pipeline_dir(&a.model, variant, a.dtype, device)
+            .map_err(model_err)?;
+        let max_len = a.max_sequence_length.unwrap_or(512);
+        let e = enc
+            .encode(&a.prompt, some(a.prompt_2).as_deref(), max_len, device)
+            .map_err(|e| e.to_string())?;
+        outputs.push(("prompt_embeds", e.prompt_embeds.into_data()));
+        outputs.push(("pooled_prompt_embeds", e.pooled_prompt_embeds.into_data()));
+        outputs.push(("text_ids", e.text_ids.into_data()));
+    } else {
+        if !a.prompt_3.is_empty()
+            || !a.negative_prompt_3.is_empty()
+            || a.max_sequence_length.is_some()
+        {
+            return Err(CliError::Usage(
+                "--prompt-3, --negative-prompt-3 and --max-sequence-length are for SD3/Flux folders (T5)".into(),
+            ));
+        }
+        let enc = SdxlTextEncoders::<B>::from_pipeline_dir(&a.model, variant, a.dtype, device)
+            .map_err(model_err)?;
+        let prompt = SdxlPrompt {
+            prompt: a.prompt,
+            prompt_2: some(a.prompt_2),
+            negative_prompt: some(a.negative_prompt),
+            negative_prompt_2: some(a.negative_prompt_2),
+            clip_skip: a.clip_skip,
+            guidance: !a.no_guidance,
+        };
+        push_embeds(
+            &mut outputs,
+            enc.encode(&prompt, device).map_err(|e| e.to_string())?,
+        );
+    }
     let mut tensors: Vec<(&str, Vec<usize>, Vec<u8>)> = Vec::new();
-    let mut add = |name, data: TensorData| -> Result<(), CliError> {
+    for (name, data) in outputs {
         let shape = data.shape.to_vec();
         let values = data
             .convert::<f32>()
@@ -125,13 +207,6 @@ fn encode<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliError>
             shape,
             values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         ));
-        Ok(())
-    };
-    add("prompt_embeds", e.prompt_embeds.into_data())?;
-    add("pooled_prompt_embeds", e.pooled_prompt_embeds.into_data())?;
-    if let (Some(n), Some(p)) = (e.negative_prompt_embeds, e.negative_pooled_prompt_embeds) {
-        add("negative_prompt_embeds", n.into_data())?;
-        add("negative_pooled_prompt_embeds", p.into_data())?;
     }
     let views = tensors
         .iter()

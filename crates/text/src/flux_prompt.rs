@@ -5,10 +5,13 @@
 //! `T = max_sequence_length`, 512 by default), and `text_ids` zeros `[T, 3]`. Flux-dev is
 //! guidance-distilled: there is no negative branch.
 
-use burn::prelude::*;
-use ultrares_nn::NnBackend;
+use std::path::Path;
 
-use crate::sdxl_prompt::clip_states;
+use burn::prelude::*;
+use burn::tensor::DType;
+use ultrares_nn::{ConfigJson, NnBackend};
+
+use crate::sdxl_prompt::{clip_component, clip_states, t5_component};
 use crate::{ClipTextModel, ClipTokenizer, T5EncoderModel, T5Tokenizer, TextError};
 
 /// Flux's two tokenizers and text towers.
@@ -36,6 +39,29 @@ pub struct FluxPromptEmbeds<B: Backend> {
 }
 
 impl<B: NnBackend> FluxTextEncoders<B> {
+    /// Loads the tokenizers and towers of a diffusers Flux pipeline folder (`model_index.json`,
+    /// `tokenizer/`, `text_encoder/` (CLIP-L), `tokenizer_2/`, `text_encoder_2/` (T5)), the
+    /// towers in `dtype` (T5's `wo` in f32).
+    ///
+    /// # Errors
+    /// [`TextError`] for a wrong pipeline class or a missing or bad component.
+    pub fn from_pipeline_dir(
+        dir: impl AsRef<Path>,
+        variant: Option<&str>,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<Self, TextError> {
+        let dir = dir.as_ref();
+        let index = ConfigJson::read(dir.join("model_index.json"))?;
+        index.check_class(&["FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline"])?;
+        Ok(Self {
+            tokenizer: ClipTokenizer::from_dir(dir.join("tokenizer"))?,
+            text_encoder: clip_component(dir, "text_encoder", variant, dtype, device)?,
+            tokenizer_2: T5Tokenizer::from_dir(dir.join("tokenizer_2"))?,
+            text_encoder_2: t5_component(dir, "text_encoder_2", variant, dtype, device)?,
+        })
+    }
+
     /// `encode_prompt(prompt, prompt_2, max_sequence_length)` with `num_images_per_prompt = 1`.
     pub fn encode(
         &self,

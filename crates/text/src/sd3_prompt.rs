@@ -10,10 +10,13 @@
 //! `joint_attention_dim` (the transformer's config). The negative is always encoded (`""` by
 //! default; no `force_zeros`), with `clip_skip` ignored as diffusers does.
 
-use burn::prelude::*;
-use ultrares_nn::NnBackend;
+use std::path::Path;
 
-use crate::sdxl_prompt::clip_states;
+use burn::prelude::*;
+use burn::tensor::DType;
+use ultrares_nn::{ConfigJson, NnBackend};
+
+use crate::sdxl_prompt::{clip_component, clip_states, has_component, t5_component};
 use crate::{ClipTextModel, ClipTokenizer, PromptEmbeds, T5EncoderModel, T5Tokenizer, TextError};
 
 /// SD3's three tokenizers and text towers.
@@ -57,6 +60,52 @@ pub struct Sd3Prompt {
 }
 
 impl<B: NnBackend> Sd3TextEncoders<B> {
+    /// Loads the tokenizers and towers of a diffusers SD3 / SD3.5 pipeline folder
+    /// (`model_index.json`, `tokenizer[_2,_3]/`, `text_encoder[_2,_3]/`, and
+    /// `transformer/config.json` for `joint_attention_dim`), the towers in `dtype` (T5's `wo` in
+    /// f32). A folder saved without T5 (`text_encoder_3: [null, null]`) gives `t5: None`.
+    ///
+    /// # Errors
+    /// [`TextError`] for a wrong pipeline class or a missing or bad component.
+    pub fn from_pipeline_dir(
+        dir: impl AsRef<Path>,
+        variant: Option<&str>,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<Self, TextError> {
+        let dir = dir.as_ref();
+        let index = ConfigJson::read(dir.join("model_index.json"))?;
+        index.check_class(&[
+            "StableDiffusion3Pipeline",
+            "StableDiffusion3Img2ImgPipeline",
+            "StableDiffusion3InpaintPipeline",
+        ])?;
+        let t5 = if has_component(&index, "text_encoder_3") {
+            Some((
+                T5Tokenizer::from_dir(dir.join("tokenizer_3"))?,
+                t5_component(dir, "text_encoder_3", variant, dtype, device)?,
+            ))
+        } else {
+            None
+        };
+        let transformer = dir.join("transformer").join("config.json");
+        let joint_attention_dim = if transformer.is_file() {
+            ConfigJson::read(&transformer)?
+                .opt_usize("joint_attention_dim")?
+                .unwrap_or(4096)
+        } else {
+            4096
+        };
+        Ok(Self {
+            tokenizer: ClipTokenizer::from_dir(dir.join("tokenizer"))?,
+            text_encoder: clip_component(dir, "text_encoder", variant, dtype, device)?,
+            tokenizer_2: ClipTokenizer::from_dir(dir.join("tokenizer_2"))?,
+            text_encoder_2: clip_component(dir, "text_encoder_2", variant, dtype, device)?,
+            t5,
+            joint_attention_dim,
+        })
+    }
+
     /// `encode_prompt(…)` with `num_images_per_prompt = 1`.
     pub fn encode(&self, p: &Sd3Prompt, device: &B::Device) -> Result<PromptEmbeds<B>, TextError> {
         let n = p.prompt.len();

@@ -93,25 +93,8 @@ impl<B: NnBackend> SdxlTextEncoders<B> {
             "StableDiffusionXLImg2ImgPipeline",
             "StableDiffusionXLInpaintPipeline",
         ])?;
-        let present = |name: &str| {
-            index
-                .get(name)
-                .and_then(|v| v.as_array())
-                .is_some_and(|a| a.iter().all(|x| !x.is_null()))
-        };
-        let tower = |name: &str| -> Result<ClipTextModel<B>, TextError> {
-            let sub = dir.join(name);
-            let config =
-                ClipTextConfig::from_config_json(&ConfigJson::read(sub.join("config.json"))?)?;
-            let file = model_weight_file(&sub, variant).ok_or_else(|| TextError::Missing {
-                path: sub.join("model.safetensors"),
-                expected: format!(
-                    "{name}/ with model{}.safetensors (or its shards)",
-                    variant.map(|v| format!(".{v}")).unwrap_or_default()
-                ),
-            })?;
-            config.load(&StateDict::read(&file)?, dtype, device)
-        };
+        let present = |name: &str| has_component(&index, name);
+        let tower = |name: &str| clip_component(dir, name, variant, dtype, device);
         let (tokenizer, text_encoder) = if present("text_encoder") {
             (
                 Some(ClipTokenizer::from_dir(dir.join("tokenizer"))?),
@@ -242,4 +225,57 @@ pub(crate) fn clip_states<B: NnBackend>(
     let out = model.forward_to(ids, true, if pooled { layers } else { layers - 1 - skip })?;
     let pooled = pooled.then(|| out.text_embeds.clone().unwrap_or(out.pooler_output.clone()));
     Ok((out.hidden_states[layers - 1 - skip].clone(), pooled))
+}
+
+/// The state dict of component `name/` of a diffusers pipeline folder (`model[.variant].safetensors`
+/// or its shards).
+pub(crate) fn component_weights(
+    dir: &Path,
+    name: &str,
+    variant: Option<&str>,
+) -> Result<StateDict, TextError> {
+    let sub = dir.join(name);
+    let file = model_weight_file(&sub, variant).ok_or_else(|| TextError::Missing {
+        path: sub.join("model.safetensors"),
+        expected: format!(
+            "{name}/ with model{}.safetensors (or its shards)",
+            variant.map(|v| format!(".{v}")).unwrap_or_default()
+        ),
+    })?;
+    Ok(StateDict::read(&file)?)
+}
+
+/// The CLIP text tower `name/` of a pipeline folder, in `dtype`.
+pub(crate) fn clip_component<B: Backend>(
+    dir: &Path,
+    name: &str,
+    variant: Option<&str>,
+    dtype: DType,
+    device: &B::Device,
+) -> Result<ClipTextModel<B>, TextError> {
+    let config =
+        ClipTextConfig::from_config_json(&ConfigJson::read(dir.join(name).join("config.json"))?)?;
+    config.load(&component_weights(dir, name, variant)?, dtype, device)
+}
+
+/// The T5 encoder `name/` of a pipeline folder, in `dtype` (`wo` in f32).
+pub(crate) fn t5_component<B: Backend>(
+    dir: &Path,
+    name: &str,
+    variant: Option<&str>,
+    dtype: DType,
+    device: &B::Device,
+) -> Result<crate::T5EncoderModel<B>, TextError> {
+    let config = crate::T5EncoderConfig::from_config_json(&ConfigJson::read(
+        dir.join(name).join("config.json"),
+    )?)?;
+    config.load(&component_weights(dir, name, variant)?, dtype, device)
+}
+
+/// Whether `model_index.json` lists component `name` (a `null` entry means loaded without it).
+pub(crate) fn has_component(index: &ConfigJson, name: &str) -> bool {
+    index
+        .get(name)
+        .and_then(|v| v.as_array())
+        .is_some_and(|a| a.iter().all(|x| !x.is_null()))
 }

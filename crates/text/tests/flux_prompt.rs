@@ -5,29 +5,37 @@
 mod common;
 
 use burn::tensor::DType;
-use common::{B, Golden, config, fixture, rel_err};
-use ultrares_nn::ConfigJson;
-use ultrares_text::{ClipPad, ClipTokenizer, FluxTextEncoders, T5EncoderConfig, T5Tokenizer};
+use common::{B, Golden, pipeline_folder, rel_err};
+use ultrares_text::FluxTextEncoders;
 
 #[test]
 fn flux_encode_prompt_equals_diffusers() {
     let device = Default::default();
-    let clip = Golden::open("clip_encoders");
-    let t5 = Golden::open("t5_tiny");
-    let t5_cfg = T5EncoderConfig::from_config_json(
-        &ConfigJson::read(fixture("t5_tiny_config.json")).expect("config"),
-    )
-    .expect("t5 config");
-    let enc = FluxTextEncoders::<B> {
-        tokenizer: ClipTokenizer::openai(ClipPad::EndOfText).expect("tokenizer"),
-        text_encoder: config("te1")
-            .load(&clip.state_dict("te1"), DType::F32, &device)
-            .expect("clip"),
-        tokenizer_2: T5Tokenizer::from_dir(fixture("t5_tokenizer")).expect("t5 tokenizer"),
-        text_encoder_2: t5_cfg
-            .load(&t5.state_dict("t5_tiny"), DType::F32, &device)
-            .expect("t5"),
-    };
+    let dir = pipeline_folder(
+        "flux",
+        "FluxPipeline",
+        &[
+            (
+                "text_encoder",
+                "CLIPTextModel",
+                "clip_te1_config.json",
+                "clip_encoders",
+                "te1",
+            ),
+            (
+                "text_encoder_2",
+                "T5EncoderModel",
+                "t5_tiny_config.json",
+                "t5_tiny",
+                "t5_tiny",
+            ),
+        ],
+        &[("tokenizer", "clip"), ("tokenizer_2", "t5_tokenizer")],
+        &[],
+    );
+    let enc = FluxTextEncoders::<B>::from_pipeline_dir(&dir, None, DType::F32, &device)
+        .expect("Flux folder");
+    let _ = std::fs::remove_dir_all(&dir);
     let prompts = vec![
         "a photo of a cat".to_string(),
         format!(

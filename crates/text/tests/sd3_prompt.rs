@@ -7,39 +7,49 @@
 mod common;
 
 use burn::tensor::DType;
-use common::{B, Golden, fixture, rel_err};
-use ultrares_nn::ConfigJson;
-use ultrares_text::{
-    ClipPad, ClipTextConfig, ClipTokenizer, PromptEmbeds, Sd3Prompt, Sd3TextEncoders,
-    T5EncoderConfig, T5Tokenizer,
-};
+use common::{B, Golden, pipeline_folder, rel_err};
+use ultrares_text::{PromptEmbeds, Sd3Prompt, Sd3TextEncoders};
 
+/// The encoders loaded from a diffusers SD3 pipeline folder written from the fixtures.
 fn encoders() -> Sd3TextEncoders<B> {
-    let g = Golden::open("sd3_prompt");
-    let device = Default::default();
-    let config =
-        |name: &str| ConfigJson::read(fixture(&format!("{name}_config.json"))).expect("config");
-    let clip = |name: &str| {
-        ClipTextConfig::from_config_json(&config(name))
-            .expect("clip config")
-            .load(&g.state_dict(name), DType::F32, &device)
-            .expect("clip")
-    };
-    let t5 = T5EncoderConfig::from_config_json(&config("sd3_t5"))
-        .expect("t5 config")
-        .load(&g.state_dict("sd3_t5"), DType::F32, &device)
-        .expect("t5");
-    Sd3TextEncoders {
-        tokenizer: ClipTokenizer::openai(ClipPad::EndOfText).expect("tokenizer"),
-        text_encoder: clip("sd3_te1"),
-        tokenizer_2: ClipTokenizer::openai(ClipPad::Exclamation).expect("tokenizer_2"),
-        text_encoder_2: clip("sd3_te2"),
-        t5: Some((
-            T5Tokenizer::from_dir(fixture("t5_tokenizer")).expect("t5 tokenizer"),
-            t5,
-        )),
-        joint_attention_dim: 128,
-    }
+    let dir = pipeline_folder(
+        "sd3",
+        "StableDiffusion3Pipeline",
+        &[
+            (
+                "text_encoder",
+                "CLIPTextModelWithProjection",
+                "sd3_te1_config.json",
+                "sd3_prompt",
+                "sd3_te1",
+            ),
+            (
+                "text_encoder_2",
+                "CLIPTextModelWithProjection",
+                "sd3_te2_config.json",
+                "sd3_prompt",
+                "sd3_te2",
+            ),
+            (
+                "text_encoder_3",
+                "T5EncoderModel",
+                "sd3_t5_config.json",
+                "sd3_prompt",
+                "sd3_t5",
+            ),
+        ],
+        &[
+            ("tokenizer", "clip"),
+            ("tokenizer_2", "clip-bigg"),
+            ("tokenizer_3", "t5_tokenizer"),
+        ],
+        &[("transformer/config.json", r#"{"joint_attention_dim": 128}"#)],
+    );
+    let enc = Sd3TextEncoders::from_pipeline_dir(&dir, None, DType::F32, &Default::default())
+        .expect("SD3 folder");
+    assert_eq!(enc.joint_attention_dim, 128);
+    let _ = std::fs::remove_dir_all(&dir);
+    enc
 }
 
 fn strings(v: &[&str]) -> Vec<String> {

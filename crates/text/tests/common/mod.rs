@@ -86,3 +86,81 @@ pub fn rel_err<const D: usize>(ours: Tensor<B, D>, reference: &ArrayD<f32>, what
         .fold(0f64, |m, (&a, &b)| m.max((a as f64 - b as f64).abs()));
     diff / scale
 }
+
+/// Writes `det_weight` tensors for the keys of `model` in `keys` as an f32 safetensors file.
+pub fn write_det_safetensors(path: &Path, keys: &serde_json::Value) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = keys
+        .as_object()
+        .expect("keys")
+        .iter()
+        .map(|(k, s)| {
+            let shape: Vec<usize> = serde_json::from_value(s.clone()).expect("shape");
+            let bytes = det_weight(k, &shape)
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            (k.clone(), shape, bytes)
+        })
+        .collect();
+    let views: Vec<_> = tensors
+        .iter()
+        .map(|(k, s, b)| {
+            let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                .expect("view");
+            (k.clone(), v)
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).expect("write safetensors");
+}
+
+/// A diffusers pipeline folder in the temp folder: `model_index.json` of `class` with the
+/// transformers components `towers` (`(name, class, config fixture, golden, keys model)`), the
+/// tokenizers `(name, source)` where source is `clip`, `clip-bigg` or a fixture folder, and extra
+/// files `(relative path, contents)`.
+pub fn pipeline_folder(
+    tag: &str,
+    class: &str,
+    towers: &[(&str, &str, &str, &str, &str)],
+    tokenizers: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> PathBuf {
+    use ultrares_text::{ClipPad, write_openai_folder};
+    let dir = std::env::temp_dir().join(format!("ultrares-text-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut index = serde_json::Map::new();
+    index.insert("_class_name".into(), class.into());
+    for (name, cls, config, golden, model) in towers {
+        index.insert((*name).into(), serde_json::json!(["transformers", cls]));
+        let sub = dir.join(name);
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        std::fs::copy(fixture(config), sub.join("config.json")).expect("config");
+        let keys = Golden::open(golden).keys[*model].clone();
+        write_det_safetensors(&sub.join("model.safetensors"), &keys);
+    }
+    for (name, source) in tokenizers {
+        let sub = dir.join(name);
+        match *source {
+            "clip" => write_openai_folder(&sub, ClipPad::EndOfText).expect("tokenizer"),
+            "clip-bigg" => write_openai_folder(&sub, ClipPad::Exclamation).expect("tokenizer"),
+            folder => {
+                std::fs::create_dir_all(&sub).expect("mkdir");
+                for f in std::fs::read_dir(fixture(folder)).expect("fixture") {
+                    let f = f.expect("entry").path();
+                    std::fs::copy(&f, sub.join(f.file_name().expect("name"))).expect("copy");
+                }
+            }
+        }
+    }
+    for (path, text) in extra {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    std::fs::write(
+        dir.join("model_index.json"),
+        serde_json::Value::Object(index).to_string(),
+    )
+    .expect("model_index");
+    dir
+}
