@@ -64,6 +64,36 @@ def save_config(model, cls, path):
         path.write_text((pathlib.Path(tmp) / "config.json").read_text())
 
 
+def vision_real():
+    """OpenAI ViT-B/16 and ViT-L/14 image towers at their real sizes (det_weight weights,
+    generated on both sides, never stored) on one det image each: `image_embeds`, the pooled
+    output and every 16th token of the last hidden state (clip_vision_real.npz)."""
+    import torch
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.set_num_threads(2)
+    specs = {
+        "b16": dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                    patch_size=16, projection_dim=512),
+        "l14": dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+                    patch_size=14, projection_dim=768),
+    }
+    arrays, keys = {}, {}
+    x = det_weight("pixel_values_real", [1, 3, 224, 224]) * 2.0  # recomputed in Rust, not stored
+    for name, kw in specs.items():
+        model = CLIPVisionModelWithProjection(CLIPVisionConfig(image_size=224, hidden_act="quick_gelu", **kw)).eval()
+        keys[name] = det_model(model)
+        with torch.no_grad():
+            out = model(pixel_values=torch.from_numpy(x), output_hidden_states=False)
+            pooled = model.vision_model.post_layernorm(out.last_hidden_state[:, 0])
+        arrays[f"{name}_image_embeds"] = out.image_embeds.numpy()
+        arrays[f"{name}_pooled"] = pooled.numpy()
+        arrays[f"{name}_last_every16"] = out.last_hidden_state[:, ::16].numpy()
+        save_config(model, "CLIPVisionModelWithProjection", TEXT / f"clip_vision_{name}_config.json")
+    save_npz(TEXT / "clip_vision_real.npz", arrays)
+    (TEXT / "clip_vision_real_keys.json").write_text(json.dumps(keys, indent=0) + "\n")
+
+
 def vision():
     import torch
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
@@ -181,6 +211,10 @@ def aesthetics():
             holder.load_state_dict(torch.load(real, map_location="cpu"))
             arrays["scores_real"] = holder.layers(torch.from_numpy(normalized(emb))).numpy()[:, 0]
             print("real aesthetic scores", arrays["scores_real"])
+        elif (METRICS / "aesthetics.npz").exists() and "scores_real" in np.load(METRICS / "aesthetics.npz"):
+            # Without the checkout, keep the real scores recorded by an earlier run.
+            arrays["scores_real"] = np.load(METRICS / "aesthetics.npz")["scores_real"]
+            print("D4K_DIR not set: kept the recorded real aesthetic scores")
     z = np.load(METRICS / "clip_score.npz")
     pre = T.Compose([T.Resize(224, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(224), T.ToTensor(),
                      T.Normalize(MEAN, STD)])
@@ -194,3 +228,4 @@ if __name__ == "__main__":
     vision()
     clip_score()
     aesthetics()
+    vision_real()

@@ -100,3 +100,69 @@ fn bad_vision_inputs_and_configs() {
         .expect_err("missing");
     assert!(e.to_string().contains("post_layernorm"), "{e}");
 }
+
+/// Opt-in (`ULTRARES_BIG_TESTS=1`): OpenAI ViT-B/16 and ViT-L/14 image towers at their real
+/// sizes with `det_weight` weights against transformers (`gen_clip_vision.py --big`).
+#[test]
+fn real_vision_towers_match_transformers() {
+    if std::env::var("ULTRARES_BIG_TESTS").is_err() {
+        eprintln!("skipped: set ULTRARES_BIG_TESTS=1");
+        return;
+    }
+    let mut g = Golden::open("clip_vision_real");
+    let x: Vec<f32> = ultrares_core::testing::det_weight("pixel_values_real", &[1, 3, 224, 224])
+        .iter()
+        .map(|v| v * 2.0)
+        .collect();
+    let x = Tensor::<B, 4>::from_data(TensorData::new(x, [1, 3, 224, 224]), &Default::default());
+    for name in ["b16", "l14"] {
+        let cfg = ClipVisionConfig::from_config_json(
+            &ConfigJson::read(fixture(&format!("clip_vision_{name}_config.json"))).expect("config"),
+        )
+        .expect("vision config");
+        let preset = if name == "b16" {
+            ClipVisionConfig::vit_b16()
+        } else {
+            ClipVisionConfig::vit_l14()
+        };
+        assert_eq!(
+            cfg, preset,
+            "{name}: the preset equals transformers' config"
+        );
+        let model: ClipVisionModel<B> = cfg
+            .load(&g.state_dict(name), DType::F32, &Default::default())
+            .expect("load");
+        let out = model.forward(x.clone(), false).expect("forward");
+        let t = out.last_hidden_state.dims()[1];
+        let idx: Vec<i64> = (0..t as i64).step_by(16).collect();
+        let every16 = out.last_hidden_state.select(
+            1,
+            Tensor::from_data(
+                TensorData::new(idx.clone(), [idx.len()]),
+                &Default::default(),
+            ),
+        );
+        let errs = [
+            (
+                "image_embeds",
+                rel_err(
+                    out.image_embeds.expect("proj"),
+                    &g.f32(&format!("{name}_image_embeds")),
+                    name,
+                ),
+            ),
+            (
+                "pooled",
+                rel_err(out.pooler_output, &g.f32(&format!("{name}_pooled")), name),
+            ),
+            (
+                "last_hidden_state",
+                rel_err(every16, &g.f32(&format!("{name}_last_every16")), name),
+            ),
+        ];
+        for (what, e) in errs {
+            assert!(e <= 1e-4, "{name} {what}: relative error {e:.2e}");
+            println!("{name} {what}: {e:.2e}");
+        }
+    }
+}
