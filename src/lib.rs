@@ -39,6 +39,7 @@ pub use ultrares_schedulers as schedulers;
 pub use ultrares_text as text;
 pub use ultrares_unet as unet;
 pub use ultrares_vae as vae;
+pub use ultrares_wavediff as wavediff;
 pub use ultrares_wavelet as wavelet;
 
 pub mod backend;
@@ -75,6 +76,9 @@ pub enum Error {
     /// An error from `ultrares-vae` (configs, checkpoints, image/latent shapes, tiling).
     #[error(transparent)]
     Vae(#[from] ultrares_vae::Error),
+    /// An error from `ultrares-wavediff` (WaveDiff configs, checkpoints, input shapes).
+    #[error(transparent)]
+    WaveDiff(#[from] ultrares_wavediff::WaveDiffError),
     /// An error from `ultrares-wavelet` (wavelet names, levels, band shapes).
     #[error(transparent)]
     Wavelet(#[from] ultrares_wavelet::Error),

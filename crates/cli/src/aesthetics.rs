@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use indicatif::ProgressBar;
 use ultrares::core::image::read_rgb8;
 use ultrares::metrics::AestheticPredictor;
-use ultrares::nn::NnBackend;
+use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
 use crate::device::{DeviceArg, Job, dispatch};
@@ -78,7 +78,7 @@ struct Score<'a> {
 impl Job for Score<'_> {
     type Output = Vec<f32>;
 
-    fn run<B: NnBackend>(self, device: &B::Device) -> Result<Vec<f32>, CliError> {
+    fn run<B: WaveDiffBackend>(self, device: &B::Device) -> Result<Vec<f32>, CliError> {
         let input = |e: ultrares::metrics::Error| CliError::Input(e.to_string());
         let clip = AestheticPredictor::<B>::clip_from_dir(&self.a.clip, device).map_err(input)?;
         let mlp = AestheticPredictor::<B>::from_file(&self.a.predictor, device).map_err(input)?;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use indicatif::ProgressBar;
 use ultrares::core::image::read_rgb8;
 use ultrares::metrics::{ClipScorer, clip_score};
-use ultrares::nn::NnBackend;
+use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
 use crate::device::{DeviceArg, Job, dispatch};
@@ -93,7 +93,7 @@ struct Score<'a> {
 impl Job for Score<'_> {
     type Output = Vec<f32>;
 
-    fn run<B: NnBackend>(self, device: &B::Device) -> Result<Vec<f32>, CliError> {
+    fn run<B: WaveDiffBackend>(self, device: &B::Device) -> Result<Vec<f32>, CliError> {
         let scorer = ClipScorer::<B>::from_dir(&self.a.model, device)
             .map_err(|e| CliError::Input(e.to_string()))?;
         let bar = if self.a.json {

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ultrares::nn::NnBackend;
+use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
 
@@ -76,7 +76,7 @@ pub trait Job {
     ///
     /// # Errors
     /// The subcommand's errors.
-    fn run<B: NnBackend>(self, device: &B::Device) -> Result<Self::Output, CliError>;
+    fn run<B: WaveDiffBackend>(self, device: &B::Device) -> Result<Self::Output, CliError>;
 }
 
 fn not_compiled(device: DeviceArg, feature: &str) -> CliError {

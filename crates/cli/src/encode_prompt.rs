@@ -12,6 +12,7 @@ use ultrares::nn::NnBackend;
 use ultrares::text::{
     FluxTextEncoders, PromptEmbeds, Sd3Prompt, Sd3TextEncoders, SdxlPrompt, SdxlTextEncoders,
 };
+use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
 use crate::device::{DeviceArg, Job, dispatch};
@@ -95,7 +96,7 @@ struct Encode(Args);
 impl Job for Encode {
     type Output = String;
 
-    fn run<B: NnBackend>(self, device: &B::Device) -> Result<String, CliError> {
+    fn run<B: WaveDiffBackend>(self, device: &B::Device) -> Result<String, CliError> {
         encode::<B>(self.0, device)
     }
 }

@@ -12,6 +12,7 @@ use ultrares::metrics::{
 };
 
 use ultrares::nn::NnBackend;
+use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
 use crate::device::{DeviceArg, Job, dispatch};
@@ -193,7 +194,7 @@ struct LoadSets<'a>(&'a Common);
 impl Job for LoadSets<'_> {
     type Output = (Set, Set, serde_json::Value);
 
-    fn run<B: NnBackend>(self, device: &B::Device) -> Result<Self::Output, CliError> {
+    fn run<B: WaveDiffBackend>(self, device: &B::Device) -> Result<Self::Output, CliError> {
         Ok(load_sets_on::<B>(self.0, device)?)
     }
 }

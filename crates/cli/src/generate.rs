@@ -39,6 +39,7 @@ use crate::CliError;
 use crate::device::{DeviceArg, Job, dispatch};
 use crate::encode_prompt::parse_dtype;
 use crate::output::Output;
+use ultrares::wavediff::WaveDiffBackend;
 
 /// Arguments of `ultrares generate`.
 #[derive(Debug, ClapArgs)]
@@ -241,7 +242,7 @@ struct Generate(Args);
 impl Job for Generate {
     type Output = String;
 
-    fn run<B: NnBackend>(self, device: &B::Device) -> Result<String, CliError> {
+    fn run<B: WaveDiffBackend>(self, device: &B::Device) -> Result<String, CliError> {
         generate::<B>(self.0, device)
     }
 }

@@ -14,6 +14,7 @@ use ultrares::core::image::{ValueRange, read_rgb8, rgb8_to_tensor, save_image, t
 use ultrares::core::{Observer, Progress, Reporter, Stage};
 use ultrares::lsr::Liif;
 use ultrares::nn::NnBackend;
+use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
 use crate::device::{DeviceArg, Job, dispatch};
@@ -160,7 +161,7 @@ struct Upscale(UpscaleArgs);
 impl Job for Upscale {
     type Output = String;
 
-    fn run<B: NnBackend>(self, device: &B::Device) -> Result<String, CliError> {
+    fn run<B: WaveDiffBackend>(self, device: &B::Device) -> Result<String, CliError> {
         upscale::<B>(self.0, device)
     }
 }
@@ -250,7 +251,7 @@ struct Lsr(LsrArgs);
 impl Job for Lsr {
     type Output = String;
 
-    fn run<B: NnBackend>(self, device: &B::Device) -> Result<String, CliError> {
+    fn run<B: WaveDiffBackend>(self, device: &B::Device) -> Result<String, CliError> {
         lsr::<B>(self.0, device)
     }
 }

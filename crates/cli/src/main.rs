@@ -24,6 +24,7 @@ mod npy;
 mod output;
 mod schedule;
 mod tokenize;
+mod wavediff;
 #[cfg(feature = "ndarray")]
 mod wavelet;
 mod weights;
@@ -112,6 +113,8 @@ enum Command {
     /// The LAION aesthetic predictor v2 score of images (Diffusion-4K's aesthetics metric):
     /// CLIP ViT-L/14 embeddings through `sac+logos+ava1-l14-linearMSE.pth`.
     Aesthetics(aesthetics::Args),
+    /// WaveDiff (CVPR 2023): sample images from a generator checkpoint.
+    Wavediff(wavediff::Args),
     /// Diffusion-4K's GLCM Score (or a mean GLCM property) of images, as its eval.py.
     GlcmScore(metrics::Args),
     /// Diffusion-4K's Compression Ratio (raw RGB bytes / JPEG q95 bytes, libjpeg-turbo-exact
@@ -244,6 +247,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Generate(args) => println!("{}", generate::run(args)?),
         Command::ClipScore(args) => println!("{}", clip_score::run(args)?),
         Command::Aesthetics(args) => println!("{}", aesthetics::run(args)?),
+        Command::Wavediff(args) => println!("{}", wavediff::run(args)?),
         Command::GlcmScore(args) => println!("{}", metrics::run(args)?),
         Command::CompressionRatio(args) => println!("{}", metrics::run_compression_ratio(args)?),
         Command::Fid(args) => println!("{}", fid::run_fid(args)?),

@@ -664,3 +664,138 @@ fn device_and_failure_exit_codes() {
         assert!(String::from_utf8_lossy(&o.stderr).starts_with("error: writing /dev/full"));
     }
 }
+
+fn wavediff_fixture(name: &str) -> String {
+    format!(
+        "{}/../wavediff/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// `wavediff sample` on an official-layout checkpoint (`module.` keys) with the model's
+/// argparse JSON and the official run's replayed noise writes the official images
+/// (`tools/golden/gen_wavediff.py`: `test_wddgan.py`'s loop, `×2`, WaveCNet IDWT, clamp), and a
+/// seeded run's images do not depend on the batch size.
+#[test]
+fn wavediff_sample_replays_the_official_run() {
+    use ndarray::ArrayD;
+    use ndarray_npy::{NpzReader, ReadNpyExt};
+    let dir = std::env::temp_dir().join(format!("ultrares-cli-wavediff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (ckpt, cfg) = (
+        wavediff_fixture("netG_small.pth"),
+        wavediff_fixture("netG_small.json"),
+    );
+    let arr = dir.join("replay.npy");
+    let grid = dir.join("grid.png");
+    let o = ultrares(&[
+        "wavediff",
+        "sample",
+        "--checkpoint",
+        &ckpt,
+        "--config",
+        &cfg,
+        "--replay",
+        &wavediff_fixture("sample_netG_small.npz"),
+        "--save-array",
+        arr.to_str().expect("utf-8"),
+        "--out",
+        grid.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = ArrayD::<f32>::read_npy(std::fs::File::open(&arr).expect("npy")).expect("npy");
+    let f = std::fs::File::open(wavediff_fixture("sample_netG_small.npz")).expect("npz");
+    let want: ArrayD<f32> = NpzReader::new(f)
+        .expect("npz")
+        .by_name("images")
+        .expect("images");
+    assert_eq!(got.shape(), want.shape());
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = got
+        .iter()
+        .zip(want.iter())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        diff / scale <= 1e-4,
+        "replayed images: {:e} relative",
+        diff / scale
+    );
+    let img = image::open(&grid).expect("grid").to_rgb8();
+    assert_eq!(
+        (img.width(), img.height()),
+        (3 * 64, 64),
+        "3 images in one row"
+    );
+
+    // Seeded: image k depends on seed + k only.
+    let run = |batch: &str, name: &str| {
+        let p = dir.join(name);
+        let o = ultrares(&[
+            "wavediff",
+            "sample",
+            "--checkpoint",
+            &ckpt,
+            "--config",
+            &cfg,
+            "--num",
+            "3",
+            "--batch",
+            batch,
+            "--seed",
+            "5",
+            "--save-array",
+            p.to_str().expect("utf-8"),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        ArrayD::<f32>::read_npy(std::fs::File::open(&p).expect("npy")).expect("npy")
+    };
+    let (a, b) = (run("3", "b3.npy"), run("2", "b2.npy"));
+    assert_eq!(a.shape(), &[3, 3, 64, 64]);
+    let d = a
+        .iter()
+        .zip(b.iter())
+        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(d <= 1e-5, "batch 3 vs batch 2: {d:e}");
+    assert!(a.iter().any(|v| v.abs() > 1e-3), "non-trivial images");
+
+    // A checkpoint that does not fit the model lists the mismatched keys; bad usage is one line.
+    let o = ultrares(&[
+        "wavediff",
+        "sample",
+        "--checkpoint",
+        &ckpt,
+        "--preset",
+        "celeba_256",
+        "--save-array",
+        arr.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("mismatched") && err.contains("all_modules"),
+        "{err}"
+    );
+    let o = ultrares(&[
+        "wavediff",
+        "sample",
+        "--checkpoint",
+        &ckpt,
+        "--preset",
+        "cifar10",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--save-array"));
+    let o = ultrares(&[
+        "wavediff",
+        "sample",
+        "--checkpoint",
+        &ckpt,
+        "--preset",
+        "imagenet",
+        "--save-array",
+        "x.npy",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("celeba_1024"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -19,6 +19,8 @@ pub enum Draw {
     Inversion,
     /// The noise of a stochastic scheduler step.
     Step,
+    /// A GAN generator's latent `z` (WaveDiff's DDGAN generator, one per step).
+    Latent,
 }
 
 /// The source of every random draw of a pipeline run.

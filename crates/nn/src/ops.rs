@@ -1,6 +1,7 @@
 //! Tensor helpers every network uses: zero padding and concatenation that keep the dtype and are
 //! fast on the CPU backends, nearest-neighbour upsampling, dtype casts.
 
+use burn::module::{ModuleMapper, Param};
 use burn::prelude::*;
 use burn::tensor::DType;
 use burn::tensor::module::interpolate;
@@ -117,5 +118,19 @@ mod tests {
         let total: f32 = got.abs().sum().into_scalar();
         let inner: f32 = x.abs().sum().into_scalar();
         assert!((total - inner).abs() < 1e-5);
+    }
+}
+
+/// A [`ModuleMapper`] that casts every float parameter to `dtype`:
+/// `module.map(&mut CastMapper { dtype })`.
+pub struct CastMapper {
+    /// The target dtype.
+    pub dtype: DType,
+}
+
+impl<B: Backend> ModuleMapper<B> for CastMapper {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, tensor, mapper) = param.consume();
+        Param::from_mapped_value(id, tensor.cast(self.dtype), mapper)
     }
 }

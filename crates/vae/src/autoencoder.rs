@@ -1,7 +1,6 @@
 //! [`AutoencoderKl`]: diffusers' `AutoencoderKL` (`diffusers/models/autoencoders/autoencoder_kl.py`)
 //! with model-space scaling, seeded posterior sampling, and the [`LatentCodec`] implementation.
 
-use burn::module::{ModuleMapper, Param};
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::DType;
@@ -18,7 +17,7 @@ use crate::tiling::{DiffusersTiling, SeamlessTiling};
 use crate::{Error, Result};
 use ultrares_nn::NnBackend;
 use ultrares_nn::conv::conv2d;
-use ultrares_nn::ops::{cast_to, to_f32};
+use ultrares_nn::ops::{CastMapper, cast_to, to_f32};
 
 /// Stable Diffusion's KL autoencoder. Field names are diffusers' state-dict names.
 ///
@@ -301,17 +300,6 @@ impl<B: Backend> AutoencoderKl<B> {
         let z = self.post_quant(self.to_dtype(self.from_model_space(latent)));
         let image = self.decoder.forward(z, self.partitioned, &mut self.ctx())?;
         Ok(to_f32(image))
-    }
-}
-
-struct CastMapper {
-    dtype: DType,
-}
-
-impl<B: Backend> ModuleMapper<B> for CastMapper {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let (id, tensor, mapper) = param.consume();
-        Param::from_mapped_value(id, tensor.cast(self.dtype), mapper)
     }
 }
 
