@@ -41,6 +41,13 @@ pub trait NnBackend: Backend {
         attention_chunked(q, k, v, mask, bias, options, DEFAULT_MAX_SCORES)
     }
 
+    /// A stride-1 "valid" convolution, `x` `[N, C, Hp, Wp]` (already zero-padded) by `weight`
+    /// `[O, C, kh, kw]` without bias → `[N, O, Hp − kh + 1, Wp − kw + 1]`, or `None` to let
+    /// [`crate::conv::conv2d_nn`] use [`crate::conv::conv2d`] (the default).
+    fn nn_conv2d_valid(_x: Tensor<Self, 4>, _weight: Tensor<Self, 4>) -> Option<Tensor<Self, 4>> {
+        None
+    }
+
     /// The matrix product `[M, K] × [K, N]` of [`crate::linear::linear`]; the default is
     /// Burn's `matmul`.
     fn nn_matmul(lhs: Tensor<Self, 2>, rhs: Tensor<Self, 2>) -> Tensor<Self, 2> {
@@ -62,6 +69,43 @@ mod ndarray_impl {
     {
         fn conv_gemm_band() -> usize {
             super::GEMM_BAND_ELEMENTS
+        }
+
+        /// f32: one faer GEMM per tap accumulated in place on the padded input
+        /// ([`crate::conv::host_conv_valid`]).
+        fn nn_conv2d_valid(
+            x: burn::prelude::Tensor<Self, 4>,
+            weight: burn::prelude::Tensor<Self, 4>,
+        ) -> Option<burn::prelude::Tensor<Self, 4>> {
+            use burn::tensor::{TensorData, TensorPrimitive};
+            let ([n, c, hp, wp], [o, c2, kh, kw]) = (x.dims(), weight.dims());
+            if n == 0 || c != c2 || hp < kh || wp < kw {
+                return None;
+            }
+            let device = x.device();
+            let (
+                TensorPrimitive::Float(NdArrayTensor::F32(xa)),
+                TensorPrimitive::Float(NdArrayTensor::F32(wa)),
+            ) = (x.into_primitive(), weight.into_primitive())
+            else {
+                return None;
+            };
+            let (xv, wv) = (xa.view(), wa.view());
+            let (xs, ws) = (xv.to_slice()?, wv.to_slice()?);
+            let mut out = Vec::with_capacity(n * o * (hp - kh + 1) * (wp - kw + 1));
+            for image in xs.chunks_exact(c * hp * wp) {
+                out.extend(crate::conv::host_conv_valid(
+                    image,
+                    [c, hp, wp],
+                    ws,
+                    [o, kh, kw],
+                ));
+            }
+            let (ho, wo) = (hp - kh + 1, wp - kw + 1);
+            Some(burn::prelude::Tensor::from_data(
+                TensorData::new(out, [n, o, ho, wo]),
+                &device,
+            ))
         }
 
         /// f32 products through faer on the arrays in place (no copy of the weights).

@@ -19,6 +19,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use burn::tensor::Slice;
 
+use crate::NnBackend;
 use crate::ops::{concat, pad_zeros};
 
 /// A `k×k` convolution with "same" zero padding, PyTorch's `nn.Conv2d(cin, cout, k,
@@ -61,6 +62,50 @@ pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>, band: usize) -> Ten
             band,
         ),
         _ => conv.forward(x),
+    }
+}
+
+/// [`conv2d`] through the backend's host convolution where it has one
+/// ([`NnBackend::nn_conv2d_valid`]: faer GEMMs on the padded input on burn-ndarray) for
+/// stride-1, undilated, symmetrically padded convolutions when `band > 0` (grouped ones group by
+/// group); [`conv2d`] otherwise.
+pub fn conv2d_nn<B: NnBackend>(conv: &Conv2d<B>, x: Tensor<B, 4>, band: usize) -> Tensor<B, 4> {
+    let [k_h, k_w] = conv.kernel_size;
+    let pad = match conv.padding {
+        PaddingConfig2d::Valid => Some([0, 0]),
+        PaddingConfig2d::Same => Some([k_h / 2, k_w / 2]),
+        PaddingConfig2d::Explicit(t, l, b, r) if t == b && l == r => Some([t, l]),
+        PaddingConfig2d::Explicit(..) => None,
+    };
+    let (Some(pad), true) = (
+        pad,
+        band > 0 && conv.stride == [1, 1] && conv.dilation == [1, 1],
+    ) else {
+        return conv2d(conv, x, band);
+    };
+    let g = conv.groups.max(1);
+    let weight = conv.weight.val();
+    let [o, cg, _, _] = weight.dims();
+    let padded = pad_zeros(x.clone(), [pad[0]; 2], [pad[1]; 2]);
+    let mut parts = Vec::with_capacity(g);
+    for gi in 0..g {
+        let (xg, wg) = if g == 1 {
+            (padded.clone(), weight.clone())
+        } else {
+            (
+                padded.clone().narrow(1, gi * cg, cg),
+                weight.clone().narrow(0, gi * (o / g), o / g),
+            )
+        };
+        match B::nn_conv2d_valid(xg, wg) {
+            Some(y) => parts.push(y),
+            None => return conv2d(conv, x, band),
+        }
+    }
+    let y = concat(parts, 1);
+    match &conv.bias {
+        Some(b) => y + b.val().reshape([1, o, 1, 1]),
+        None => y,
     }
 }
 
@@ -202,6 +247,59 @@ fn gemm_im2col<B: Backend>(
         });
     }
     concat(bands, 2)
+}
+
+/// The stride-1 "valid" convolution of one image on the host, `x` `[C, Hp, Wp]` by `weight`
+/// `[O, C, kh, kw]` (both contiguous) → `[O, Hp − kh + 1, Wp − kw + 1]`: output row `r`, column
+/// `j` of tap `(dy, dx)` reads `x[:, (r + dy)·Wp + dx + j]`, so on a `Wp`-wide output grid every
+/// tap is one `[O, C] × [C, Ho·Wp − kw + 1]` product of strided views of the weight and of `x`
+/// itself (no im2col copy, no weight copy), accumulated in place by faer's parallel GEMM; the
+/// grid's last `kw − 1` columns of each row are dropped at the end. Extra memory: the
+/// `[O, Ho·Wp]` grid.
+#[cfg(feature = "ndarray")]
+pub(crate) fn host_conv_valid(
+    x: &[f32],
+    [c, hp, wp]: [usize; 3],
+    weight: &[f32],
+    [o, kh, kw]: [usize; 3],
+) -> Vec<f32> {
+    use faer::{Accum, MatMut, MatRef, Par};
+    let (ho, wo) = (hp - kh + 1, wp - kw + 1);
+    let taps = kh * kw;
+    assert!(
+        x.len() == c * hp * wp && weight.len() == o * c * taps,
+        "host_conv_valid shapes"
+    );
+    let len = ho * wp - (kw - 1);
+    let mut grid = vec![0f32; o * ho * wp];
+    for t in 0..taps {
+        let (dy, dx) = (t / kw, t % kw);
+        // SAFETY: element (i, j) is `weight[t + i·C·taps + j·taps]` with i < O, j < C, so the
+        // largest offset is `t + (O−1)·C·taps + (C−1)·taps < O·C·taps = weight.len()` (asserted
+        // above); the view is read-only and lives no longer than `weight`.
+        let a = unsafe {
+            MatRef::from_raw_parts(
+                weight.as_ptr().add(t),
+                o,
+                c,
+                (c * taps) as isize,
+                taps as isize,
+            )
+        };
+        let b = MatRef::from_row_major_slice_with_stride(&x[dy * wp + dx..], c, len, hp * wp);
+        // The row-major [O, len] grid with row stride Ho·Wp, as the transpose of a column-major
+        // view: faer 0.23.2's `from_row_major_slice_with_stride_mut` swaps the strides (it
+        // builds a view with row stride 1) and writes out of bounds.
+        let dst = MatMut::from_column_major_slice_with_stride_mut(&mut grid, len, o, ho * wp)
+            .transpose_mut();
+        let accum = if t == 0 { Accum::Replace } else { Accum::Add };
+        faer::linalg::matmul::matmul(dst, accum, a, b, 1.0f32, Par::rayon(0));
+    }
+    let mut out = Vec::with_capacity(o * ho * wo);
+    for row in grid.chunks_exact(wp) {
+        out.extend_from_slice(&row[..wo]);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use ultrares_nn::conv::{conv2d, same_conv};
+use ultrares_nn::conv::{conv2d_nn, same_conv};
 use ultrares_nn::linear::linear;
 use ultrares_nn::weights::Visitor;
 use ultrares_nn::{GroupNorm, GroupNormConfig, NnBackend};
@@ -99,7 +99,7 @@ impl<B: NnBackend> Transformer2DModel<B> {
         let y = self.norm.forward(x.clone());
         let mut tokens = match (&self.proj_in.linear, &self.proj_in.conv) {
             (Some(l), _) => linear(l, to_tokens(y)),
-            (None, Some(conv)) => to_tokens(conv2d(conv, y, band)),
+            (None, Some(conv)) => to_tokens(conv2d_nn(conv, y, band)),
             (None, None) => to_tokens(y),
         };
         for block in &self.transformer_blocks {
@@ -107,7 +107,7 @@ impl<B: NnBackend> Transformer2DModel<B> {
         }
         let y = match (&self.proj_out.linear, &self.proj_out.conv) {
             (Some(l), _) => to_map(linear(l, tokens)),
-            (None, Some(conv)) => conv2d(conv, to_map(tokens), band),
+            (None, Some(conv)) => conv2d_nn(conv, to_map(tokens), band),
             (None, None) => to_map(tokens),
         };
         y + x

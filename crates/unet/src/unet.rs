@@ -19,7 +19,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::DType;
 use ultrares_nn::activation::silu;
-use ultrares_nn::conv::{conv2d, same_conv};
+use ultrares_nn::conv::{conv2d_nn, same_conv};
 use ultrares_nn::embedding::{TimestepEmbedding, TimestepEmbeddingConfig, Timesteps};
 use ultrares_nn::sample::Upsample2dConfig;
 use ultrares_nn::weights::{Loader, Visitor, model_weight_file};
@@ -421,7 +421,7 @@ impl<B: NnBackend> UNet2DConditionModel<B> {
         if self.center_input_sample {
             x = x.mul_scalar(2.0).sub_scalar(1.0);
         }
-        x = conv2d(&self.conv_in, x, band);
+        x = conv2d_nn(&self.conv_in, x, band);
         record("conv_in".into(), &x);
         let mut skips = vec![x.clone()];
         for (i, block) in self.down_blocks.iter().enumerate() {
@@ -447,7 +447,7 @@ impl<B: NnBackend> UNet2DConditionModel<B> {
             x = block.forward(x, &mut skips, &temb_act, &context, size);
             record(format!("up_blocks.{i}"), &x);
         }
-        let x = conv2d(&self.conv_out, silu(self.conv_norm_out.forward(x)), band);
+        let x = conv2d_nn(&self.conv_out, silu(self.conv_norm_out.forward(x)), band);
         record("out".into(), &x);
         Ok(x)
     }

@@ -56,13 +56,16 @@ impl<B: NnBackend> AdaptiveGroupNorm<B> {
         let x32 = upcast_half(x);
         let g = self.groups;
         let (var, mean) = group_var_mean(x32.clone(), g);
-        let normed = ((x32.reshape([n, g, (c / g) * h * w]) - mean) / (var + 1e-6).sqrt())
-            .reshape([n, c, h, w]);
-        let normed = if normed.dtype() == dtype {
-            normed
+        // γ·(x − μ)/σ + β as one scale and shift per (sample, channel): two passes over x.
+        let per_channel = |t: Tensor<B, 3>| t.expand([n, g, c / g]).reshape([n, c, 1, 1]);
+        let scale = gamma / per_channel((var + 1e-6).sqrt());
+        let shift = beta - per_channel(mean) * scale.clone();
+        let (scale, shift) = if scale.dtype() == x32.dtype() {
+            (scale, shift)
         } else {
-            normed.cast(dtype)
+            (scale.cast(x32.dtype()), shift.cast(x32.dtype()))
         };
-        normed * gamma + beta
+        let y = x32 * scale + shift;
+        if y.dtype() == dtype { y } else { y.cast(dtype) }
     }
 }

@@ -7,7 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
-use ultrares_nn::conv::conv2d;
+use ultrares_nn::conv::conv2d_nn;
 use ultrares_nn::embedding::timestep_embedding;
 use ultrares_nn::linear::linear;
 use ultrares_nn::ops::{CastMapper, concat};
@@ -73,7 +73,7 @@ impl<B: NnBackend> DownConvBlock<B> {
     /// `[N, in, H, W]`, `t_emb` `[N, t_emb_dim]` → `[N, out, H', W']`.
     pub fn forward(&self, input: Tensor<B, 4>, t_emb: Tensor<B, 2>) -> Tensor<B, 4> {
         let band = B::conv_gemm_band();
-        let mut out = conv2d(&self.conv1, leaky_relu(input.clone(), SLOPE), band);
+        let mut out = conv2d_nn(&self.conv1, leaky_relu(input.clone(), SLOPE), band);
         let [n, c, _, _] = out.dims();
         out = leaky_relu(
             out + linear(&self.dense_t1, t_emb).reshape([n, c, 1, 1]),
@@ -84,8 +84,8 @@ impl<B: NnBackend> DownConvBlock<B> {
             out = fir::downsample_2d(out);
             input = fir::downsample_2d(input);
         }
-        let out = conv2d(&self.conv2, out, band);
-        (out + conv2d(&self.skip, input, band)).mul_scalar(SQRT_HALF)
+        let out = conv2d_nn(&self.conv2, out, band);
+        (out + conv2d_nn(&self.skip, input, band)).mul_scalar(SQRT_HALF)
     }
 }
 
@@ -252,12 +252,12 @@ impl<B: NnBackend> Discriminator<B> {
             ),
             SLOPE,
         );
-        let mut h = conv2d(&self.start_conv, concat(vec![x, x_cond], 1), band);
+        let mut h = conv2d_nn(&self.start_conv, concat(vec![x, x_cond], 1), band);
         for b in &self.blocks {
             h = b.forward(h, t_emb.clone());
         }
         let h = minibatch_std(h)?;
-        let h = leaky_relu(conv2d(&self.final_conv, h, band), SLOPE);
+        let h = leaky_relu(conv2d_nn(&self.final_conv, h, band), SLOPE);
         let [n, c, _, _] = h.dims();
         let pooled = h.sum_dim(3).sum_dim(2).reshape([n, c]);
         Ok(linear(&self.end_linear, pooled))

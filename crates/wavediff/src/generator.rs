@@ -7,7 +7,7 @@ use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use ultrares_nn::activation::silu;
-use ultrares_nn::conv::conv2d;
+use ultrares_nn::conv::conv2d_nn;
 use ultrares_nn::embedding::timestep_embedding;
 use ultrares_nn::linear::linear;
 use ultrares_nn::ops::{CastMapper, concat};
@@ -355,7 +355,7 @@ impl<B: WaveDiffBackend> Ncsnpp<B> {
         let run = |b: &ResnetBlock<B>, h, skip| b.forward(h, temb.clone(), zemb.clone(), skip);
 
         let mut pyramid = x.clone();
-        let mut h = conv2d(&self.conv_in, x, band);
+        let mut h = conv2d_nn(&self.conv_in, x, band);
         let mut hs = vec![h.clone()];
         let mut skips: Vec<HighBands<B>> = vec![];
         for level in &self.down {
@@ -405,7 +405,7 @@ impl<B: WaveDiffBackend> Ncsnpp<B> {
             }
         }
         h = silu(self.norm_out.forward(h));
-        h = conv2d(&self.conv_out, h, band);
+        h = conv2d_nn(&self.conv_out, h, band);
         let h = unpatchify(h, cfg.patch_size);
         Ok(if cfg.not_use_tanh { h } else { h.tanh() })
     }

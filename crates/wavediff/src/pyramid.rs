@@ -6,7 +6,7 @@
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
-use ultrares_nn::conv::{conv2d, same_conv_config};
+use ultrares_nn::conv::{conv2d_nn, same_conv_config};
 use ultrares_nn::ops::concat;
 use ultrares_nn::weights::Visitor;
 
@@ -57,13 +57,13 @@ impl<B: WaveDiffBackend> PyramidDownsample<B> {
         let band = B::conv_gemm_band();
         if self.wavelet {
             let bands = haar::dwt(x)?;
-            Ok(conv2d(
+            Ok(conv2d_nn(
                 &self.conv,
                 concat(bands.to_vec(), 1).mul_scalar(0.5),
                 band,
             ))
         } else {
-            Ok(conv2d(&self.conv, fir::blur_for_conv_down(x), band))
+            Ok(conv2d_nn(&self.conv, fir::blur_for_conv_down(x), band))
         }
     }
 }

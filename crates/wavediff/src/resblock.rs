@@ -7,7 +7,7 @@ use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use ultrares_nn::activation::silu;
-use ultrares_nn::conv::{conv2d, same_conv_config};
+use ultrares_nn::conv::{conv2d_nn, same_conv_config};
 use ultrares_nn::linear::linear;
 use ultrares_nn::ops::concat;
 use ultrares_nn::weights::Visitor;
@@ -143,9 +143,9 @@ impl<B: WaveDiffBackend> ResnetBlock<B> {
         let mut x = x;
         let mut high = None;
         if self.wavelet {
-            h = conv2d(&self.conv_0, h, band);
+            h = conv2d_nn(&self.conv_0, h, band);
             if let Some(c) = &self.conv_2 {
-                x = conv2d(c, x, band);
+                x = conv2d_nn(c, x, band);
             }
             match self.resample {
                 Resample::Up => {
@@ -157,7 +157,7 @@ impl<B: WaveDiffBackend> ResnetBlock<B> {
                         ));
                     };
                     let d = h.dims()[1];
-                    let s = conv2d(conv_h, concat(skip.to_vec(), 1).mul_scalar(0.5), 0);
+                    let s = conv2d_nn(conv_h, concat(skip.to_vec(), 1).mul_scalar(0.5), band);
                     let s = s.mul_scalar(2.0);
                     let bands = || [0, 1, 2].map(|i| s.clone().narrow(1, i * d, d));
                     let [lh, hl, hh] = bands();
@@ -186,15 +186,15 @@ impl<B: WaveDiffBackend> ResnetBlock<B> {
                 }
                 Resample::None => {}
             }
-            h = conv2d(&self.conv_0, h, band);
+            h = conv2d_nn(&self.conv_0, h, band);
             if let Some(c) = &self.conv_2 {
-                x = conv2d(c, x, band);
+                x = conv2d_nn(c, x, band);
             }
         }
         let [n, c, _, _] = h.dims();
         h = h + linear(&self.dense_0, temb_act).reshape([n, c, 1, 1]);
         h = silu(self.group_norm_1.forward(h, zemb));
-        h = conv2d(&self.conv_1, h, band);
+        h = conv2d_nn(&self.conv_1, h, band);
         Ok(((x + h).mul_scalar(SQRT_HALF), high))
     }
 }
