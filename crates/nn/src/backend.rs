@@ -72,7 +72,7 @@ mod ndarray_impl {
         }
 
         /// f32: one faer GEMM per tap accumulated in place on the padded input
-        /// ([`crate::conv::host_conv_valid`]).
+        /// (`conv::host_conv_valid`).
         fn nn_conv2d_valid(
             x: burn::prelude::Tensor<Self, 4>,
             weight: burn::prelude::Tensor<Self, 4>,

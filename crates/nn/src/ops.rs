@@ -84,6 +84,20 @@ pub fn upcast_half<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> 
     }
 }
 
+/// A [`ModuleMapper`] that casts every float parameter to `dtype`:
+/// `module.map(&mut CastMapper { dtype })`.
+pub struct CastMapper {
+    /// The target dtype.
+    pub dtype: DType,
+}
+
+impl<B: Backend> ModuleMapper<B> for CastMapper {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, tensor, mapper) = param.consume();
+        Param::from_mapped_value(id, tensor.cast(self.dtype), mapper)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use burn::backend::NdArray;
@@ -118,19 +132,5 @@ mod tests {
         let total: f32 = got.abs().sum().into_scalar();
         let inner: f32 = x.abs().sum().into_scalar();
         assert!((total - inner).abs() < 1e-5);
-    }
-}
-
-/// A [`ModuleMapper`] that casts every float parameter to `dtype`:
-/// `module.map(&mut CastMapper { dtype })`.
-pub struct CastMapper {
-    /// The target dtype.
-    pub dtype: DType,
-}
-
-impl<B: Backend> ModuleMapper<B> for CastMapper {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let (id, tensor, mapper) = param.consume();
-        Param::from_mapped_value(id, tensor.cast(self.dtype), mapper)
     }
 }

@@ -48,7 +48,7 @@ impl<B: NnBackend> AdaptiveGroupNorm<B> {
     /// - `zemb`: `[N, z_emb_dim]`
     /// - output: `[N, C, H, W]` in `x`'s dtype
     pub fn forward(&self, x: Tensor<B, 4>, zemb: Tensor<B, 2>) -> Tensor<B, 4> {
-        let [n, c, h, w] = x.dims();
+        let [n, c, _, _] = x.dims();
         let dtype = x.dtype();
         let style = linear(&self.style, zemb);
         let gamma = style.clone().narrow(1, 0, c).reshape([n, c, 1, 1]);

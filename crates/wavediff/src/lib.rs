@@ -9,7 +9,7 @@
 //!   frequency-aware down/up blocks that carry the encoder's high bands to the decoder, the
 //!   frequency bottleneck with its shared second block) and DDGAN's `NCSNpp` with FIR
 //!   resampling, both with adaptive GroupNorm driven by the z mapping network;
-//! * [`Discriminator`]: `Discriminator_small`/`Discriminator_large`;
+//! * DDGAN's discriminators `Discriminator_small` and `Discriminator_large` ([`Discriminator`]);
 //! * [`Preset`]: the six datasets of the official `run.sh` (configs, `T`, the image DWT's band
 //!   order, training hyper-parameters);
 //! * [`Sampler`]: `sample_from_model` with the DDGAN posterior, then `×2`, IDWT and clamp, from
