@@ -47,16 +47,21 @@ pub fn same_conv_config(cin: usize, cout: usize, k: usize) -> Conv2dConfig {
 /// Default largest `cols` block: 2²⁵ elements (128 MiB in f32).
 pub const GEMM_BAND_ELEMENTS: usize = 1 << 25;
 
-/// `conv.forward(x)`, as a GEMM in bands of at most `band` `cols` elements when `band > 0`
-/// (native `conv2d` when `band == 0` or for grouped/dilated/asymmetrically padded convolutions).
-pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>, band: usize) -> Tensor<B, 4> {
+/// `[rows, cols]` zero padding on both sides, or `None` for asymmetric padding.
+fn symmetric_padding<B: Backend>(conv: &Conv2d<B>) -> Option<[usize; 2]> {
     let [k_h, k_w] = conv.kernel_size;
-    let pad = match conv.padding {
+    match conv.padding {
         PaddingConfig2d::Valid => Some([0, 0]),
         PaddingConfig2d::Same => Some([k_h / 2, k_w / 2]),
         PaddingConfig2d::Explicit(t, l, b, r) if t == b && l == r => Some([t, l]),
         PaddingConfig2d::Explicit(..) => None,
-    };
+    }
+}
+
+/// `conv.forward(x)`, as a GEMM in bands of at most `band` `cols` elements when `band > 0`
+/// (native `conv2d` when `band == 0` or for grouped/dilated/asymmetrically padded convolutions).
+pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>, band: usize) -> Tensor<B, 4> {
+    let pad = symmetric_padding(conv);
     let plain = conv.groups == 1 && conv.dilation == [1, 1];
     match pad {
         Some(pad) if band > 0 && plain => gemm(
@@ -76,13 +81,7 @@ pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>, band: usize) -> Ten
 /// stride-1, undilated, symmetrically padded convolutions when `band > 0` (grouped ones group by
 /// group); [`conv2d`] otherwise.
 pub fn conv2d_nn<B: NnBackend>(conv: &Conv2d<B>, x: Tensor<B, 4>, band: usize) -> Tensor<B, 4> {
-    let [k_h, k_w] = conv.kernel_size;
-    let pad = match conv.padding {
-        PaddingConfig2d::Valid => Some([0, 0]),
-        PaddingConfig2d::Same => Some([k_h / 2, k_w / 2]),
-        PaddingConfig2d::Explicit(t, l, b, r) if t == b && l == r => Some([t, l]),
-        PaddingConfig2d::Explicit(..) => None,
-    };
+    let pad = symmetric_padding(conv);
     let (Some(pad), true) = (
         pad,
         band > 0 && conv.stride == [1, 1] && conv.dilation == [1, 1],
