@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
-use crate::conv::{conv2d, same_conv};
+use crate::conv::{conv2d_nn, same_conv};
 use crate::ops::{pad_zeros, upsample_nearest};
 
 /// Configuration of [`Downsample2d`].
@@ -49,7 +49,7 @@ pub struct Downsample2d<B: Backend> {
     pub pad_bottom_right: bool,
 }
 
-impl<B: Backend> Downsample2d<B> {
+impl<B: crate::NnBackend> Downsample2d<B> {
     /// # Shapes
     /// `[N, C, H, W] → [N, C_out, ⌈H/2⌉, ⌈W/2⌉]` (`⌊H/2⌋` with `padding=0`; H, W even in
     /// practice).
@@ -59,7 +59,7 @@ impl<B: Backend> Downsample2d<B> {
         } else {
             x
         };
-        conv2d(&self.conv, x, gemm_band)
+        conv2d_nn(&self.conv, x, gemm_band)
     }
 }
 
@@ -94,11 +94,11 @@ pub struct Upsample2d<B: Backend> {
     pub conv: Conv2d<B>,
 }
 
-impl<B: Backend> Upsample2d<B> {
+impl<B: crate::NnBackend> Upsample2d<B> {
     /// # Shapes
     /// `[N, C, H, W] → [N, C_out, 2H, 2W]`.
     pub fn forward(&self, x: Tensor<B, 4>, gemm_band: usize) -> Tensor<B, 4> {
-        conv2d(&self.conv, upsample_nearest(x, 2), gemm_band)
+        conv2d_nn(&self.conv, upsample_nearest(x, 2), gemm_band)
     }
 
     /// diffusers' `Upsample2D.forward(x, output_size)`: nearest to `size` (PyTorch's legacy
@@ -113,6 +113,6 @@ impl<B: Backend> Upsample2d<B> {
             return self.forward(x, gemm_band);
         }
         let up = interpolate(x, size, InterpolateOptions::new(InterpolateMode::Nearest));
-        conv2d(&self.conv, up, gemm_band)
+        conv2d_nn(&self.conv, up, gemm_band)
     }
 }

@@ -10,6 +10,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::ops::AttentionModuleOptions;
 use ultrares_nn::GroupNorm;
+use ultrares_nn::NnBackend;
 use ultrares_nn::attention::attention_chunked;
 use ultrares_nn::weights::Visitor;
 
@@ -32,7 +33,7 @@ pub struct Attention<B: Backend> {
     pub to_out: Linear<B>,
 }
 
-impl<B: Backend> Attention<B> {
+impl<B: NnBackend> Attention<B> {
     /// An attention block over `channels` with `groups` GroupNorm groups.
     pub fn new(channels: usize, groups: usize, device: &B::Device) -> Self {
         let lin = || LinearConfig::new(channels, channels).init(device);

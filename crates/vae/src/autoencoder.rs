@@ -16,7 +16,7 @@ use crate::resnet::conv;
 use crate::tiling::{DiffusersTiling, SeamlessTiling};
 use crate::{Error, Result};
 use ultrares_nn::NnBackend;
-use ultrares_nn::conv::conv2d;
+use ultrares_nn::conv::conv2d_nn;
 use ultrares_nn::ops::{CastMapper, cast_to, to_f32};
 
 /// Stable Diffusion's KL autoencoder. Field names are diffusers' state-dict names.
@@ -109,7 +109,7 @@ impl AutoencoderKlConfig {
     }
 }
 
-impl<B: Backend> AutoencoderKl<B> {
+impl<B: NnBackend> AutoencoderKl<B> {
     fn walk(&mut self, v: &mut impl Visitor<B>) {
         self.encoder.walk(v, "encoder");
         self.decoder.walk(v, "decoder");
@@ -236,14 +236,14 @@ impl<B: Backend> AutoencoderKl<B> {
 
     pub(crate) fn quant(&self, h: Tensor<B, 4>) -> Tensor<B, 4> {
         match &self.quant_conv {
-            Some(c) => conv2d(c, h, self.gemm_band),
+            Some(c) => conv2d_nn(c, h, self.gemm_band),
             None => h,
         }
     }
 
     pub(crate) fn post_quant(&self, z: Tensor<B, 4>) -> Tensor<B, 4> {
         match &self.post_quant_conv {
-            Some(c) => conv2d(c, z, self.gemm_band),
+            Some(c) => conv2d_nn(c, z, self.gemm_band),
             None => z,
         }
     }
@@ -318,7 +318,7 @@ fn check_size(elements: usize) -> Result<()> {
     Ok(())
 }
 
-impl<B: Backend> LatentCodec<B> for AutoencoderKl<B> {
+impl<B: NnBackend> LatentCodec<B> for AutoencoderKl<B> {
     type Error = Error;
 
     fn latent_channels(&self) -> usize {
@@ -362,7 +362,7 @@ impl<B: Backend> LatentCodec<B> for AutoencoderKl<B> {
     }
 }
 
-impl<B: Backend> AutoencoderKl<B> {
+impl<B: NnBackend> AutoencoderKl<B> {
     /// diffusers' tiling parameters for this model (`enable_tiling()` defaults).
     pub fn diffusers_tiling(&self) -> DiffusersTiling {
         DiffusersTiling::new(self.sample_size, self.tile_latent)

@@ -2,6 +2,7 @@
 //! `DownEncoderBlock2D`, `UpDecoderBlock2D` and `UNetMidBlock2D`.
 
 use burn::prelude::*;
+use ultrares_nn::NnBackend;
 use ultrares_nn::weights::Visitor;
 
 use crate::Result;
@@ -12,7 +13,7 @@ pub use ultrares_nn::sample::{Downsample2d, Upsample2d};
 use ultrares_nn::sample::{Downsample2dConfig, Upsample2dConfig};
 
 /// `layers` ResNets, the first `cin → cout`, the others `cout → cout`.
-fn resnet_stack<B: Backend>(
+fn resnet_stack<B: NnBackend>(
     cin: usize,
     cout: usize,
     layers: usize,
@@ -25,7 +26,7 @@ fn resnet_stack<B: Backend>(
 }
 
 /// Runs the ResNets in order.
-fn run_resnets<B: Backend>(
+fn run_resnets<B: NnBackend>(
     resnets: &[ResnetBlock2d<B>],
     mut x: Tensor<B, 4>,
     ctx: &mut NormCtx,
@@ -37,7 +38,7 @@ fn run_resnets<B: Backend>(
 }
 
 /// Visits `prefix.resnets.{i}`.
-fn walk_resnets<B: Backend>(
+fn walk_resnets<B: NnBackend>(
     resnets: &mut [ResnetBlock2d<B>],
     v: &mut impl Visitor<B>,
     prefix: &str,
@@ -56,7 +57,7 @@ pub struct DownEncoderBlock2d<B: Backend> {
     pub downsamplers: Option<Downsample2d<B>>,
 }
 
-impl<B: Backend> DownEncoderBlock2d<B> {
+impl<B: NnBackend> DownEncoderBlock2d<B> {
     /// `layers` ResNets `cin → cout`, a downsampler when `down`.
     pub fn new(
         cin: usize,
@@ -98,7 +99,7 @@ pub struct UpDecoderBlock2d<B: Backend> {
     pub upsamplers: Option<Upsample2d<B>>,
 }
 
-impl<B: Backend> UpDecoderBlock2d<B> {
+impl<B: NnBackend> UpDecoderBlock2d<B> {
     /// `layers` ResNets `cin → cout`, an upsampler when `up`.
     pub fn new(
         cin: usize,
@@ -150,7 +151,7 @@ pub struct MidBlock2d<B: Backend> {
     pub attentions: Option<Attention<B>>,
 }
 
-impl<B: Backend> MidBlock2d<B> {
+impl<B: NnBackend> MidBlock2d<B> {
     /// A mid block over `channels`.
     pub fn new(channels: usize, groups: usize, attention: bool, device: &B::Device) -> Self {
         Self {

@@ -18,6 +18,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::silu;
 use burn::tensor::ops::ConvOptions;
+use ultrares_nn::NnBackend;
 use ultrares_nn::weights::Visitor;
 
 use crate::Result;
@@ -26,7 +27,7 @@ use crate::config::AutoencoderKlConfig;
 use crate::norm::{CtxNorm, NormCtx};
 use crate::resnet::{conv, group_norm, walk_norm};
 use ultrares_nn::GroupNorm;
-use ultrares_nn::conv::{conv2d, gemm};
+use ultrares_nn::conv::{conv2d_nn, gemm};
 use ultrares_nn::ops::{cast_to, pad_zeros, upsample_nearest};
 
 /// `[N, C, h, w] → [N, 3, h·f, w·f]`.
@@ -46,7 +47,7 @@ pub struct Decoder<B: Backend> {
     pub stride: usize,
 }
 
-impl<B: Backend> Decoder<B> {
+impl<B: NnBackend> Decoder<B> {
     /// The decoder of `cfg` (validated by the caller).
     pub fn new(cfg: &AutoencoderKlConfig, device: &B::Device) -> Self {
         let rev: Vec<usize> = cfg.block_out_channels.iter().rev().copied().collect();
@@ -83,7 +84,7 @@ impl<B: Backend> Decoder<B> {
     pub fn head(&self, z: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
         let x = self
             .mid_block
-            .forward(conv2d(&self.conv_in, z, ctx.gemm_band), ctx)?;
+            .forward(conv2d_nn(&self.conv_in, z, ctx.gemm_band), ctx)?;
         // The up blocks may run in another dtype than the mid block (`force_upcast`).
         let x = cast_to(x, self.conv_out.weight.val().dtype());
         match self.up_blocks.first() {
@@ -111,11 +112,11 @@ impl<B: Backend> Decoder<B> {
     /// `conv_out` (only when `stride > 1`, see the module docs).
     pub fn to_image(&self, x: Tensor<B, 4>, partitioned: bool, gemm_band: usize) -> Tensor<B, 4> {
         if self.stride == 1 {
-            return conv2d(&self.conv_out, x, gemm_band);
+            return conv2d_nn(&self.conv_out, x, gemm_band);
         }
         let x = upsample_nearest(x, self.stride);
         if !partitioned {
-            return conv2d(&self.conv_out, x, gemm_band);
+            return conv2d_nn(&self.conv_out, x, gemm_band);
         }
         let padded = pad_zeros(x, [2, 0], [2, 0]);
         let (weight, bias) = (

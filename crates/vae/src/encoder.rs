@@ -10,6 +10,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use burn::tensor::activation::silu;
+use ultrares_nn::NnBackend;
 use ultrares_nn::weights::Visitor;
 
 use crate::Result;
@@ -18,7 +19,7 @@ use crate::config::AutoencoderKlConfig;
 use crate::norm::{CtxNorm, NormCtx};
 use crate::resnet::{conv, group_norm, walk_norm};
 use ultrares_nn::GroupNorm;
-use ultrares_nn::conv::conv2d;
+use ultrares_nn::conv::conv2d_nn;
 
 /// `[N, 3, H, W] → [N, 2C, H/f, W/f]` (mean and log-variance of the posterior).
 #[derive(Module, Debug)]
@@ -35,7 +36,7 @@ pub struct Encoder<B: Backend> {
     pub conv_out: Conv2d<B>,
 }
 
-impl<B: Backend> Encoder<B> {
+impl<B: NnBackend> Encoder<B> {
     /// The encoder of `cfg` (validated by the caller).
     pub fn new(cfg: &AutoencoderKlConfig, device: &B::Device) -> Self {
         let boc = &cfg.block_out_channels;
@@ -65,7 +66,7 @@ impl<B: Backend> Encoder<B> {
 
     /// `conv_in` and the down blocks but the last: `[N, 3, H, W] → [N, C_{n−2}, H/f, W/f]`.
     pub fn head(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
-        let mut x = conv2d(&self.conv_in, x, ctx.gemm_band);
+        let mut x = conv2d_nn(&self.conv_in, x, ctx.gemm_band);
         for b in &self.down_blocks[..self.down_blocks.len().saturating_sub(1)] {
             x = b.forward(x, ctx)?;
         }
@@ -88,7 +89,7 @@ impl<B: Backend> Encoder<B> {
         }
         let x = self.mid_block.forward(x, ctx)?;
         let x = silu(self.conv_norm_out.forward_ctx(x, ctx)?);
-        Ok(conv2d(&self.conv_out, x, ctx.gemm_band))
+        Ok(conv2d_nn(&self.conv_out, x, ctx.gemm_band))
     }
 
     /// The whole encoder (`Encoder.forward`).

@@ -12,6 +12,7 @@
 
 use burn::prelude::*;
 use burn::tensor::DType;
+use ultrares_nn::NnBackend;
 use ultrares_nn::{GroupNorm, group_var_mean};
 
 use crate::{Error, Result};
@@ -26,7 +27,7 @@ pub trait CtxNorm<B: Backend> {
     fn forward_ctx(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>>;
 }
 
-impl<B: Backend> CtxNorm<B> for GroupNorm<B> {
+impl<B: NnBackend> CtxNorm<B> for GroupNorm<B> {
     fn forward_ctx(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
         let layer = ctx.layer;
         ctx.layer += 1;
@@ -97,7 +98,7 @@ impl<B: Backend> CtxNorm<B> for GroupNorm<B> {
     }
 }
 
-fn host_f64<B: Backend>(t: Tensor<B, 3>) -> Result<Vec<f64>> {
+fn host_f64<B: NnBackend>(t: Tensor<B, 3>) -> Result<Vec<f64>> {
     t.into_data().convert::<f64>().to_vec::<f64>().map_err(|e| {
         Error::Core(ultrares_core::Error::Readback {
             arg: "group statistics",

@@ -5,10 +5,11 @@
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::silu;
+use ultrares_nn::NnBackend;
 use ultrares_nn::weights::Visitor;
 
 use crate::Result;
-use ultrares_nn::conv::conv2d;
+use ultrares_nn::conv::conv2d_nn;
 use ultrares_nn::{GroupNorm, GroupNormConfig};
 
 use crate::norm::{CtxNorm, NormCtx};
@@ -19,7 +20,7 @@ pub(crate) const EPS: f64 = 1e-6;
 pub(crate) use ultrares_nn::conv::same_conv as conv;
 
 /// A VAE GroupNorm (ε = [`EPS`]) over `channels` in `groups` groups.
-pub(crate) fn group_norm<B: Backend>(
+pub(crate) fn group_norm<B: NnBackend>(
     groups: usize,
     channels: usize,
     device: &B::Device,
@@ -30,7 +31,7 @@ pub(crate) fn group_norm<B: Backend>(
 }
 
 /// Visits a GroupNorm's `weight`/`bias`.
-pub(crate) fn walk_norm<B: Backend>(v: &mut impl Visitor<B>, prefix: &str, n: &mut GroupNorm<B>) {
+pub(crate) fn walk_norm<B: NnBackend>(v: &mut impl Visitor<B>, prefix: &str, n: &mut GroupNorm<B>) {
     v.param(&format!("{prefix}.weight"), &mut n.weight);
     v.param(&format!("{prefix}.bias"), &mut n.bias);
 }
@@ -50,7 +51,7 @@ pub struct ResnetBlock2d<B: Backend> {
     pub conv_shortcut: Option<Conv2d<B>>,
 }
 
-impl<B: Backend> ResnetBlock2d<B> {
+impl<B: NnBackend> ResnetBlock2d<B> {
     /// A block `cin → cout` with `groups` GroupNorm groups.
     pub fn new(cin: usize, cout: usize, groups: usize, device: &B::Device) -> Self {
         Self {
@@ -64,18 +65,18 @@ impl<B: Backend> ResnetBlock2d<B> {
 
     /// `[N, in, H, W] → [N, out, H, W]`.
     pub fn forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
-        let h = conv2d(
+        let h = conv2d_nn(
             &self.conv1,
             silu(self.norm1.forward_ctx(x.clone(), ctx)?),
             ctx.gemm_band,
         );
-        let h = conv2d(
+        let h = conv2d_nn(
             &self.conv2,
             silu(self.norm2.forward_ctx(h, ctx)?),
             ctx.gemm_band,
         );
         let x = match &self.conv_shortcut {
-            Some(c) => conv2d(c, x, ctx.gemm_band),
+            Some(c) => conv2d_nn(c, x, ctx.gemm_band),
             None => x,
         };
         Ok(x + h)

@@ -41,6 +41,7 @@
 
 use burn::prelude::*;
 use ultrares_core::{CodecTiling, Reporter, Stage};
+use ultrares_nn::NnBackend;
 
 use crate::autoencoder::AutoencoderKl;
 use crate::norm::{Collect, Core, DEFAULT_ATTENTION_SCORES, GroupStats, NormCtx};
@@ -152,7 +153,7 @@ impl SeamlessTiling {
     }
 }
 
-fn slice4<B: Backend>(x: &Tensor<B, 4>, r: [usize; 4], s: usize) -> Tensor<B, 4> {
+fn slice4<B: NnBackend>(x: &Tensor<B, 4>, r: [usize; 4], s: usize) -> Tensor<B, 4> {
     let [n, c, _, _] = x.dims();
     x.clone()
         .slice([0..n, 0..c, r[0] * s..r[1] * s, r[2] * s..r[3] * s])
@@ -171,7 +172,7 @@ fn core_in(core: [usize; 4], ext: [usize; 4], s: usize) -> Core {
 
 /// diffusers' `blend_v` (`vertical = true`) / `blend_h`: the first `e` rows (columns) of `b`
 /// become `a`'s last `e` · `(1 − y/e)` + `b` · `y/e`, `e = min(a, b, extent)`.
-fn blend<B: Backend>(
+fn blend<B: NnBackend>(
     a: &Tensor<B, 4>,
     b: Tensor<B, 4>,
     extent: usize,
@@ -202,7 +203,7 @@ fn blend<B: Backend>(
 
 /// diffusers' row-major tiled loop over `x` (`tile` at `step`), each tile mapped by `run`,
 /// blended over `blend_extent` and cropped to `row_limit`.
-fn diffusers_tiles<B: Backend>(
+fn diffusers_tiles<B: NnBackend>(
     x: &Tensor<B, 4>,
     tile: usize,
     step: usize,
@@ -244,7 +245,7 @@ fn diffusers_tiles<B: Backend>(
     Ok(concat(rows, 2))
 }
 
-impl<B: Backend> AutoencoderKl<B> {
+impl<B: NnBackend> AutoencoderKl<B> {
     /// diffusers' `tiled_decode` of a model-space latent (see the module docs); untiled when
     /// the latent fits in one tile, as upstream.
     ///

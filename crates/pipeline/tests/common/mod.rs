@@ -93,7 +93,7 @@ pub fn hashed<B: ultrares_nn::NnBackend>(cfg: &AutoencoderKlConfig) -> Autoencod
 /// The VAE with diffusers' `enable_tiling()` as its plain decode (what LSRNA's main.py sets up).
 pub struct DiffusersTiled<B: Backend>(pub AutoencoderKl<B>);
 
-impl<B: Backend> LatentCodec<B> for DiffusersTiled<B> {
+impl<B: ultrares_nn::NnBackend> LatentCodec<B> for DiffusersTiled<B> {
     type Error = ultrares_vae::Error;
 
     fn latent_channels(&self) -> usize {
