@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub use ultrares_core as core;
+pub use ultrares_dit as dit;
 pub use ultrares_lsr as lsr;
 pub use ultrares_metrics as metrics;
 pub use ultrares_nn as nn;
@@ -51,6 +52,9 @@ pub enum Error {
     /// An error from `ultrares-core` (shapes, arguments, image files, noise, tiling).
     #[error(transparent)]
     Core(#[from] ultrares_core::Error),
+    /// An error from `ultrares-dit` (SD3/Flux transformer configs, weights, input shapes).
+    #[error(transparent)]
+    Dit(#[from] ultrares_dit::DitError),
     /// An error from `ultrares-lsr` (checkpoints, sizes, inputs).
     #[error(transparent)]
     Lsr(#[from] ultrares_lsr::Error),

@@ -1,0 +1,252 @@
+"""Golden fixtures for ultrares-dit (crates/dit/tests/fixtures/), from diffusers 0.36.0 on CPU.
+
+Every model has `det_weight` weights (npz.py) recomputed in Rust from diffusers' key names; inputs
+are stored (small) or `splitmix_uniform` draws.
+
+* sd3_tiny.npz / sd3_tiny_config.json: dit.md §8.1-A, `SD3Transformer2DModel` with every path: patch
+  2, a 12×8 latent whose 6×4 grid is cropped from a 12×12 table, SD3.5's dual attention (layer 0) and
+  qk RMSNorm, the context-pre-only last block. N=2, 7 text tokens, t = [1000, 3.5]. Taps `pos`
+  (patch embedding + cropped table), `temb`, `ctx` (context_embedder), `block{i}_x`/`block{i}_c`,
+  `norm_out`, `out`. Prefix `a_`.
+* sd3_tiny0.npz / sd3_tiny0_config.json: §8.1-A0, the same without dual attention and qk-norm
+  (SD3-medium semantics), a 10×14 latent, N=1.
+* flux_tiny.npz / flux_tiny_config.json: §8.1-B, `FluxTransformer2DModel` with guidance embeds: a
+  (2,4,8,12) latent packed by `FluxPipeline._pack_latents` to (2,24,16), image ids of
+  `_prepare_latent_image_ids(…, 4, 6)`, 7 zero text ids, t = [1.0, 0.25], guidance 3.5. Taps `x`
+  (x_embedder), `temb`, `ctx`, `rope_cos`/`rope_sin`, `double{i}_x/_c`, `single{i}_x/_c`,
+  `norm_out`, `out`; and `unpacked` (`_unpack_latents` of `out`, vae_scale_factor 8).
+  `flux_tiny_noguide*`: the same model class without guidance embeds (`guidance_embeds=False`).
+* dit_pos_embed.npz: SD3-medium's `PatchEmbed(pos_embed_max_size=192, embed_dim=1536)`: rows of
+  `cropped_pos_embed` at a 128² patch grid (4096² through the F16 VAE) and at 128×96 (4096×3072),
+  at the token indices `*_idx`; the error message of a grid larger than the table.
+* dit_bf16.npz: Flux's `timestep.to(bf16) * 1000` for t and guidance values.
+* dit_keys.json: every (key, shape) of SD3-medium, SD3.5-medium, SD3.5-large, Flux-dev and
+  Flux-schnell (meta device) and of the tiny models, with parameter counts.
+* dit_wide.npz (only with --big, ≈ 6 GB and a few minutes): SD3-medium's width (1536, 24 heads of
+  64, 4096/2048 conditioning) at 2 layers with a 32-patch table, 16×16 latent, 77+16 tokens; and
+  Flux-dev's width (3072, 24 heads of 128, guidance) at 1 double + 1 single block, 16×16 latent
+  (64 tokens), 24 text tokens. Inputs are `splitmix_uniform` draws; outputs `sd3_out`, `flux_out`.
+
+Run: tools/golden/.venv/bin/python tools/golden/gen_dit.py [--big]
+"""
+import json
+import pathlib
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from npz import det_weight, save_npz, splitmix_uniform  # noqa: E402
+
+from diffusers import FluxPipeline, FluxTransformer2DModel, SD3Transformer2DModel  # noqa: E402
+from diffusers.models.embeddings import PatchEmbed  # noqa: E402
+
+OUT = pathlib.Path(__file__).resolve().parents[2] / "crates/dit/tests/fixtures"
+torch.use_deterministic_algorithms(True)
+torch.set_num_threads(1)
+
+SD3_A = dict(
+    sample_size=16, patch_size=2, in_channels=4, num_layers=3, attention_head_dim=8, num_attention_heads=2,
+    joint_attention_dim=24, caption_projection_dim=16, pooled_projection_dim=12, out_channels=4,
+    pos_embed_max_size=12, dual_attention_layers=(0,), qk_norm="rms_norm",
+)
+SD3_A0 = dict(SD3_A, dual_attention_layers=(), qk_norm=None)
+FLUX_B = dict(
+    patch_size=1, in_channels=16, num_layers=2, num_single_layers=2, attention_head_dim=16, num_attention_heads=2,
+    joint_attention_dim=24, pooled_projection_dim=12, guidance_embeds=True, axes_dims_rope=(4, 6, 6),
+)
+SD3_MEDIUM = dict(
+    sample_size=128, patch_size=2, in_channels=16, num_layers=24, attention_head_dim=64, num_attention_heads=24,
+    joint_attention_dim=4096, caption_projection_dim=1536, pooled_projection_dim=2048, out_channels=16,
+    pos_embed_max_size=192,
+)
+SD35_MEDIUM = dict(SD3_MEDIUM, pos_embed_max_size=384, dual_attention_layers=tuple(range(13)), qk_norm="rms_norm")
+SD35_LARGE = dict(SD3_MEDIUM, num_layers=38, num_attention_heads=38, caption_projection_dim=2432, qk_norm="rms_norm")
+FLUX_DEV = dict(
+    patch_size=1, in_channels=64, num_layers=19, num_single_layers=38, attention_head_dim=128, num_attention_heads=24,
+    joint_attention_dim=4096, pooled_projection_dim=768, guidance_embeds=True, axes_dims_rope=(16, 56, 56),
+)
+FLUX_SCHNELL = dict(FLUX_DEV, guidance_embeds=False)
+
+
+def config_json(model):
+    cfg = {"_class_name": type(model).__name__, **dict(model.config)}
+    if "_use_default_values" in cfg:
+        cfg["_use_default_values"] = sorted(cfg["_use_default_values"])
+    return json.dumps(cfg, indent=1, sort_keys=True) + "\n"
+
+
+def det_model(cls, config):
+    torch.manual_seed(0)
+    model = cls(**config).eval()
+    sd = {k: torch.from_numpy(det_weight(k, list(v.shape))) for k, v in model.state_dict().items()}
+    model.load_state_dict(sd, strict=True)
+    return model
+
+
+def uniform(seed, shape, scale=1.0):
+    n = int(np.prod(shape))
+    return torch.from_numpy((splitmix_uniform(seed, n) * scale).astype(np.float32).reshape(shape))
+
+
+def hook_all(model, names, taps):
+    """Forward hooks storing each module's output (tuples as name_c / name_x for blocks)."""
+    hooks = []
+    for tap, module_name in names:
+        module = model.get_submodule(module_name)
+
+        def hook(_m, _i, out, tap=tap):
+            if isinstance(out, tuple):
+                if tap == "rope":
+                    taps["rope_cos"], taps["rope_sin"] = out[0].detach().clone(), out[1].detach().clone()
+                    return
+                c, x = out
+                taps[f"{tap}_x"] = x.detach().clone()
+                if c is not None:
+                    taps[f"{tap}_c"] = c.detach().clone()
+            else:
+                taps[tap] = out.detach().clone()
+
+        hooks.append(module.register_forward_hook(hook))
+    return hooks
+
+
+def sd3_case(model, prefix, x, enc, pooled, t):
+    taps = {}
+    names = [("pos", "pos_embed"), ("temb", "time_text_embed"), ("ctx", "context_embedder"), ("norm_out", "norm_out")]
+    names += [(f"block{i}", f"transformer_blocks.{i}") for i in range(len(model.transformer_blocks))]
+    hooks = hook_all(model, names, taps)
+    with torch.no_grad():
+        taps["out"] = model(x, encoder_hidden_states=enc, pooled_projections=pooled, timestep=t).sample
+    for h in hooks:
+        h.remove()
+    arrays = {f"{prefix}_{k}": v.numpy() for k, v in taps.items()}
+    arrays.update({f"{prefix}_x_in": x.numpy(), f"{prefix}_enc": enc.numpy(), f"{prefix}_pooled": pooled.numpy(), f"{prefix}_t": t.numpy()})
+    return arrays
+
+
+def sd3_tiny():
+    model = det_model(SD3Transformer2DModel, SD3_A)
+    (OUT / "sd3_tiny_config.json").write_text(config_json(model))
+    arrays = sd3_case(model, "a", uniform(301, (2, 4, 12, 8), 2.0), uniform(302, (2, 7, 24)), uniform(303, (2, 12)), torch.tensor([1000.0, 3.5]))
+    try:
+        model(torch.zeros(1, 4, 26, 8), encoder_hidden_states=torch.zeros(1, 7, 24), pooled_projections=torch.zeros(1, 12), timestep=torch.tensor([1.0]))
+        raise SystemExit("diffusers accepted a grid larger than the table")
+    except ValueError as e:
+        (OUT / "sd3_tiny_too_large.txt").write_text(str(e) + "\n")
+    save_npz(OUT / "sd3_tiny.npz", arrays)
+
+    model = det_model(SD3Transformer2DModel, SD3_A0)
+    (OUT / "sd3_tiny0_config.json").write_text(config_json(model))
+    arrays = sd3_case(model, "a", uniform(311, (1, 4, 10, 14), 2.0), uniform(312, (1, 5, 24)), uniform(313, (1, 12)), torch.tensor([651.25]))
+    save_npz(OUT / "sd3_tiny0.npz", arrays)
+
+
+def flux_case(model, prefix, latent, enc, pooled, t, guidance):
+    b, c, h, w = latent.shape
+    packed = FluxPipeline._pack_latents(latent, b, c, h, w)
+    img_ids = FluxPipeline._prepare_latent_image_ids(b, h // 2, w // 2, latent.device, latent.dtype)
+    txt_ids = torch.zeros(enc.shape[1], 3)
+    taps = {}
+    names = [("x", "x_embedder"), ("temb", "time_text_embed"), ("ctx", "context_embedder"), ("rope", "pos_embed"), ("norm_out", "norm_out")]
+    names += [(f"double{i}", f"transformer_blocks.{i}") for i in range(len(model.transformer_blocks))]
+    names += [(f"single{i}", f"single_transformer_blocks.{i}") for i in range(len(model.single_transformer_blocks))]
+    hooks = hook_all(model, names, taps)
+    with torch.no_grad():
+        out = model(packed, encoder_hidden_states=enc, pooled_projections=pooled, timestep=t, img_ids=img_ids, txt_ids=txt_ids, guidance=guidance).sample
+        # The deprecated 3-D ids give the same output.
+        out3 = model(packed, encoder_hidden_states=enc, pooled_projections=pooled, timestep=t, img_ids=img_ids[None].repeat(b, 1, 1), txt_ids=txt_ids[None].repeat(b, 1, 1), guidance=guidance).sample
+    assert torch.equal(out, out3)
+    for hk in hooks:
+        hk.remove()
+    taps["out"] = out
+    taps["unpacked"] = FluxPipeline._unpack_latents(out, h * 8, w * 8, 8)
+    arrays = {f"{prefix}_{k}": v.numpy() for k, v in taps.items()}
+    arrays.update({f"{prefix}_latent": latent.numpy(), f"{prefix}_packed": packed.numpy(), f"{prefix}_img_ids": img_ids.numpy(), f"{prefix}_enc": enc.numpy(), f"{prefix}_pooled": pooled.numpy(), f"{prefix}_t": t.numpy()})
+    if guidance is not None:
+        arrays[f"{prefix}_guidance"] = guidance.numpy()
+    return arrays
+
+
+def flux_tiny():
+    model = det_model(FluxTransformer2DModel, FLUX_B)
+    (OUT / "flux_tiny_config.json").write_text(config_json(model))
+    arrays = flux_case(model, "a", uniform(401, (2, 4, 8, 12), 2.0), uniform(402, (2, 7, 24)), uniform(403, (2, 12)), torch.tensor([1.0, 0.25]), torch.tensor([3.5, 3.5]))
+    save_npz(OUT / "flux_tiny.npz", arrays)
+    model = det_model(FluxTransformer2DModel, dict(FLUX_B, guidance_embeds=False))
+    (OUT / "flux_tiny_noguide_config.json").write_text(config_json(model))
+    arrays = flux_case(model, "a", uniform(411, (1, 4, 6, 10), 2.0), uniform(412, (1, 5, 24)), uniform(413, (1, 12)), torch.tensor([0.7]), None)
+    save_npz(OUT / "flux_tiny_noguide.npz", arrays)
+
+
+def pos_embed():
+    # SD3-medium: PatchEmbed(height=sample_size=128, …), so base_size = 64 and the spacing is 1/3.
+    pe = PatchEmbed(height=128, width=128, patch_size=2, in_channels=16, embed_dim=1536, pos_embed_max_size=192)
+    arrays = {}
+    for name, (h, w) in {"sq": (256, 256), "wide": (256, 192)}.items():
+        table = pe.cropped_pos_embed(h, w)[0].numpy()
+        n = table.shape[0]
+        idx = np.unique(np.concatenate([np.arange(0, 4), np.linspace(0, n - 1, 120).astype(np.int64), np.arange(n - 4, n)]))
+        arrays[f"{name}_idx"] = idx.astype(np.float32)
+        arrays[f"{name}_rows"] = table[idx]
+    save_npz(OUT / "dit_pos_embed.npz", arrays)
+
+
+def bf16():
+    t = torch.tensor([0.999, 0.998, 0.5, 0.0123, 1.0])
+    g = torch.tensor([3.5, 1.0, 4.0, 7.25])
+    save_npz(OUT / "dit_bf16.npz", {
+        "t": t.numpy(), "t_scaled": (t.to(torch.bfloat16) * 1000).float().numpy(),
+        "g": g.numpy(), "g_scaled": (g.to(torch.bfloat16) * 1000).float().numpy(),
+    })
+
+
+def keys():
+    out = {}
+    with torch.device("meta"):
+        for name, cls, cfg in [
+            ("sd3_medium", SD3Transformer2DModel, SD3_MEDIUM), ("sd35_medium", SD3Transformer2DModel, SD35_MEDIUM),
+            ("sd35_large", SD3Transformer2DModel, SD35_LARGE), ("sd3_tiny", SD3Transformer2DModel, SD3_A),
+            ("sd3_tiny0", SD3Transformer2DModel, SD3_A0), ("flux_dev", FluxTransformer2DModel, FLUX_DEV),
+            ("flux_schnell", FluxTransformer2DModel, FLUX_SCHNELL), ("flux_tiny", FluxTransformer2DModel, FLUX_B),
+            ("flux_tiny_noguide", FluxTransformer2DModel, dict(FLUX_B, guidance_embeds=False)),
+        ]:
+            model = cls(**cfg)
+            sd = model.state_dict()
+            out[name] = {
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "keys": {k: list(v.shape) for k, v in sd.items()},
+            }
+    (OUT / "dit_keys.json").write_text(json.dumps(out, sort_keys=True) + "\n")
+
+
+def wide():
+    arrays = {}
+    cfg = dict(SD3_MEDIUM, num_layers=2, pos_embed_max_size=32)
+    model = det_model(SD3Transformer2DModel, cfg)
+    with torch.no_grad():
+        arrays["sd3_out"] = model(uniform(501, (2, 16, 16, 16), 2.0), encoder_hidden_states=uniform(502, (2, 93, 4096)),
+                                  pooled_projections=uniform(503, (2, 2048)), timestep=torch.tensor([981.0, 120.5])).sample.numpy()
+    del model
+    cfg = dict(FLUX_DEV, num_layers=1, num_single_layers=1)
+    model = det_model(FluxTransformer2DModel, cfg)
+    latent = uniform(511, (1, 16, 16, 16), 2.0)
+    packed = FluxPipeline._pack_latents(latent, 1, 16, 16, 16)
+    img_ids = FluxPipeline._prepare_latent_image_ids(1, 8, 8, latent.device, latent.dtype)
+    with torch.no_grad():
+        arrays["flux_out"] = model(packed, encoder_hidden_states=uniform(512, (1, 24, 4096)), pooled_projections=uniform(513, (1, 768)),
+                                   timestep=torch.tensor([0.75]), img_ids=img_ids, txt_ids=torch.zeros(24, 3), guidance=torch.tensor([3.5])).sample.numpy()
+    save_npz(OUT / "dit_wide.npz", arrays)
+
+
+if __name__ == "__main__":
+    OUT.mkdir(parents=True, exist_ok=True)
+    sd3_tiny()
+    flux_tiny()
+    pos_embed()
+    bf16()
+    keys()
+    if "--big" in sys.argv:
+        wide()
+    (OUT / "GENERATOR.json").write_text(json.dumps({"script": "tools/golden/gen_dit.py", "diffusers": __import__("diffusers").__version__, "numpy": np.__version__, "torch": torch.__version__}, indent=1) + "\n")
