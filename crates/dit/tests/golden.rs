@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use burn::module::{Param, RunningState};
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::DType;
+use burn::tensor::{DType, TensorData};
 use common::{B, Golden, config, det_state_dict, keys, rel_err};
 use ultrares_dit::{
     DitError, FluxTransformer2DModel, FluxTransformerConfig, PatchEmbed, Rope,
@@ -287,4 +287,93 @@ fn real_topologies_have_diffusers_keys_and_parameter_counts() {
             "{name}: parameters"
         );
     }
+}
+
+/// Sets every parameter to `det_weight(key, PyTorch shape)` as it is visited (no full model is
+/// ever initialised first).
+struct DetInit;
+
+impl Visitor<B> for DetInit {
+    fn param<const D: usize>(&mut self, key: &str, param: &mut Param<Tensor<B, D>>) {
+        let shape: [usize; D] = param.lazy_shape().dims();
+        let data = TensorData::new(ultrares_core::testing::det_weight(key, &shape), shape);
+        *param = Param::from_tensor(Tensor::from_data(data, &Default::default()));
+    }
+    fn linear(&mut self, prefix: &str, linear: &mut Linear<B>) {
+        let [i, o] = linear.weight.lazy_shape().dims();
+        let key = format!("{prefix}.weight");
+        let data = TensorData::new(ultrares_core::testing::det_weight(&key, &[o, i]), [o, i]);
+        linear.weight =
+            Param::from_tensor(Tensor::<B, 2>::from_data(data, &Default::default()).transpose());
+        if let Some(b) = linear.bias.as_mut() {
+            self.param(&format!("{prefix}.bias"), b);
+        }
+    }
+    fn running<const D: usize>(&mut self, _: &str, _: &mut RunningState<Tensor<B, D>>) {}
+    fn buffer(&mut self, _: &str, _: Option<&[i64]>) {}
+}
+
+fn uniform<const D: usize>(seed: u64, shape: [usize; D], scale: f64) -> Tensor<B, D> {
+    let n = shape.iter().product();
+    let v: Vec<f32> = ultrares_core::testing::splitmix_uniform(seed, n)
+        .map(|u| (u * scale) as f32)
+        .collect();
+    Tensor::from_data(TensorData::new(v, shape), &Default::default())
+}
+
+/// Opt-in (`ULTRARES_BIG_TESTS=1`, ≈ 4 GB): SD3-medium's width (1536, 24 heads of 64,
+/// 4096/2048 conditioning) at 2 blocks and Flux-dev's width (3072, 24 heads of 128, guidance)
+/// at 1 double + 1 single block, `det_weight` weights generated tensor by tensor (never
+/// stored), equal diffusers 0.36 (`gen_dit.py --big`) within 1e-4 relative.
+#[test]
+fn wide_topologies_equal_diffusers() {
+    if std::env::var("ULTRARES_BIG_TESTS").is_err() {
+        eprintln!("skipped: set ULTRARES_BIG_TESTS=1 (≈ 4 GB)");
+        return;
+    }
+    let device = Default::default();
+    let mut g = Golden::open("dit_wide");
+    let cfg = Sd3TransformerConfig {
+        num_layers: 2,
+        pos_embed_max_size: 32,
+        ..Sd3TransformerConfig::sd3_medium()
+    };
+    let mut model = cfg.init::<B>(&device).expect("init");
+    model.walk(&mut DetInit);
+    let t = Tensor::<B, 1>::from_floats([981.0, 120.5], &device);
+    let out = model
+        .forward(
+            uniform(501, [2, 16, 16, 16], 2.0),
+            uniform(502, [2, 93, 4096], 1.0),
+            uniform(503, [2, 2048], 1.0),
+            t,
+        )
+        .expect("sd3");
+    let e = rel_err(out, &g.array("sd3_out"), "sd3_out");
+    println!("SD3-medium width, 2 blocks: {e:.2e}");
+    assert!(e <= 1e-4, "sd3: {e:.2e}");
+    drop(model);
+
+    let cfg = FluxTransformerConfig {
+        num_layers: 1,
+        num_single_layers: 1,
+        ..FluxTransformerConfig::flux_dev()
+    };
+    let mut model = cfg.init::<B>(&device).expect("init");
+    model.walk(&mut DetInit);
+    let packed = pack_latents(uniform(511, [1, 16, 16, 16], 2.0)).expect("pack");
+    let out = model
+        .forward(
+            packed,
+            uniform(512, [1, 24, 4096], 1.0),
+            uniform(513, [1, 768], 1.0),
+            Tensor::from_floats([0.75], &device),
+            latent_image_ids(8, 8, &device),
+            Tensor::zeros([24, 3], &device),
+            Some(Tensor::from_floats([3.5], &device)),
+        )
+        .expect("flux");
+    let e = rel_err(out, &g.array("flux_out"), "flux_out");
+    println!("Flux-dev width, 1 + 1 blocks: {e:.2e}");
+    assert!(e <= 1e-4, "flux: {e:.2e}");
 }
