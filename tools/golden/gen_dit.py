@@ -22,6 +22,8 @@ are stored (small) or `splitmix_uniform` draws.
 * dit_bf16.npz: Flux's `timestep.to(bf16) * 1000` for t and guidance values.
 * dit_keys.json: every (key, shape) of SD3-medium, SD3.5-medium, SD3.5-large, Flux-dev and
   Flux-schnell (meta device) and of the tiny models, with parameter counts.
+* crates/cli/tests/fixtures/tiny_sd3/, tiny_flux/, dit_generate.npz, {sd3_cfg,sd3_nocfg,flux}_init.npy:
+  tiny `StableDiffusion3Pipeline` / `FluxPipeline` folders and their final latents (see `pipelines`).
 * dit_wide.npz (only with --big, ≈ 6 GB and a few minutes): SD3-medium's width (1536, 24 heads of
   64, 4096/2048 conditioning) at 2 layers with a 32-patch table, 16×16 latent, 77+16 tokens; and
   Flux-dev's width (3072, 24 heads of 128, guidance) at 1 double + 1 single block, 16×16 latent
@@ -211,6 +213,7 @@ def keys():
             ("sd3_tiny0", SD3Transformer2DModel, SD3_A0), ("flux_dev", FluxTransformer2DModel, FLUX_DEV),
             ("flux_schnell", FluxTransformer2DModel, FLUX_SCHNELL), ("flux_tiny", FluxTransformer2DModel, FLUX_B),
             ("flux_tiny_noguide", FluxTransformer2DModel, dict(FLUX_B, guidance_embeds=False)),
+            ("sd3_pipe", SD3Transformer2DModel, SD3_PIPE), ("flux_pipe", FluxTransformer2DModel, FLUX_PIPE),
         ]:
             model = cls(**cfg)
             sd = model.state_dict()
@@ -239,6 +242,108 @@ def wide():
                                    timestep=torch.tensor([0.75]), img_ids=img_ids, txt_ids=torch.zeros(24, 3), guidance=torch.tensor([3.5])).sample.numpy()
     save_npz(OUT / "dit_wide.npz", arrays)
 
+SD3_PIPE = dict(
+    sample_size=16, patch_size=2, in_channels=4, num_layers=2, attention_head_dim=8, num_attention_heads=2,
+    joint_attention_dim=128, caption_projection_dim=16, pooled_projection_dim=64, out_channels=4,
+    pos_embed_max_size=16, dual_attention_layers=(0,), qk_norm="rms_norm",
+)
+FLUX_PIPE = dict(
+    patch_size=1, in_channels=16, num_layers=2, num_single_layers=2, attention_head_dim=16, num_attention_heads=2,
+    joint_attention_dim=32, pooled_projection_dim=32, guidance_embeds=True, axes_dims_rope=(4, 6, 6),
+)
+SD3_SCHEDULER = {"num_train_timesteps": 1000, "shift": 3.0}
+FLUX_SCHEDULER = {"num_train_timesteps": 1000, "shift": 3.0, "use_dynamic_shifting": True, "base_shift": 0.5,
+                  "max_shift": 1.15, "base_image_seq_len": 256, "max_image_seq_len": 4096}
+
+
+def pipelines():
+    """Tiny `StableDiffusion3Pipeline` and `FluxPipeline` folders (crates/cli/tests/fixtures/tiny_sd3,
+    tiny_flux; JSON files only, the Rust test writes det_weight weights, the tokenizers and the tiny VAE)
+    and their final latents (`output_type="latent"`) from given initial latents, 4 steps:
+    `sd3_cfg` (guidance 5, negative prompt), `sd3_nocfg` (guidance 1), `flux` (guidance 3.5, packed
+    latents in and out). Text towers as ultrares-text's sd3_prompt / flux_prompt fixtures (T5 tokenizer
+    from its tokenizer.json), max_sequence_length 32."""
+    import shutil
+    import tempfile
+
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, StableDiffusion3Pipeline
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+    from transformers import T5Config, T5EncoderModel, T5TokenizerFast
+
+    import gen_text
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    cli = root / "crates/cli/tests/fixtures"
+    text_fixtures = root / "crates/text/tests/fixtures"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        gen_text.write_folders(gen_text.ASSET.read_bytes(), tmp)
+        tok1 = CLIPTokenizer.from_pretrained(tmp / "tokenizer")
+        tok2 = CLIPTokenizer.from_pretrained(tmp / "tokenizer_2")
+    tok3 = T5TokenizerFast.from_pretrained(text_fixtures / "t5_tokenizer")
+
+    def clip(cls, hidden, layers, inter, act, **kw):
+        m = cls(CLIPTextConfig(vocab_size=49408, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+                               intermediate_size=inter, hidden_act=act, **kw)).eval()
+        gen_text.det_state_dict(m)
+        return m
+
+    def t5(d_model, d_kv, d_ff, layers, heads):
+        m = T5EncoderModel(T5Config(vocab_size=700, d_model=d_model, d_kv=d_kv, d_ff=d_ff, num_layers=layers,
+                                    num_heads=heads, relative_attention_max_distance=20,
+                                    feed_forward_proj="gated-gelu")).eval()
+        gen_text.det_state_dict(m)
+        with torch.no_grad():
+            m.shared.weight.copy_(torch.from_numpy(det_weight("shared.weight", list(m.shared.weight.shape))))
+        return m
+
+    vae = AutoencoderKL.from_pretrained(root / "crates/vae/tests/fixtures/tiny_vae", torch_dtype=torch.float32).eval()
+
+    def save(pipe, name):
+        dst = cli / name
+        if dst.exists():
+            shutil.rmtree(dst)
+        with tempfile.TemporaryDirectory() as tmp:
+            pipe.save_pretrained(tmp)
+            for f in sorted(pathlib.Path(tmp).rglob("*.json")):
+                rel = f.relative_to(tmp)
+                if rel.parts[0].startswith("tokenizer"):
+                    continue
+                (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+                (dst / rel).write_text(json.dumps(json.loads(f.read_text()), indent=1, sort_keys=True) + "\n")
+
+    arrays = {}
+    sd3 = StableDiffusion3Pipeline(
+        transformer=det_model(SD3Transformer2DModel, SD3_PIPE),
+        scheduler=FlowMatchEulerDiscreteScheduler(**SD3_SCHEDULER), vae=vae,
+        text_encoder=clip(CLIPTextModelWithProjection, 32, 3, 37, "quick_gelu", projection_dim=24), tokenizer=tok1,
+        text_encoder_2=clip(CLIPTextModelWithProjection, 64, 4, 96, "gelu", projection_dim=40), tokenizer_2=tok2,
+        text_encoder_3=t5(128, 16, 96, 2, 8), tokenizer_3=tok3)
+    save(sd3, "tiny_sd3")
+    h, w = 24, 32
+    for i, (tag, kw) in enumerate([("sd3_cfg", dict(negative_prompt="blurry, ugly", guidance_scale=5.0)),
+                                   ("sd3_nocfg", dict(guidance_scale=1.0))]):
+        init = torch.randn((1, 4, h // 2, w // 2), generator=torch.Generator().manual_seed(10 + i))
+        np.save(cli / f"{tag}_init.npy", init.numpy())
+        with torch.no_grad():
+            arrays[tag] = sd3(prompt="a photo of a cat", height=h, width=w, num_inference_steps=4, latents=init.clone(),
+                              output_type="latent", max_sequence_length=32, **kw).images.numpy()
+
+    from diffusers import FluxPipeline
+    flux = FluxPipeline(
+        transformer=det_model(FluxTransformer2DModel, FLUX_PIPE),
+        scheduler=FlowMatchEulerDiscreteScheduler(**FLUX_SCHEDULER), vae=vae,
+        text_encoder=clip(CLIPTextModel, 32, 3, 37, "quick_gelu", eos_token_id=2), tokenizer=tok1,
+        text_encoder_2=t5(32, 8, 48, 3, 4), tokenizer_2=tok3)
+    save(flux, "tiny_flux")
+    h, w = 32, 48
+    init = torch.randn((1, (h // 4) * (w // 4), 16), generator=torch.Generator().manual_seed(20))
+    np.save(cli / "flux_init.npy", init.numpy())
+    with torch.no_grad():
+        arrays["flux"] = flux(prompt="a photo of a cat", height=h, width=w, num_inference_steps=4, latents=init.clone(),
+                              output_type="latent", max_sequence_length=32, guidance_scale=3.5).images.numpy()
+    save_npz(cli / "dit_generate.npz", arrays)
+
 
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
@@ -247,6 +352,7 @@ if __name__ == "__main__":
     pos_embed()
     bf16()
     keys()
+    pipelines()
     if "--big" in sys.argv:
         wide()
     (OUT / "GENERATOR.json").write_text(json.dumps({"script": "tools/golden/gen_dit.py", "diffusers": __import__("diffusers").__version__, "numpy": np.__version__, "torch": torch.__version__}, indent=1) + "\n")

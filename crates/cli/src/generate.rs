@@ -23,7 +23,9 @@ use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::WriteNpyExt;
 use ultrares::core::image::{ValueRange, read_rgb8, rgb8_to_tensor, tensor_to_rgb8};
 use ultrares::core::resize::{PilFilter, resize_pil};
-use ultrares::core::{Draw, GuidedCond, PredictionType, Randomness, SeededRandomness};
+use ultrares::core::{
+    Denoiser, Draw, GuidedCond, PredictionType, Randomness, SeededRandomness, ViewConditioning,
+};
 use ultrares::nn::{ConfigJson, NnBackend};
 use ultrares::pipeline::{
     BicubicUpsampler, HighResConfig, HighResPipeline, Observer, Progress, Stage, Strategy,
@@ -44,86 +46,101 @@ use ultrares::wavediff::WaveDiffBackend;
 /// Arguments of `ultrares generate`.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
-    /// A diffusers SDXL pipeline folder (model_index.json, unet/, vae/, text_encoder/,
-    /// text_encoder_2/, tokenizer/, tokenizer_2/, scheduler/).
+    /// A diffusers pipeline folder: SDXL (model_index.json, unet/, vae/, text_encoder/,
+    /// text_encoder_2/, tokenizer/, tokenizer_2/, scheduler/), SD3/SD3.5 (transformer/,
+    /// text_encoder_3/, tokenizer_3/ instead of unet/) or Flux (transformer/, text_encoder_2/ =
+    /// T5). SD3 and Flux run --strategy direct.
     #[arg(long)]
-    model: PathBuf,
+    pub(crate) model: PathBuf,
     /// The prompt.
     #[arg(long)]
-    prompt: String,
+    pub(crate) prompt: String,
     /// The second text tower's prompt (diffusers' prompt_2; default: --prompt).
     #[arg(long)]
-    prompt_2: Option<String>,
+    pub(crate) prompt_2: Option<String>,
+    /// SD3's third (T5) prompt (diffusers' prompt_3; default: --prompt).
+    #[arg(long)]
+    pub(crate) prompt_3: Option<String>,
+    /// SD3/Flux: T5 tokens (diffusers' max_sequence_length; default 256 for SD3, 512 for Flux);
+    /// longer prompts are truncated with a warning.
+    #[arg(long)]
+    pub(crate) max_sequence_length: Option<usize>,
+    /// A diffusers VAE folder replacing the pipeline's vae/ (e.g. Diffusion-4K's 16× VAE, decoded
+    /// partitioned as Diffusion-4K does).
+    #[arg(long)]
+    pub(crate) vae: Option<PathBuf>,
     /// The negative prompt (default: none, i.e. zeros when the folder sets
     /// force_zeros_for_empty_prompt, as diffusers).
     #[arg(long)]
-    negative_prompt: Option<String>,
+    pub(crate) negative_prompt: Option<String>,
     /// Output image (PNG; the seed and settings go in its "parameters" text chunk). Required
     /// unless --save-latents is given.
     #[arg(long, short)]
-    output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Target size `HxW` in pixels, height first (default: the UNet's native size for direct,
     /// twice it per side for the other strategies).
     #[arg(long, value_parser = crate::parse_size)]
-    size: Option<[usize; 2]>,
+    pub(crate) size: Option<[usize; 2]>,
     /// Strategy.
     #[arg(long, value_enum, default_value_t = StrategyArg::Direct)]
-    strategy: StrategyArg,
+    pub(crate) strategy: StrategyArg,
     /// LSRNA's LSR checkpoint (`swinir-liif-latent-sdxl.pth`), for the lsrna-* strategies.
     #[arg(long)]
-    lsr: Option<PathBuf>,
+    pub(crate) lsr: Option<PathBuf>,
     /// Denoising steps.
     #[arg(long, default_value_t = 50)]
-    steps: usize,
+    pub(crate) steps: usize,
     /// LSRNA: the final steps run at the target size.
     #[arg(long, default_value_t = 30)]
-    inversion_depth: usize,
-    /// Classifier-free guidance scale (≤ 1: no guidance, one UNet batch per step).
+    pub(crate) inversion_depth: usize,
+    /// Guidance scale: classifier-free (SDXL, SD3; ≤ 1: none, one batch per step) or Flux-dev's
+    /// distilled guidance embedding (diffusers' default 3.5 for Flux; pass it explicitly).
     #[arg(long, default_value_t = 5.0)]
-    guidance: f64,
+    pub(crate) guidance: f64,
     /// Scheduler (default: the folder's scheduler_config.json class), built from the folder's
     /// config as diffusers' `from_config`.
     #[arg(long, value_enum)]
-    scheduler: Option<SchedulerArg>,
+    pub(crate) scheduler: Option<SchedulerArg>,
     /// Views per denoiser call (DemoFusion).
     #[arg(long)]
-    view_batch_size: Option<usize>,
+    pub(crate) view_batch_size: Option<usize>,
     /// Seed of every random draw.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Initial noise `.npy` `[1, 4, h, w]` at the reference size (diffusers' `latents=`, before
-    /// `init_noise_sigma`), in place of the seeded draw.
+    pub(crate) seed: u64,
+    /// Initial noise `.npy` `[1, C, h, w]` at the reference size (diffusers' `latents=`, before
+    /// `init_noise_sigma`; Flux: the packed `[1, (h/2)·(w/2), 4C]` sequence), in place of the
+    /// seeded draw.
     #[arg(long)]
-    init_latents: Option<PathBuf>,
-    /// Writes the final latent `[1, 4, H/8, W/8]` (float32 .npy) as diffusers'
-    /// `output_type="latent"` returns it.
+    pub(crate) init_latents: Option<PathBuf>,
+    /// Writes the final latent `[1, C, H/f, W/f]` (float32 .npy) as diffusers'
+    /// `output_type="latent"` returns it (Flux: packed `[1, (H/2f)·(W/2f), 4C]`).
     #[arg(long)]
-    save_latents: Option<PathBuf>,
+    pub(crate) save_latents: Option<PathBuf>,
     /// A LoRA file merged into the UNet, `FILE[:SCALE]` (scale 1 by default; kohya/A1111 or
     /// diffusers/PEFT `.safetensors`); repeatable. Text-encoder LoRA tensors are not merged (a
     /// warning says so).
     #[arg(long, value_parser = parse_lora)]
-    lora: Vec<(PathBuf, f64)>,
+    pub(crate) lora: Vec<(PathBuf, f64)>,
     /// Upscale this picture instead of generating the reference: it is resized to the
     /// reference size (the target / the strategy's scale) if needed, encoded, and the
     /// strategy's high-resolution steps run (LSRNA: LSR, region-wise noise, the last
     /// --inversion-depth steps). Not with --strategy direct.
     #[arg(long)]
-    init_image: Option<PathBuf>,
+    pub(crate) init_image: Option<PathBuf>,
     /// Weight variant to load, e.g. fp16 (`*.fp16.safetensors`).
     #[arg(long)]
-    variant: Option<String>,
+    pub(crate) variant: Option<String>,
     /// Device: cpu, cuda[:N], wgpu[:N|:cpu].
     #[arg(long, default_value_t)]
-    device: DeviceArg,
+    pub(crate) device: DeviceArg,
     /// UNet and text-tower dtype: f32, f16 or bf16 (half on GPU devices only; norm statistics
     /// and softmax in f32; the VAE runs in f32 as diffusers' force_upcast).
     #[arg(long, default_value = "f32", value_parser = parse_dtype)]
-    dtype: DType,
+    pub(crate) dtype: DType,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum StrategyArg {
+pub(crate) enum StrategyArg {
     Direct,
     Demofusion,
     LsrnaDemofusion,
@@ -133,7 +150,7 @@ enum StrategyArg {
 
 /// `--scheduler`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum SchedulerArg {
+pub(crate) enum SchedulerArg {
     /// DDIMScheduler (eta 0).
     Ddim,
     /// EulerDiscreteScheduler.
@@ -221,6 +238,7 @@ pub fn run(a: Args) -> Result<String, CliError> {
         ("--lsr", a.lsr.as_ref()),
         ("--init-latents", a.init_latents.as_ref()),
         ("--init-image", a.init_image.as_ref()),
+        ("--vae", a.vae.as_ref()),
     ]
     .into_iter()
     .chain(loras)
@@ -247,25 +265,51 @@ impl Job for Generate {
     }
 }
 
-/// The folder's components, checked up front so that every missing one is named at once.
-fn check_folder(dir: &Path) -> Result<ConfigJson, CliError> {
+/// The pipeline families `ultrares generate` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Sdxl,
+    Sd3,
+    Flux,
+}
+
+/// The folder's class and components, checked up front so that every missing one is named at
+/// once (`vae/` may come from `--vae`).
+pub(crate) fn check_folder(dir: &Path, vae: bool) -> Result<Family, CliError> {
     let index = ConfigJson::read(dir.join("model_index.json")).map_err(|e| {
         CliError::Input(format!(
-            "--model: {e} (expected a diffusers SDXL pipeline folder)"
+            "--model: {e} (expected a diffusers SDXL, SD3 or Flux pipeline folder)"
         ))
     })?;
     index
-        .check_class(&["StableDiffusionXLPipeline"])
+        .check_class(&[
+            "StableDiffusionXLPipeline",
+            "StableDiffusion3Pipeline",
+            "FluxPipeline",
+        ])
         .map_err(|e| CliError::Input(format!("--model: {e}")))?;
-    let needed = [
-        "unet/config.json",
-        "vae/config.json",
+    let family = match index.class_name() {
+        Some("StableDiffusion3Pipeline") => Family::Sd3,
+        Some("FluxPipeline") => Family::Flux,
+        _ => Family::Sdxl,
+    };
+    let mut needed = vec![
         "text_encoder/config.json",
         "text_encoder_2/config.json",
         "tokenizer",
         "tokenizer_2",
         "scheduler/scheduler_config.json",
     ];
+    needed.push(match family {
+        Family::Sdxl => "unet/config.json",
+        Family::Sd3 | Family::Flux => "transformer/config.json",
+    });
+    if family == Family::Sd3 {
+        needed.extend(["text_encoder_3/config.json", "tokenizer_3"]);
+    }
+    if !vae {
+        needed.push("vae/config.json");
+    }
     let missing: Vec<&str> = needed
         .iter()
         .copied()
@@ -278,12 +322,26 @@ fn check_folder(dir: &Path) -> Result<ConfigJson, CliError> {
             missing.join(", ")
         )));
     }
-    Ok(index)
+    Ok(family)
 }
 
 fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliError> {
     let total = Instant::now();
-    check_folder(&a.model)?;
+    match check_folder(&a.model, a.vae.is_some())? {
+        Family::Sdxl => {}
+        family => return crate::generate_flow::generate::<B>(a, family, device, total),
+    }
+    for (flag, given) in [
+        ("--prompt-3", a.prompt_3.is_some()),
+        ("--max-sequence-length", a.max_sequence_length.is_some()),
+    ] {
+        if given {
+            return Err(CliError::Usage(format!(
+                "{flag} is for SD3/Flux pipelines (T5); {} is an SDXL pipeline",
+                a.model.display()
+            )));
+        }
+    }
     let image_out = a
         .output
         .as_deref()
@@ -340,8 +398,7 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
         lora.merge_into(&mut unet, *scale)
             .map_err(|e| CliError::Input(format!("--lora: {e}")))?;
     }
-    let vae: AutoencoderKl<B> = from_diffusers_dir(a.model.join("vae"), device)
-        .map_err(|e| CliError::Input(format!("--model {}: vae: {e}", a.model.display())))?;
+    let vae = load_vae::<B>(&a, device)?;
     let f = ultrares::core::LatentCodec::<B>::downscale_factor(&vae);
     let native = unet_cfg.sample_size * f;
     let size = a.size.unwrap_or(match a.strategy {
@@ -378,7 +435,7 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
     let init = a
         .init_latents
         .as_deref()
-        .map(|p| read_init(p, init_shape))
+        .map(|p| read_init(p, &init_shape))
         .transpose()?;
     let init_image = a
         .init_image
@@ -541,18 +598,34 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
     Ok(report)
 }
 
-struct Run<'a, B: NnBackend> {
-    denoiser: &'a UnetDenoiser<B>,
-    vae: &'a AutoencoderKl<B>,
-    lsr: Option<&'a ultrares::lsr::Liif<B>>,
-    config: &'a HighResConfig,
-    cond: &'a GuidedCond<TextCond<B>>,
-    image: Option<Tensor<B, 4>>,
-    device: &'a B::Device,
+/// The pipeline's VAE, or `--vae`'s.
+pub(crate) fn load_vae<B: NnBackend>(
+    a: &Args,
+    device: &B::Device,
+) -> Result<AutoencoderKl<B>, CliError> {
+    match &a.vae {
+        Some(dir) => from_diffusers_dir(dir, device)
+            .map_err(|e| CliError::Input(format!("--vae {}: {e}", dir.display()))),
+        None => from_diffusers_dir(a.model.join("vae"), device)
+            .map_err(|e| CliError::Input(format!("--model {}: vae: {e}", a.model.display()))),
+    }
 }
 
-impl<B: NnBackend> Run<'_, B> {
-    fn go<S: Scheduler<B>>(
+pub(crate) struct Run<'a, B: NnBackend, D: Denoiser<B>> {
+    pub(crate) denoiser: &'a D,
+    pub(crate) vae: &'a AutoencoderKl<B>,
+    pub(crate) lsr: Option<&'a ultrares::lsr::Liif<B>>,
+    pub(crate) config: &'a HighResConfig,
+    pub(crate) cond: &'a D::Cond,
+    pub(crate) image: Option<Tensor<B, 4>>,
+    pub(crate) device: &'a B::Device,
+}
+
+impl<B: NnBackend, D: Denoiser<B>> Run<'_, B, D>
+where
+    D::Cond: ViewConditioning,
+{
+    pub(crate) fn go<S: Scheduler<B>>(
         &self,
         scheduler: S,
         rng: &mut dyn Randomness,
@@ -578,9 +651,9 @@ impl<B: NnBackend> Run<'_, B> {
 }
 
 /// The seeded draws, with the initial noise replaced by `--init-latents`.
-struct InitLatents {
-    init: Option<Vec<f32>>,
-    inner: SeededRandomness,
+pub(crate) struct InitLatents {
+    pub(crate) init: Option<Vec<f32>>,
+    pub(crate) inner: SeededRandomness,
 }
 
 impl Randomness for InitLatents {
@@ -613,7 +686,7 @@ impl Randomness for InitLatents {
     }
 }
 
-fn read_init(path: &Path, shape: [usize; 4]) -> Result<Vec<f32>, CliError> {
+pub(crate) fn read_init(path: &Path, shape: &[usize]) -> Result<Vec<f32>, CliError> {
     let (data, dims) = crate::lsr::read_latent(path)?;
     if dims != shape {
         return Err(CliError::Input(format!(
@@ -653,7 +726,10 @@ fn read_image<B: Backend>(
     Ok(rgb8_to_tensor(&img, ValueRange::MinusOneOne, device))
 }
 
-fn write_npy<B: Backend>(x: Tensor<B, 4>, path: &Path) -> Result<(), CliError> {
+pub(crate) fn write_npy<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    path: &Path,
+) -> Result<(), CliError> {
     let dims = x.dims();
     let v = x
         .into_data()
@@ -667,7 +743,11 @@ fn write_npy<B: Backend>(x: Tensor<B, 4>, path: &Path) -> Result<(), CliError> {
         .map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))
 }
 
-fn write_png<B: Backend>(image: Tensor<B, 4>, path: &Path, params: &str) -> Result<(), CliError> {
+pub(crate) fn write_png<B: Backend>(
+    image: Tensor<B, 4>,
+    path: &Path,
+    params: &str,
+) -> Result<(), CliError> {
     let image = image.cast(DType::F32);
     let img = tensor_to_rgb8(image, ValueRange::MinusOneOne)
         .map_err(|e| CliError::Failure(e.to_string()))?
@@ -688,12 +768,12 @@ fn write_png<B: Backend>(image: Tensor<B, 4>, path: &Path, params: &str) -> Resu
 
 /// One progress bar per stage, with ETA.
 #[derive(Default)]
-struct Bars {
+pub(crate) struct Bars {
     current: Option<(Stage, ProgressBar)>,
 }
 
 impl Bars {
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Some((_, bar)) = self.current.take() {
             bar.finish_and_clear();
         }

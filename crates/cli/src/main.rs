@@ -18,6 +18,7 @@ mod device;
 mod encode_prompt;
 mod fid;
 mod generate;
+mod generate_flow;
 mod lsr;
 mod metrics;
 mod npy;

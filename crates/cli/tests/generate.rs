@@ -273,3 +273,182 @@ fn generate_direct_equals_diffusers_final_latents() {
     assert!(err.contains("tokenizer_2"), "{err}");
     std::fs::remove_dir_all(&root).ok();
 }
+
+/// Copies a fixture folder's JSON tree (`tools/golden/gen_dit.py`'s tiny pipelines) to `dst`.
+fn copy_tree(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for entry in std::fs::read_dir(src).expect("fixture dir") {
+        let p = entry.expect("entry").path();
+        let to = dst.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_tree(&p, &to);
+        } else {
+            std::fs::copy(&p, &to).expect("copy");
+        }
+    }
+}
+
+/// A tiny SD3 or Flux pipeline folder with weights, tokenizers and the tiny VAE written in
+/// `root`: `(tower folder, keys file, keys entry)` per text encoder, T5's tokenizer in `t5_tok`.
+fn tiny_flow(
+    root: &Path,
+    name: &str,
+    towers: &[(&str, &str, &str)],
+    clip: &[&str],
+    t5_tok: &str,
+) -> PathBuf {
+    let model = root.join(name);
+    copy_tree(&manifest(&format!("tests/fixtures/{name}")), &model);
+    for (dir, pad) in clip.iter().zip([ClipPad::EndOfText, ClipPad::Exclamation]) {
+        write_openai_folder(model.join(dir), pad).expect("tokenizer");
+    }
+    copy_tree(
+        &manifest("../text/tests/fixtures/t5_tokenizer"),
+        &model.join(t5_tok),
+    );
+    for (dir, file, key) in towers {
+        let keys = common::json(&manifest(&format!("../text/tests/fixtures/{file}")));
+        common::write_det_safetensors(
+            &model.join(dir).join("model.safetensors"),
+            keys[key].as_object().expect("keys"),
+        );
+    }
+    let dit = common::json(&manifest("../dit/tests/fixtures/dit_keys.json"));
+    let entry = if name == "tiny_sd3" {
+        "sd3_pipe"
+    } else {
+        "flux_pipe"
+    };
+    common::write_det_safetensors(
+        &model.join("transformer/diffusion_pytorch_model.safetensors"),
+        dit[entry]["keys"].as_object().expect("keys"),
+    );
+    std::fs::copy(
+        manifest("../vae/tests/fixtures/tiny_vae/diffusion_pytorch_model.safetensors"),
+        model.join("vae/diffusion_pytorch_model.safetensors"),
+    )
+    .expect("vae");
+    model
+}
+
+/// SD3 (CFG with a negative prompt, and without guidance) and Flux (distilled guidance, packed
+/// latents in and out) from diffusers' initial latents give `StableDiffusion3Pipeline` /
+/// `FluxPipeline(..., latents=init, output_type="latent", max_sequence_length=32)`'s final
+/// latents within 1e-4; flags that do not apply are one usage error.
+#[test]
+fn generate_sd3_and_flux_direct_equal_diffusers_final_latents() {
+    let root = std::env::temp_dir().join(format!("ultrares-generate-dit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let sd3 = tiny_flow(
+        &root,
+        "tiny_sd3",
+        &[
+            ("text_encoder", "sd3_prompt_keys.json", "sd3_te1"),
+            ("text_encoder_2", "sd3_prompt_keys.json", "sd3_te2"),
+            ("text_encoder_3", "sd3_prompt_keys.json", "sd3_t5"),
+        ],
+        &["tokenizer", "tokenizer_2"],
+        "tokenizer_3",
+    );
+    let t5_keys = common::json(&manifest("../text/tests/fixtures/t5_tiny_keys.json"));
+    assert!(t5_keys["t5_tiny"].is_object());
+    let flux = tiny_flow(
+        &root,
+        "tiny_flux",
+        &[
+            ("text_encoder", "clip_encoders_keys.json", "te1"),
+            ("text_encoder_2", "t5_tiny_keys.json", "t5_tiny"),
+        ],
+        &["tokenizer"],
+        "tokenizer_2",
+    );
+    let mut golden = ndarray_npy::NpzReader::new(
+        std::fs::File::open(manifest("tests/fixtures/dit_generate.npz")).expect("npz"),
+    )
+    .expect("npz");
+    let cases: [(&str, &Path, &str, &[&str]); 3] = [
+        (
+            "sd3_cfg",
+            &sd3,
+            "24x32",
+            &["--negative-prompt", "blurry, ugly", "--guidance", "5"],
+        ),
+        ("sd3_nocfg", &sd3, "24x32", &["--guidance", "1"]),
+        ("flux", &flux, "32x48", &["--guidance", "3.5"]),
+    ];
+    for (tag, model, size, extra) in cases {
+        let init = manifest(&format!("tests/fixtures/{tag}_init.npy"));
+        let latents = root.join(format!("{tag}.npy"));
+        let png = root.join(format!("{tag}.png"));
+        let mut args = vec![
+            "generate",
+            "--model",
+            model.to_str().expect("utf-8"),
+            "--prompt",
+            "a photo of a cat",
+            "--size",
+            size,
+            "--steps",
+            "4",
+            "--max-sequence-length",
+            "32",
+            "--init-latents",
+            init.to_str().expect("utf-8"),
+            "--save-latents",
+            latents.to_str().expect("utf-8"),
+            "--output",
+            png.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        let out = ultrares(&args);
+        assert!(
+            out.status.success(),
+            "{tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ours = read_npy(&latents);
+        let want: ndarray::ArrayD<f32> = golden.by_name(tag).expect(tag);
+        assert_eq!(ours.shape(), want.shape(), "{tag}");
+        let scale = want.iter().fold(1e-30f32, |m, v| m.max(v.abs()));
+        let err = ours
+            .iter()
+            .zip(want.iter())
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+            / scale;
+        println!("{tag}: relative error {err:.2e}");
+        assert!(err <= 1e-4, "{tag}: relative error {err:.2e}");
+        let img = image::open(&png).expect("png").to_rgb8();
+        let [h, w]: [u32; 2] = {
+            let (h, w) = size.split_once('x').expect("size");
+            [h.parse().expect("h"), w.parse().expect("w")]
+        };
+        assert_eq!((img.height(), img.width()), (h, w), "{tag}");
+    }
+    let m = flux.to_str().expect("utf-8");
+    for (args, needle) in [
+        (
+            vec!["--strategy", "demofusion", "--size", "64x64"],
+            "direct only",
+        ),
+        (vec!["--negative-prompt", "x"], "guidance-distilled"),
+        (vec!["--max-sequence-length", "600"], "1…512"),
+        (vec!["--size", "30x48"], "multiples of 4"),
+    ] {
+        let mut full = vec![
+            "generate",
+            "--model",
+            m,
+            "--prompt",
+            "a cat",
+            "--save-latents",
+            "/tmp/never.npy",
+        ];
+        full.extend(args);
+        let out = ultrares(&full);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{full:?}: {err}");
+        assert!(err.contains(needle), "{full:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{full:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -12,6 +12,10 @@
 //!   3-axis RoPE ([`Rope`]), 2×2 latent packing ([`pack_latents`]), the guidance embedding and
 //!   its bf16 rounding ([`scale_timestep`]).
 //!
+//! [`Sd3Denoiser`] (classifier-free guidance in one batch) and [`FluxDenoiser`] (packing, the
+//! distilled guidance embedding) wrap them as [`ultrares_core::Denoiser`]s for ultrares'
+//! pipelines, predicting the flow `ε − x₀` for the FlowMatch schedulers.
+//!
 //! Configs come from `config.json` or presets ([`Sd3TransformerConfig::sd3_medium`],
 //! [`FluxTransformerConfig::flux_dev`], …); weights load in f32, f16 or bf16 (norm statistics,
 //! RoPE and the attention softmax in f32). Attention goes through [`ultrares_nn::attention`]:
@@ -26,12 +30,14 @@ mod error;
 mod feed_forward;
 mod flux;
 mod flux_block;
+mod flux_denoiser;
 mod flux_single_block;
 mod pack;
 mod pos_embed;
 mod rope;
 mod sd3;
 mod sd3_block;
+mod sd3_denoiser;
 mod time_text;
 
 pub use ada_norm::{AdaNorm, layer_norm, modulate};
@@ -41,10 +47,12 @@ pub use error::{DitError, Result};
 pub use feed_forward::FeedForward;
 pub use flux::{FLUX_ROPE_THETA, FluxTransformer2DModel, scale_timestep};
 pub use flux_block::FluxTransformerBlock;
+pub use flux_denoiser::{FluxCond, FluxDenoiser};
 pub use flux_single_block::FluxSingleTransformerBlock;
 pub use pack::{latent_image_ids, pack_latents, unpack_latents};
 pub use pos_embed::{PatchEmbed, sincos_pos_embed};
 pub use rope::Rope;
 pub use sd3::{Sd3Transformer2DModel, Tap};
 pub use sd3_block::JointTransformerBlock;
+pub use sd3_denoiser::{Sd3Cond, Sd3Denoiser};
 pub use time_text::TimeTextEmbed;

@@ -161,12 +161,23 @@ impl SchedulerConfig {
         }
     }
 
-    /// Parses a diffusers `scheduler_config.json` string.
+    /// Parses a diffusers `scheduler_config.json` string. A `FlowMatchEulerDiscreteScheduler`
+    /// config (which has no `prediction_type` key upstream) predicts the flow.
     ///
     /// # Errors
     /// [`Error::Json`] on malformed JSON or unknown enum values.
     pub fn from_json(json: &str) -> Result<Self> {
-        serde_json::from_str(json).map_err(|e| Error::Json(e.to_string()))
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| Error::Json(e.to_string()))?;
+        let flow = value.get("_class_name").and_then(|c| c.as_str())
+            == Some("FlowMatchEulerDiscreteScheduler")
+            && value.get("prediction_type").is_none();
+        let mut config: Self =
+            serde_json::from_value(value).map_err(|e| Error::Json(e.to_string()))?;
+        if flow {
+            config.prediction_type = PredictionType::Flow;
+        }
+        Ok(config)
     }
 
     /// Reads a diffusers `scheduler_config.json` file.
