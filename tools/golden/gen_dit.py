@@ -20,6 +20,7 @@ are stored (small) or `splitmix_uniform` draws.
   `cropped_pos_embed` at a 128² patch grid (4096² through the F16 VAE) and at 128×96 (4096×3072),
   at the token indices `*_idx`; the error message of a grid larger than the table.
 * dit_bf16.npz: Flux's `timestep.to(bf16) * 1000` for t and guidance values.
+* dit_half_reference.json: diffusers' own f16/bf16 error on the tiny models (see `half_reference`).
 * dit_keys.json: every (key, shape) of SD3-medium, SD3.5-medium, SD3.5-large, Flux-dev and
   Flux-schnell (meta device) and of the tiny models, with parameter counts.
 * crates/cli/tests/fixtures/tiny_sd3/, tiny_flux/, dit_generate.npz, {sd3_cfg,sd3_nocfg,flux}_init.npy:
@@ -345,6 +346,33 @@ def pipelines():
     save_npz(cli / "dit_generate.npz", arrays)
 
 
+def half_reference():
+    """diffusers' own half-precision error on the tiny models (the whole model cast, inputs cast, torch
+    2.15 on CPU): max |half − f32| / max |f32| of the output; the Rust dtype test's tolerances derive
+    from it. Writes dit_half_reference.json and the half outputs (as f32) to dit_half.npz."""
+    out, arrays = {}, {}
+    for name, cls, cfg in [("sd3_tiny", SD3Transformer2DModel, SD3_A), ("flux_tiny", FluxTransformer2DModel, FLUX_B)]:
+        model = det_model(cls, cfg)
+        g = np.load(OUT / f"{name}.npz")
+        t = lambda k: torch.from_numpy(g[f"a_{k}"])  # noqa: E731
+        if name == "sd3_tiny":
+            args = lambda m, d: m(t("x_in").to(d), encoder_hidden_states=t("enc").to(d),  # noqa: E731
+                                  pooled_projections=t("pooled").to(d), timestep=t("t")).sample
+        else:
+            args = lambda m, d: m(t("packed").to(d), encoder_hidden_states=t("enc").to(d),  # noqa: E731
+                                  pooled_projections=t("pooled").to(d), timestep=t("t"), img_ids=t("img_ids"),
+                                  txt_ids=torch.zeros(g["a_enc"].shape[1], 3), guidance=t("guidance")).sample
+        with torch.no_grad():
+            ref = args(model, torch.float32)
+            for dtype in (torch.float16, torch.bfloat16):
+                got = args(model.to(dtype), dtype).float()
+                out[f"{name}_{str(dtype)[6:]}"] = float((got - ref).abs().max() / ref.abs().max())
+                arrays[f"{name}_{str(dtype)[6:]}"] = got.numpy()
+                model = model.float()
+    (OUT / "dit_half_reference.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    save_npz(OUT / "dit_half.npz", arrays)
+
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     sd3_tiny()
@@ -352,6 +380,7 @@ if __name__ == "__main__":
     pos_embed()
     bf16()
     keys()
+    half_reference()
     pipelines()
     if "--big" in sys.argv:
         wide()

@@ -2,7 +2,6 @@
 //! with diffusers' field names, read from `transformer/config.json` or built from presets
 //! (`../shared/specs/dit.md` §1.1 and §2.1; diffusers `transformer_sd3.py`, `transformer_flux.py`).
 
-use serde_json::Value;
 use ultrares_nn::ConfigJson;
 
 use crate::{DitError, Result};
@@ -94,29 +93,25 @@ impl Sd3TransformerConfig {
     pub fn from_config_json(c: &ConfigJson) -> Result<Self> {
         c.check_class(&["SD3Transformer2DModel"])?;
         let u = |k: &str, d: usize| -> Result<usize> { Ok(c.opt_usize(k)?.unwrap_or(d)) };
-        let pos_embed_max_size = match c.get("pos_embed_max_size") {
-            Some(Value::Null) => {
+        // `has` sees an explicit null, which diffusers reads as "no stored table".
+        if c.has("pos_embed_max_size") && c.get("pos_embed_max_size").is_none() {
+            return Err(DitError::unsupported(
+                "pos_embed_max_size",
+                "null",
+                "a stored table size (SD3: 192, SD3.5-medium: 384)",
+            ));
+        }
+        let pos_embed_max_size = u("pos_embed_max_size", 96)?;
+        let qk_norm = match c.opt_str("qk_norm")? {
+            None => false,
+            Some("rms_norm") => true,
+            Some(other) => {
                 return Err(DitError::unsupported(
-                    "pos_embed_max_size",
-                    "null",
-                    "a stored table size (SD3: 192, SD3.5-medium: 384)",
+                    "qk_norm",
+                    other,
+                    "\"rms_norm\" or null",
                 ));
             }
-            _ => u("pos_embed_max_size", 96)?,
-        };
-        let qk_norm = match c.get("qk_norm") {
-            None | Some(Value::Null) => false,
-            Some(_) => match c.opt_str("qk_norm")? {
-                Some("rms_norm") => true,
-                Some(other) => {
-                    return Err(DitError::unsupported(
-                        "qk_norm",
-                        other,
-                        "\"rms_norm\" or null",
-                    ));
-                }
-                None => false,
-            },
         };
         let in_channels = u("in_channels", 16)?;
         let cfg = Self {
@@ -268,10 +263,7 @@ impl FluxTransformerConfig {
             ));
         }
         let in_channels = u("in_channels", 64)?;
-        let out_channels = match c.get("out_channels") {
-            None | Some(Value::Null) => in_channels,
-            Some(_) => u("out_channels", in_channels)?,
-        };
+        let out_channels = u("out_channels", in_channels)?;
         let cfg = Self {
             in_channels,
             out_channels,
