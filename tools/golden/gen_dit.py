@@ -21,6 +21,8 @@ are stored (small) or `splitmix_uniform` draws.
   at the token indices `*_idx`; the error message of a grid larger than the table.
 * dit_bf16.npz: Flux's `timestep.to(bf16) * 1000` for t and guidance values.
 * dit_half_reference.json: diffusers' own f16/bf16 error on the tiny models (see `half_reference`).
+* sd3_tiny_sai.safetensors / flux_tiny_bfl.safetensors: the tiny models in the original single-file
+  layouts, checked with diffusers' own converters (see `single_files`).
 * dit_keys.json: every (key, shape) of SD3-medium, SD3.5-medium, SD3.5-large, Flux-dev and
   Flux-schnell (meta device) and of the tiny models, with parameter counts.
 * crates/cli/tests/fixtures/tiny_sd3/, tiny_flux/, dit_generate.npz, {sd3_cfg,sd3_nocfg,flux}_init.npy:
@@ -40,7 +42,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from npz import det_weight, save_npz, splitmix_uniform  # noqa: E402
+from npz import det_weight, save_file, save_npz, splitmix_uniform  # noqa: E402
 
 from diffusers import FluxPipeline, FluxTransformer2DModel, SD3Transformer2DModel  # noqa: E402
 from diffusers.models.embeddings import PatchEmbed  # noqa: E402
@@ -373,6 +375,114 @@ def half_reference():
     save_npz(OUT / "dit_half.npz", arrays)
 
 
+def single_files():
+    """Tiny original-format checkpoints: `sd3_tiny_sai.safetensors` (Stability AI names under
+    `model.diffusion_model.`, plus a text-encoder key all-in-one files carry) of sd3_tiny's det
+    weights, and `flux_tiny_bfl.safetensors` (Black Forest Labs names) of flux_tiny's. Both are built
+    by inverting diffusers' converters and checked with them: `convert_*_checkpoint_to_diffusers`
+    gives back exactly the det state dict (Flux's converter hard-codes inner_dim 3072; it runs with
+    the tiny width patched in)."""
+    import inspect
+
+    from diffusers.loaders import single_file_utils as sfu
+    def cat(*ts):
+        return torch.cat(ts, 0).contiguous()
+
+    def swap(t):
+        scale, shift = t.chunk(2, 0)
+        return cat(shift, scale)
+
+    def lin(out, sd, src, dst):
+        for s in ("weight", "bias"):
+            out[f"{dst}.{s}"] = sd[f"{src}.{s}"]
+
+    sd3 = det_model(SD3Transformer2DModel, SD3_A).state_dict()
+    n = SD3_A["num_layers"]
+    o = {"pos_embed": sd3["pos_embed.pos_embed"]}
+    lin(o, sd3, "pos_embed.proj", "x_embedder.proj")
+    for a, b in (("timestep_embedder", "t_embedder"), ("text_embedder", "y_embedder")):
+        lin(o, sd3, f"time_text_embed.{a}.linear_1", f"{b}.mlp.0")
+        lin(o, sd3, f"time_text_embed.{a}.linear_2", f"{b}.mlp.2")
+    lin(o, sd3, "context_embedder", "context_embedder")
+    for i in range(n):
+        d, j = f"transformer_blocks.{i}", f"joint_blocks.{i}"
+        for s in ("weight", "bias"):
+            o[f"{j}.x_block.attn.qkv.{s}"] = cat(*(sd3[f"{d}.attn.to_{x}.{s}"] for x in "qkv"))
+            o[f"{j}.context_block.attn.qkv.{s}"] = cat(*(sd3[f"{d}.attn.add_{x}_proj.{s}"] for x in "qkv"))
+        for a, b in (("norm_q", "x_block.attn.ln_q"), ("norm_k", "x_block.attn.ln_k"),
+                     ("norm_added_q", "context_block.attn.ln_q"), ("norm_added_k", "context_block.attn.ln_k")):
+            o[f"{j}.{b}.weight"] = sd3[f"{d}.attn.{a}.weight"]
+        lin(o, sd3, f"{d}.attn.to_out.0", f"{j}.x_block.attn.proj")
+        lin(o, sd3, f"{d}.norm1.linear", f"{j}.x_block.adaLN_modulation.1")
+        lin(o, sd3, f"{d}.ff.net.0.proj", f"{j}.x_block.mlp.fc1")
+        lin(o, sd3, f"{d}.ff.net.2", f"{j}.x_block.mlp.fc2")
+        if i == n - 1:
+            for s in ("weight", "bias"):
+                o[f"{j}.context_block.adaLN_modulation.1.{s}"] = swap(sd3[f"{d}.norm1_context.linear.{s}"])
+        else:
+            lin(o, sd3, f"{d}.attn.to_add_out", f"{j}.context_block.attn.proj")
+            lin(o, sd3, f"{d}.norm1_context.linear", f"{j}.context_block.adaLN_modulation.1")
+            lin(o, sd3, f"{d}.ff_context.net.0.proj", f"{j}.context_block.mlp.fc1")
+            lin(o, sd3, f"{d}.ff_context.net.2", f"{j}.context_block.mlp.fc2")
+        if i in SD3_A["dual_attention_layers"]:
+            for s in ("weight", "bias"):
+                o[f"{j}.x_block.attn2.qkv.{s}"] = cat(*(sd3[f"{d}.attn2.to_{x}.{s}"] for x in "qkv"))
+            for x in "qk":
+                o[f"{j}.x_block.attn2.ln_{x}.weight"] = sd3[f"{d}.attn2.norm_{x}.weight"]
+            lin(o, sd3, f"{d}.attn2.to_out.0", f"{j}.x_block.attn2.proj")
+    lin(o, sd3, "proj_out", "final_layer.linear")
+    for s in ("weight", "bias"):
+        o[f"final_layer.adaLN_modulation.1.{s}"] = swap(sd3[f"norm_out.linear.{s}"])
+    full = {f"model.diffusion_model.{k}": v.contiguous() for k, v in o.items()}
+    back = sfu.convert_sd3_transformer_checkpoint_to_diffusers(dict(full))
+    assert back.keys() == sd3.keys(), set(back) ^ set(sd3)
+    assert all(torch.equal(back[k], sd3[k]) for k in sd3)
+    full["text_encoders.clip_l.transformer.text_model.final_layer_norm.weight"] = torch.ones(4)
+    save_file(full, OUT / "sd3_tiny_sai.safetensors", {"format": "pt"})
+
+    flux = det_model(FluxTransformer2DModel, FLUX_B).state_dict()
+    dim = FLUX_B["num_attention_heads"] * FLUX_B["attention_head_dim"]
+    o = {}
+    for a, b in (("timestep_embedder", "time_in"), ("text_embedder", "vector_in"), ("guidance_embedder", "guidance_in")):
+        lin(o, flux, f"time_text_embed.{a}.linear_1", f"{b}.in_layer")
+        lin(o, flux, f"time_text_embed.{a}.linear_2", f"{b}.out_layer")
+    lin(o, flux, "context_embedder", "txt_in")
+    lin(o, flux, "x_embedder", "img_in")
+    for i in range(FLUX_B["num_layers"]):
+        d, j = f"transformer_blocks.{i}", f"double_blocks.{i}"
+        lin(o, flux, f"{d}.norm1.linear", f"{j}.img_mod.lin")
+        lin(o, flux, f"{d}.norm1_context.linear", f"{j}.txt_mod.lin")
+        for s in ("weight", "bias"):
+            o[f"{j}.img_attn.qkv.{s}"] = cat(*(flux[f"{d}.attn.to_{x}.{s}"] for x in "qkv"))
+            o[f"{j}.txt_attn.qkv.{s}"] = cat(*(flux[f"{d}.attn.add_{x}_proj.{s}"] for x in "qkv"))
+        for a, b in (("norm_q", "img_attn.norm.query_norm"), ("norm_k", "img_attn.norm.key_norm"),
+                     ("norm_added_q", "txt_attn.norm.query_norm"), ("norm_added_k", "txt_attn.norm.key_norm")):
+            o[f"{j}.{b}.scale"] = flux[f"{d}.attn.{a}.weight"]
+        for a, b in (("ff.net.0.proj", "img_mlp.0"), ("ff.net.2", "img_mlp.2"), ("ff_context.net.0.proj", "txt_mlp.0"),
+                     ("ff_context.net.2", "txt_mlp.2"), ("attn.to_out.0", "img_attn.proj"), ("attn.to_add_out", "txt_attn.proj")):
+            lin(o, flux, f"{d}.{a}", f"{j}.{b}")
+    for i in range(FLUX_B["num_single_layers"]):
+        d, j = f"single_transformer_blocks.{i}", f"single_blocks.{i}"
+        lin(o, flux, f"{d}.norm.linear", f"{j}.modulation.lin")
+        for s in ("weight", "bias"):
+            o[f"{j}.linear1.{s}"] = cat(*(flux[f"{d}.attn.to_{x}.{s}"] for x in "qkv"), flux[f"{d}.proj_mlp.{s}"])
+        o[f"{j}.norm.query_norm.scale"] = flux[f"{d}.attn.norm_q.weight"]
+        o[f"{j}.norm.key_norm.scale"] = flux[f"{d}.attn.norm_k.weight"]
+        lin(o, flux, f"{d}.proj_out", f"{j}.linear2")
+    lin(o, flux, "proj_out", "final_layer.linear")
+    for s in ("weight", "bias"):
+        o[f"final_layer.adaLN_modulation.1.{s}"] = swap(flux[f"norm_out.linear.{s}"])
+    o = {k: v.contiguous() for k, v in o.items()}
+    src = inspect.getsource(sfu.convert_flux_transformer_checkpoint_to_diffusers).replace(
+        "inner_dim = 3072", f"inner_dim = {dim}")
+    scope = dict(vars(sfu))
+    exec(src, scope)
+    back = scope["convert_flux_transformer_checkpoint_to_diffusers"](dict(o))
+    assert back.keys() == flux.keys(), set(back) ^ set(flux)
+    assert all(torch.equal(back[k], flux[k]) for k in flux)
+    save_file(o, OUT / "flux_tiny_bfl.safetensors", {"format": "pt"})
+
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     sd3_tiny()
@@ -381,6 +491,7 @@ if __name__ == "__main__":
     bf16()
     keys()
     half_reference()
+    single_files()
     pipelines()
     if "--big" in sys.argv:
         wide()

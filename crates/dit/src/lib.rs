@@ -16,6 +16,10 @@
 //! distilled guidance embedding) wrap them as [`ultrares_core::Denoiser`]s for ultrares'
 //! pipelines, predicting the flow `ε − x₀` for the FlowMatch schedulers.
 //!
+//! Original single-file checkpoints (Stability AI's SD3/SD3.5, Black Forest Labs' Flux) load
+//! through the documented remap of diffusers' `from_single_file` ([`sd3_from_original`],
+//! [`flux_from_original`]).
+//!
 //! Configs come from `config.json` or presets ([`Sd3TransformerConfig::sd3_medium`],
 //! [`FluxTransformerConfig::flux_dev`], …); weights load in f32, f16 or bf16 (norm statistics,
 //! RoPE and the attention softmax in f32). Attention goes through [`ultrares_nn::attention`]:
@@ -38,6 +42,7 @@ mod rope;
 mod sd3;
 mod sd3_block;
 mod sd3_denoiser;
+mod single_file;
 mod time_text;
 
 pub use ada_norm::{AdaNorm, layer_norm, modulate};
@@ -55,4 +60,7 @@ pub use rope::Rope;
 pub use sd3::{Sd3Transformer2DModel, Tap};
 pub use sd3_block::JointTransformerBlock;
 pub use sd3_denoiser::{Sd3Cond, Sd3Denoiser};
+pub use single_file::{
+    SINGLE_FILE_PREFIX, flux_config_of, flux_from_original, sd3_config_of, sd3_from_original,
+};
 pub use time_text::TimeTextEmbed;

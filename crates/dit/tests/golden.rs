@@ -377,3 +377,67 @@ fn wide_topologies_equal_diffusers() {
     println!("Flux-dev width, 1 + 1 blocks: {e:.2e}");
     assert!(e <= 1e-4, "flux: {e:.2e}");
 }
+
+/// Stability AI's and Black Forest Labs' single-file layouts (built by inverting diffusers'
+/// converters and checked with them in `gen_dit.py`) load through the remap and give the
+/// diffusers-named models' outputs; a missing original key is named.
+#[test]
+fn original_single_file_checkpoints_load_through_the_remap() {
+    let device = Default::default();
+    let cfg = Sd3TransformerConfig::from_config_json(&config("sd3_tiny")).expect("config");
+    let (_, sd3) = Sd3Transformer2DModel::<B>::load_single_file(
+        &common::fixture("sd3_tiny_sai.safetensors"),
+        Some(&cfg),
+        DType::F32,
+        &device,
+    )
+    .expect("SAI layout");
+    let mut g = Golden::open("sd3_tiny");
+    let out = sd3
+        .forward(
+            g.tensor("a_x_in"),
+            g.tensor("a_enc"),
+            g.tensor("a_pooled"),
+            g.tensor("a_t"),
+        )
+        .expect("forward");
+    let e = rel_err(out, &g.array("a_out"), "sd3 single file");
+    assert!(e <= TOL, "sd3 single file: {e:.2e}");
+
+    let fcfg = FluxTransformerConfig::from_config_json(&config("flux_tiny")).expect("config");
+    let (_, flux) = FluxTransformer2DModel::<B>::load_single_file(
+        &common::fixture("flux_tiny_bfl.safetensors"),
+        Some(&fcfg),
+        DType::F32,
+        &device,
+    )
+    .expect("BFL layout");
+    let mut g = Golden::open("flux_tiny");
+    let out = flux
+        .forward(
+            g.tensor("a_packed"),
+            g.tensor("a_enc"),
+            g.tensor("a_pooled"),
+            g.tensor("a_t"),
+            g.tensor("a_img_ids"),
+            Tensor::zeros([7, 3], &device),
+            Some(g.tensor("a_guidance")),
+        )
+        .expect("forward");
+    let e = rel_err(out, &g.array("a_out"), "flux single file");
+    assert!(e <= TOL, "flux single file: {e:.2e}");
+
+    let mut sd = ultrares_nn::StateDict::read(common::fixture("sd3_tiny_sai.safetensors")).unwrap();
+    assert!(sd.remove("model.diffusion_model.joint_blocks.1.x_block.attn.qkv.weight"));
+    let e = ultrares_dit::sd3_from_original(&sd, &cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("1 keys of the original layout missing")
+            && e.contains("joint_blocks.1.x_block.attn.qkv.weight"),
+        "{e}"
+    );
+    // The config read from the shapes (heads of 64 as every released SD3) refuses the tiny
+    // 8-wide heads rather than guessing.
+    assert!(ultrares_dit::sd3_config_of(&sd).is_err());
+}

@@ -164,6 +164,51 @@ fn remaps_rename_without_reading_and_refuse_collisions() {
     assert!(e.contains("two tensors map to same"), "{e}");
 }
 
+/// Row selections (the lazy split/swap of single-file converters) read the right bytes from a
+/// file-backed and an in-memory tensor, and refuse bad ranges.
+#[test]
+fn select_rows_splits_and_swaps_without_reading_first() {
+    let file = StateDict::read(index()).expect("read");
+    let key = file.keys().next().expect("a tensor").to_string();
+    let full = file
+        .data(&key)
+        .expect("key")
+        .expect("data")
+        .convert::<f32>();
+    let shape = full.shape.clone();
+    let (n, row) = (shape[0], shape[1..].iter().product::<usize>());
+    assert!(n >= 2, "{shape:?}");
+    let values = full.to_vec::<f32>().expect("f32");
+    let owned = StateDict::from_tensors("mem", [(key.clone(), full)]);
+    for mut sd in [file, owned] {
+        let h = n / 2;
+        sd.select_rows(&key, "swapped", &[h..n, 0..h])
+            .expect("swap");
+        sd.select_rows(&key, "tail", &[1..n]).expect("split");
+        assert!(err_of(sd.select_rows(&key, "y", &[0..n + 1])).contains("outside"));
+        assert!(err_of(sd.select_rows(&key, "y", &[1..1])).contains("outside"));
+        assert!(sd.remove(&key) && !sd.remove(&key));
+        let got = |k: &str| {
+            sd.data(k)
+                .unwrap()
+                .unwrap()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .unwrap()
+        };
+        let want: Vec<f32> = values[h * row..]
+            .iter()
+            .chain(&values[..h * row])
+            .copied()
+            .collect();
+        assert_eq!(got("swapped"), want);
+        assert_eq!(got("tail"), values[row..].to_vec());
+        assert_eq!(sd.info("tail").unwrap().shape[0], n - 1);
+        assert!(err_of(sd.select_rows("tail", "x", &[0..1])).contains("already a row selection"));
+        assert!(err_of(sd.select_rows("nope", "z", &[0..1])).contains("no tensor nope"));
+    }
+}
+
 /// Corrupt, truncated and inconsistent files: one error naming the file and the problem.
 #[test]
 fn bad_files_give_clear_errors() {

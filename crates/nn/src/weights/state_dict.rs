@@ -50,6 +50,43 @@ enum Storage {
     Owned(Arc<TensorData>),
     /// Bytes `start..end` of a safetensors file compiled into the program.
     Static(&'static [u8]),
+    /// Byte ranges of another storage, concatenated ([`StateDict::select_rows`]).
+    Rows {
+        base: Box<Storage>,
+        ranges: Vec<(u64, u64)>,
+    },
+}
+
+impl Storage {
+    /// Bytes `start..end` of this storage (relative to its first byte; not of a
+    /// [`Storage::Rows`]).
+    fn read_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>> {
+        let slice = |b: &[u8]| {
+            b.get(start as usize..end as usize)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| Error::weights(key, "row range outside the tensor"))
+        };
+        match self {
+            Storage::File {
+                file,
+                path,
+                start: s0,
+                ..
+            } => {
+                let len = usize::try_from(end - start).map_err(|_| {
+                    Error::weights(path.to_string(), format!("tensor {key}: too large"))
+                })?;
+                let mut bytes = vec![0u8; len];
+                read_exact_at(file, &mut bytes, s0 + start).map_err(|e| {
+                    Error::weights(path.to_string(), format!("reading tensor {key}: {e}"))
+                })?;
+                Ok(bytes)
+            }
+            Storage::Owned(data) => slice(data.as_bytes()),
+            Storage::Static(bytes) => slice(bytes),
+            Storage::Rows { .. } => Err(Error::weights(key, "rows of rows are not supported")),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -309,26 +346,74 @@ impl StateDict {
                     )
                 })
             }
-            Storage::File {
-                file,
-                path,
-                start,
-                end,
-            } => {
-                let len = usize::try_from(end - start)
-                    .map_err(|_| self.error(format!("tensor {key}: too large for this machine")))?;
-                let mut bytes = vec![0u8; len];
-                read_exact_at(file, &mut bytes, *start).map_err(|e| {
-                    Error::weights(path.to_string(), format!("reading tensor {key}: {e}"))
-                })?;
-                Ok(TensorData::from_bytes_vec(bytes, info.shape.clone(), dtype))
-            }
+            Storage::File { start, end, .. } => Ok(TensorData::from_bytes_vec(
+                entry.storage.read_range(key, 0, end - start)?,
+                info.shape.clone(),
+                dtype,
+            )),
             Storage::Static(bytes) => Ok(TensorData::from_bytes_vec(
                 bytes.to_vec(),
                 info.shape.clone(),
                 dtype,
             )),
+            Storage::Rows { base, ranges } => {
+                let mut bytes = Vec::new();
+                for &(start, end) in ranges {
+                    bytes.extend(base.read_range(key, start, end)?);
+                }
+                Ok(TensorData::from_bytes_vec(bytes, info.shape.clone(), dtype))
+            }
         }
+    }
+
+    /// Adds the tensor `to` made of the rows `rows` of `from` (ranges along dimension 0,
+    /// concatenated in the given order), without reading any data: the lazy `torch.chunk` /
+    /// `torch.cat` of checkpoint converters (a fused `qkv` split into `q`, `k`, `v`; a
+    /// `[shift, scale]` modulation swapped to `[scale, shift]`). `from` stays until
+    /// [`remove`](Self::remove)d.
+    ///
+    /// # Errors
+    /// [`Error::Weights`] if `from` is missing, is a scalar, has an unsupported dtype, is
+    /// itself a selection, or a range is empty or beyond its rows.
+    pub fn select_rows(
+        &mut self,
+        from: &str,
+        to: impl Into<String>,
+        rows: &[std::ops::Range<usize>],
+    ) -> Result<()> {
+        let entry = self
+            .entries
+            .get(from)
+            .ok_or_else(|| self.error(format!("no tensor {from} to take rows of")))?;
+        let (Some(dtype), Some(&n)) = (entry.info.dtype, entry.info.shape.first()) else {
+            return Err(self.error(format!("tensor {from}: no rows to take")));
+        };
+        if matches!(entry.storage, Storage::Rows { .. }) {
+            return Err(self.error(format!("tensor {from}: already a row selection")));
+        }
+        let row_bytes = (entry.info.shape[1..].iter().product::<usize>() * dtype.size()) as u64;
+        let mut ranges = Vec::with_capacity(rows.len());
+        let mut count = 0;
+        for r in rows {
+            if r.start >= r.end || r.end > n {
+                return Err(self.error(format!("tensor {from}: rows {r:?} outside 0..{n}")));
+            }
+            ranges.push((r.start as u64 * row_bytes, r.end as u64 * row_bytes));
+            count += r.end - r.start;
+        }
+        let mut info = entry.info.clone();
+        info.shape[0] = count;
+        let storage = Storage::Rows {
+            base: Box::new(entry.storage.clone()),
+            ranges,
+        };
+        self.entries.insert(to.into(), Entry { info, storage });
+        Ok(())
+    }
+
+    /// Removes the tensor `key`; whether there was one.
+    pub fn remove(&mut self, key: &str) -> bool {
+        self.entries.remove(key).is_some()
     }
 
     /// Number of tensors.
@@ -398,6 +483,7 @@ impl StateDict {
                 Storage::File { start, end, .. } => end - start,
                 Storage::Owned(d) => d.as_bytes().len() as u64,
                 Storage::Static(b) => b.len() as u64,
+                Storage::Rows { ranges, .. } => ranges.iter().map(|(s, e)| e - s).sum(),
             })
             .sum()
     }
