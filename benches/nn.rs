@@ -1,5 +1,5 @@
 //! Benchmarks of ultrares-nn on the CPU backend: scaled dot-product attention through the
-//! backend's path (`attention`: the query-chunked path on burn-ndarray) against Burn's
+//! backend's path (`attention`: parallel query-row tasks with faer products on burn-ndarray) against Burn's
 //! `attention_fallback` (the full score matrix), at SDXL's two self-attention levels with 1024² px
 //! (4096 tokens × 10 heads × 64 at 64², 1024 tokens × 20 heads × 64 at 32²) and cross-attention
 //! to 77 text tokens; GroupNorm with f32 statistics over a UNet-sized map.

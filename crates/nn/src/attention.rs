@@ -1,7 +1,9 @@
 //! Scaled dot-product attention: one entry point, [`attention`], over the backend's choice
 //! ([`NnBackend::nn_attention`]): Burn's fused `burn::tensor::module::attention` on the CubeCL
-//! backends (flash kernels with autotune), and [`attention_chunked`] elsewhere, a query-chunked
-//! path whose score block never exceeds a given number of elements. Both are tested against
+//! backends (flash kernels with autotune); on burn-ndarray, for f32 without mask or bias, parallel
+//! tasks of 128 query rows with faer products (at most `threads · 128 · Lk · 4` bytes of scores
+//! at a time); and [`attention_chunked`] elsewhere, a query-chunked path whose score block never
+//! exceeds a given number of elements. Both are tested against
 //! Burn's `attention_fallback` (`tests/attention.rs`), the reference Burn exports for that
 //! purpose (`burn-tensor/src/tensor/module.rs:562`).
 //!
@@ -150,4 +152,94 @@ pub fn split_heads<B: Backend>(x: Tensor<B, 3>, heads: usize) -> Tensor<B, 4> {
 pub fn merge_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 3> {
     let [n, h, l, d] = x.dims();
     x.swap_dims(1, 2).reshape([n, l, h * d])
+}
+
+/// Query rows per task of [`host_attention`]: one task holds `HOST_ROWS · Lk` f32 scores.
+#[cfg(feature = "ndarray")]
+pub(crate) const HOST_ROWS: usize = 128;
+
+/// Unmasked, unbiased attention of contiguous f32 host arrays: burn-ndarray's
+/// [`NnBackend::nn_attention`] (Burn's CPU matmul runs batched products on one thread). Tasks of
+/// [`HOST_ROWS`] query rows of one (batch, head) run in parallel (rayon), each `S = q·kᵀ·scale`
+/// and `S·v` with faer's single-threaded GEMM and the softmax in place, so at most
+/// `threads · HOST_ROWS · Lk · 4` bytes of scores exist at a time (8 MiB per thread at 16,384
+/// keys).
+///
+/// # Shapes
+/// `q` `[N·H, Lq, D]`, `k` `[N·H, Lk, D]`, `v` `[N·H, Lk, Dv]` (row-major) → `[N·H, Lq, Dv]`.
+#[cfg(feature = "ndarray")]
+pub(crate) fn host_attention(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    [bh, lq, lk, d, dv]: [usize; 5],
+    scale: f32,
+) -> Vec<f32> {
+    use faer::{Accum, MatMut, MatRef, Par};
+    use rayon::prelude::*;
+    let mut out = vec![0f32; bh * lq * dv];
+    if lk == 0 {
+        return out;
+    }
+    out.par_chunks_mut(HOST_ROWS * dv)
+        .enumerate()
+        .for_each_init(Vec::new, |scores: &mut Vec<f32>, (task, o)| {
+            // Tasks never straddle two heads when Lq is a multiple of HOST_ROWS; otherwise split.
+            let mut row = task * HOST_ROWS;
+            let mut o = o;
+            while !o.is_empty() {
+                let (head, r0) = (row / lq, row % lq);
+                let rows = (lq - r0).min(o.len() / dv);
+                let qs = &q[(head * lq + r0) * d..][..rows * d];
+                let ks = &k[head * lk * d..][..lk * d];
+                let vs = &v[head * lk * dv..][..lk * dv];
+                scores.resize(rows * lk, 0.0);
+                faer::linalg::matmul::matmul(
+                    MatMut::from_row_major_slice_mut(scores, rows, lk),
+                    Accum::Replace,
+                    MatRef::from_row_major_slice(qs, rows, d),
+                    MatRef::from_row_major_slice(ks, lk, d).transpose(),
+                    scale,
+                    Par::Seq,
+                );
+                for s in scores.chunks_exact_mut(lk) {
+                    let m = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    s.iter_mut().for_each(|x| *x = exp_approx(*x - m));
+                    let inv = 1.0 / s.iter().sum::<f32>();
+                    s.iter_mut().for_each(|x| *x *= inv);
+                }
+                let (now, rest) = o.split_at_mut(rows * dv);
+                faer::linalg::matmul::matmul(
+                    MatMut::from_row_major_slice_mut(now, rows, dv),
+                    Accum::Replace,
+                    MatRef::from_row_major_slice(scores, rows, lk),
+                    MatRef::from_row_major_slice(vs, lk, dv),
+                    1.0,
+                    Par::Seq,
+                );
+                o = rest;
+                row += rows;
+            }
+        });
+    out
+}
+
+/// `eˣ` within 2 ulp for `x ≤ 0` (softmax arguments), branch-free so that the softmax loop
+/// vectorises: `2ⁿ · p(r)` with `n = round(x·log₂e)`, `r = x − n·ln 2` (two-part ln 2) and the
+/// degree-6 Taylor polynomial of `eʳ` on `|r| ≤ ln2/2` (remainder < 1.3·10⁻⁷ relative). `std`'s
+/// `f32::exp` calls libm once per element, 100× slower here at 16k keys.
+#[cfg(feature = "ndarray")]
+#[inline(always)]
+pub(crate) fn exp_approx(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const ROUND: f32 = 12_582_912.0; // 1.5·2²³: adding it rounds to an integer
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }

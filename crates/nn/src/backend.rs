@@ -6,7 +6,7 @@
 //! | backend | convolution | attention | `Linear` products |
 //! |---|---|---|---|
 //! | default | native `conv2d` | [`attention_chunked`] | Burn's `matmul` |
-//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | [`attention_chunked`] | burn-ndarray: faer's parallel f32 GEMM on the arrays in place ([`crate::linear`]); burn-flex: Burn's `matmul` |
+//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | burn-ndarray f32 without mask/bias: parallel 128-row tasks with faer products; otherwise [`attention_chunked`] | burn-ndarray: faer's parallel f32 GEMM on the arrays in place ([`crate::linear`]); burn-flex: Burn's `matmul` |
 //! | CubeCL, with or without fusion (feature `cubecl`) | native | Burn's fused `attention` | Burn's `matmul` |
 //! | `Autodiff<B>` | as `B` | [`attention_chunked`] (differentiable) | Burn's `matmul` (differentiable) |
 
@@ -129,6 +129,68 @@ mod ndarray_impl {
             }
             let out = crate::linear::host_matmul(a.view(), b.view(), [m, k, n]);
             burn::prelude::Tensor::from_data(TensorData::new(out, [m, n]), &lhs.device())
+        }
+
+        /// f32 without mask, bias, softcap or causal masking: parallel tasks of query rows with
+        /// faer products ([`crate::attention`]'s `host_attention`); anything else the chunked
+        /// default.
+        fn nn_attention(
+            q: burn::prelude::Tensor<Self, 4>,
+            k: burn::prelude::Tensor<Self, 4>,
+            v: burn::prelude::Tensor<Self, 4>,
+            mask: Option<burn::prelude::Tensor<Self, 4, burn::prelude::Bool>>,
+            bias: Option<burn::prelude::Tensor<Self, 4>>,
+            options: burn::tensor::ops::AttentionModuleOptions,
+        ) -> burn::prelude::Tensor<Self, 4> {
+            use burn::tensor::{TensorData, TensorPrimitive};
+            let plain = mask.is_none()
+                && bias.is_none()
+                && options.softcap.is_none()
+                && !options.is_causal;
+            let f32s = [&q, &k, &v]
+                .iter()
+                .all(|t| t.dtype() == burn::tensor::DType::F32);
+            if !plain || !f32s {
+                return crate::attention::attention_chunked(
+                    q,
+                    k,
+                    v,
+                    mask,
+                    bias,
+                    options,
+                    crate::attention::DEFAULT_MAX_SCORES,
+                );
+            }
+            let ([n, h, lq, d], [_, _, lk, _], [_, _, _, dv]) = (q.dims(), k.dims(), v.dims());
+            let device = q.device();
+            let scale = options.scale.unwrap_or(1.0 / (d as f64).sqrt()) as f32;
+            let prim = |t: burn::prelude::Tensor<Self, 4>| match t.into_primitive() {
+                TensorPrimitive::Float(NdArrayTensor::F32(a)) => a,
+                // Unreachable: every input is f32 (checked above).
+                other => match burn::prelude::Tensor::<Self, 4>::from_primitive(other)
+                    .cast(burn::tensor::DType::F32)
+                    .into_primitive()
+                {
+                    TensorPrimitive::Float(NdArrayTensor::F32(a)) => a,
+                    _ => unreachable!("an f32 cast of a float tensor is f32"),
+                },
+            };
+            let (qa, ka, va) = (prim(q), prim(k), prim(v));
+            let (qv, kv, vv) = (qa.view(), ka.view(), va.view());
+            fn owned<'a>(view: &'a ndarray::ArrayViewD<'a, f32>) -> std::borrow::Cow<'a, [f32]> {
+                match view.to_slice() {
+                    Some(s) => std::borrow::Cow::Borrowed(s),
+                    None => std::borrow::Cow::Owned(view.iter().copied().collect()),
+                }
+            }
+            let out = crate::attention::host_attention(
+                &owned(&qv),
+                &owned(&kv),
+                &owned(&vv),
+                [n * h, lq, lk, d, dv],
+                scale,
+            );
+            burn::prelude::Tensor::from_data(TensorData::new(out, [n, h, lq, dv]), &device)
         }
     }
 }

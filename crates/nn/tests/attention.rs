@@ -246,3 +246,20 @@ fn chunked_attention_equals_torch_sdpa() {
     let err = max_rel(got, causal);
     assert!(err <= 1e-6, "causal: {err:e}");
 }
+
+/// burn-ndarray's host path (parallel query-row tasks, faer products) with values wider than
+/// keys, a query count that splits tasks across heads, and several batches.
+#[test]
+fn host_attention_with_value_width_and_ragged_tasks_equals_the_fallback() {
+    for (n, h, lq, lk, d, dv) in [(2, 3, 200, 150, 16, 24), (1, 5, 129, 1, 8, 8), (1, 1, 1, 300, 4, 2)] {
+        let q = rand([n, h, lq, d], 11);
+        let k = rand([n, h, lk, d], 12);
+        let v = rand([n, h, lk, dv], 13);
+        for o in [opts(None, false), opts(Some(0.3), false)] {
+            let want = attention_fallback(q.clone(), k.clone(), v.clone(), None, None, o);
+            let got = attention(q.clone(), k.clone(), v.clone(), None, None, o);
+            let err = max_rel(got, want);
+            assert!(err <= 1e-5, "{n} {h} {lq} {lk} {d} {dv}: {err:e}");
+        }
+    }
+}
