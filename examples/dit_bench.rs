@@ -13,9 +13,7 @@
 use std::time::Instant;
 
 use burn::tensor::{Distribution, Tensor};
-use ultrares::dit::{
-    FluxTransformerConfig, Sd3TransformerConfig, latent_image_ids, pack_latents,
-};
+use ultrares::dit::{FluxTransformerConfig, Sd3TransformerConfig, latent_image_ids, pack_latents};
 
 type B = burn::backend::NdArray<f32>;
 

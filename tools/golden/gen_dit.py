@@ -23,6 +23,8 @@ are stored (small) or `splitmix_uniform` draws.
 * dit_half_reference.json: diffusers' own f16/bf16 error on the tiny models (see `half_reference`).
 * sd3_tiny_sai.safetensors / flux_tiny_bfl.safetensors: the tiny models in the original single-file
   layouts, checked with diffusers' own converters (see `single_files`).
+* {sd3,flux}_lora_{peft,orig}.safetensors / dit_lora.npz: LoRA files in both layouts and diffusers'
+  fused outputs (see `loras`).
 * dit_keys.json: every (key, shape) of SD3-medium, SD3.5-medium, SD3.5-large, Flux-dev and
   Flux-schnell (meta device) and of the tiny models, with parameter counts.
 * crates/cli/tests/fixtures/tiny_sd3/, tiny_flux/, dit_generate.npz, {sd3_cfg,sd3_nocfg,flux}_init.npy:
@@ -483,6 +485,112 @@ def single_files():
     save_file(o, OUT / "flux_tiny_bfl.safetensors", {"format": "pt"})
 
 
+def loras():
+    """LoRA files for the tiny SD3 (sd3_tiny) and Flux (flux_tiny) models and diffusers' outputs after
+    `load_lora_weights` + `fuse_lora(lora_scale=0.7)` (peft 0.21.2) on case `a`'s inputs:
+    * `{sd3,flux}_lora_peft.safetensors`: diffusers/PEFT layout (`transformer.<path>.lora_A/B.weight`,
+      rank 4, no alpha), q/k/v (and Flux's proj_mlp) of a block sharing their `lora_A`;
+    * `{sd3,flux}_lora_orig.safetensors`: the same LoRA in kohya layout with the original names
+      (`lora_unet_joint_blocks_0_x_block_attn_qkv`, `lora_unet_double_blocks_0_img_attn_qkv`,
+      `lora_unet_single_blocks_0_linear1`, `…final_layer_adaLN_modulation_1` with its `[shift, scale]`
+      rows, alpha = rank): fused `up` rows = the concatenated `lora_B`s, the shared `lora_A` as `down`.
+      diffusers 0.36 loads the Flux one itself (`_convert_kohya_flux_lora_to_diffusers`, its hard-coded
+      3072 widths patched to the tiny model's) and gives the PEFT output (asserted; the file avoids
+      `lora_unet_img_in`/`txt_in`/`time_in`, which that converter maps without the `transformer.`
+      prefix, so diffusers drops them — ultrares merges them); it has no converter
+      for SD3's original names, whose meaning is the single-file mapping checked in `single_files`.
+    Writes dit_lora.npz (`sd3_out`, `flux_out`)."""
+    import inspect
+
+    import diffusers.loaders.lora_conversion_utils as lcu
+    import diffusers.loaders.lora_pipeline as lp
+    from diffusers import FluxPipeline, StableDiffusion3Pipeline
+
+    r = 4
+
+    def mat(seed, shape):
+        return uniform(seed, shape, 0.5)
+
+    def build(model, groups, orig_names, seed):
+        """groups: list of lists of diffusers modules sharing one lora_A; orig_names: the original fused
+        name of each group (or None) and a row permutation for swapped modulations."""
+        sd = model.state_dict()
+        peft, orig = {}, {}
+        for gi, (mods, (oname, swap)) in enumerate(zip(groups, orig_names)):
+            inp = sd[f"{mods[0]}.weight"].shape[1]
+            a = mat(seed + 100 * gi, (r, inp))
+            bs = [mat(seed + 100 * gi + 1 + j, (sd[f"{m}.weight"].shape[0], r)) for j, m in enumerate(mods)]
+            for m, b in zip(mods, bs):
+                peft[f"transformer.{m}.lora_A.weight"] = a
+                peft[f"transformer.{m}.lora_B.weight"] = b
+            up = torch.cat(bs, 0)
+            if swap:
+                h = up.shape[0] // 2
+                up = torch.cat([up[h:], up[:h]], 0)
+            orig[f"lora_unet_{oname}.lora_down.weight"] = a
+            orig[f"lora_unet_{oname}.lora_up.weight"] = up.contiguous()
+            orig[f"lora_unet_{oname}.alpha"] = torch.tensor(float(r))
+        return peft, orig
+
+    arrays = {}
+    g = np.load(OUT / "sd3_tiny.npz")
+    t = lambda k: torch.from_numpy(g[f"a_{k}"])  # noqa: E731
+    model = det_model(SD3Transformer2DModel, SD3_A)
+    peft, orig = build(model, [
+        ["transformer_blocks.0.attn.to_q", "transformer_blocks.0.attn.to_k", "transformer_blocks.0.attn.to_v"],
+        ["transformer_blocks.1.ff.net.0.proj"], ["transformer_blocks.0.attn2.to_out.0"], ["context_embedder"],
+        ["norm_out.linear"],
+    ], [("joint_blocks_0_x_block_attn_qkv", False), ("joint_blocks_1_x_block_mlp_fc1", False),
+        ("joint_blocks_0_x_block_attn2_proj", False), ("context_embedder", False),
+        ("final_layer_adaLN_modulation_1", True)], 601)
+    save_file(peft, OUT / "sd3_lora_peft.safetensors", {"format": "pt"})
+    save_file(orig, OUT / "sd3_lora_orig.safetensors", {"format": "pt"})
+    pipe = StableDiffusion3Pipeline(transformer=model, scheduler=None, vae=None, text_encoder=None, tokenizer=None,
+                                    text_encoder_2=None, tokenizer_2=None, text_encoder_3=None, tokenizer_3=None)
+    pipe.load_lora_weights(str(OUT / "sd3_lora_peft.safetensors"))
+    pipe.fuse_lora(lora_scale=0.7)
+    with torch.no_grad():
+        arrays["sd3_out"] = model(t("x_in"), encoder_hidden_states=t("enc"), pooled_projections=t("pooled"),
+                                  timestep=t("t")).sample.numpy()
+
+    g = np.load(OUT / "flux_tiny.npz")
+    dim = FLUX_B["num_attention_heads"] * FLUX_B["attention_head_dim"]
+
+    def flux_out(path, patched):
+        model = det_model(FluxTransformer2DModel, FLUX_B)
+        pipe = FluxPipeline(transformer=model, scheduler=None, vae=None, text_encoder=None, tokenizer=None,
+                            text_encoder_2=None, tokenizer_2=None)
+        if patched:
+            src = inspect.getsource(lcu._convert_kohya_flux_lora_to_diffusers).replace(
+                "dims=[3072, 3072, 3072, 12288]", f"dims=[{dim}, {dim}, {dim}, {4 * dim}]")
+            scope = dict(vars(lcu))
+            exec(src, scope)
+            lp._convert_kohya_flux_lora_to_diffusers = scope["_convert_kohya_flux_lora_to_diffusers"]
+        pipe.load_lora_weights(str(path))
+        pipe.fuse_lora(lora_scale=0.7)
+        with torch.no_grad():
+            return model(t("packed"), encoder_hidden_states=t("enc"), pooled_projections=t("pooled"), timestep=t("t"),
+                         img_ids=t("img_ids"), txt_ids=torch.zeros(g["a_enc"].shape[1], 3),
+                         guidance=t("guidance")).sample
+
+    peft, orig = build(det_model(FluxTransformer2DModel, FLUX_B), [
+        ["transformer_blocks.0.attn.to_q", "transformer_blocks.0.attn.to_k", "transformer_blocks.0.attn.to_v"],
+        ["single_transformer_blocks.0.attn.to_q", "single_transformer_blocks.0.attn.to_k",
+         "single_transformer_blocks.0.attn.to_v", "single_transformer_blocks.0.proj_mlp"],
+        ["transformer_blocks.1.attn.to_add_out"], ["single_transformer_blocks.1.proj_out"],
+        ["transformer_blocks.0.norm1.linear"],
+    ], [("double_blocks_0_img_attn_qkv", False), ("single_blocks_0_linear1", False),
+        ("double_blocks_1_txt_attn_proj", False), ("single_blocks_1_linear2", False),
+        ("double_blocks_0_img_mod_lin", False)], 701)
+    save_file(peft, OUT / "flux_lora_peft.safetensors", {"format": "pt"})
+    save_file(orig, OUT / "flux_lora_orig.safetensors", {"format": "pt"})
+    out = flux_out(OUT / "flux_lora_peft.safetensors", False)
+    out_kohya = flux_out(OUT / "flux_lora_orig.safetensors", True)
+    assert (out - out_kohya).abs().max() <= 1e-5 * out.abs().max(), (out - out_kohya).abs().max()
+    arrays["flux_out"] = out.numpy()
+    save_npz(OUT / "dit_lora.npz", arrays)
+
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     sd3_tiny()
@@ -492,6 +600,7 @@ if __name__ == "__main__":
     keys()
     half_reference()
     single_files()
+    loras()
     pipelines()
     if "--big" in sys.argv:
         wide()

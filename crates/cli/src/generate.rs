@@ -116,9 +116,9 @@ pub struct Args {
     /// `output_type="latent"` returns it (Flux: packed `[1, (H/2f)·(W/2f), 4C]`).
     #[arg(long)]
     pub(crate) save_latents: Option<PathBuf>,
-    /// A LoRA file merged into the UNet, `FILE[:SCALE]` (scale 1 by default; kohya/A1111 or
-    /// diffusers/PEFT `.safetensors`); repeatable. Text-encoder LoRA tensors are not merged (a
-    /// warning says so).
+    /// A LoRA file merged into the UNet or transformer, `FILE[:SCALE]` (scale 1 by default;
+    /// kohya/A1111 or diffusers/PEFT `.safetensors`; SD3/Flux also with the original fused-qkv
+    /// names); repeatable. Text-encoder LoRA tensors are not merged (a warning says so).
     #[arg(long, value_parser = parse_lora)]
     pub(crate) lora: Vec<(PathBuf, f64)>,
     /// Upscale this picture instead of generating the reference: it is resized to the

@@ -16,8 +16,8 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use ultrares::core::{GuidedCond, LatentCodec, SeededRandomness};
 use ultrares::dit::{
-    FluxCond, FluxDenoiser, FluxTransformer2DModel, Sd3Cond, Sd3Denoiser, Sd3Transformer2DModel,
-    pack_latents, unpack_latents,
+    DitLora, FluxCond, FluxDenoiser, FluxTransformer2DModel, Sd3Cond, Sd3Denoiser,
+    Sd3Transformer2DModel, pack_latents, unpack_latents,
 };
 use ultrares::nn::{ConfigJson, NnBackend};
 use ultrares::pipeline::{HighResConfig, HighResOutput};
@@ -50,13 +50,11 @@ fn check_flags(a: &Args, family: Family) -> Result<(), CliError> {
     for (flag, given) in [
         ("--lsr", a.lsr.is_some()),
         ("--scheduler", a.scheduler.is_some()),
-        ("--lora", !a.lora.is_empty()),
         ("--view-batch-size", a.view_batch_size.is_some()),
     ] {
         if given {
             let why = match flag {
                 "--scheduler" => "the folder's FlowMatchEulerDiscreteScheduler is used",
-                "--lora" => "LoRA merging is implemented for SDXL UNets only",
                 _ => "it belongs to the SDXL high-resolution strategies",
             };
             return Err(usage(format!(
@@ -146,25 +144,43 @@ pub(crate) fn generate<B: NnBackend>(
     let channels = LatentCodec::<B>::latent_channels(&vae);
     // SD3: the patch grid; Flux: 2×2 packing. diffusers' default size is 128 latent patches of
     // 8 px (1024²) for both.
+    let loras = a
+        .lora
+        .iter()
+        .map(|(path, scale)| {
+            let lora = DitLora::read(path).map_err(|e| CliError::Input(format!("--lora: {e}")))?;
+            if !lora.text_encoder_keys().is_empty() {
+                eprintln!(
+                    "warning: {}: {} text-encoder tensors are not merged (only the transformer's {} modules are)",
+                    path.display(),
+                    lora.text_encoder_keys().len(),
+                    lora.len()
+                );
+            }
+            Ok((lora, *scale))
+        })
+        .collect::<Result<Vec<_>, CliError>>()?;
+    let lora_err = |e: ultrares::dit::DitError| CliError::Input(format!("--lora: {e}"));
+    let variant = a.variant.as_deref();
     let (model, patch, native) = match family {
         Family::Sd3 => {
-            let (cfg, m) = Sd3Transformer2DModel::<B>::from_diffusers_dir(
-                &tdir,
-                a.variant.as_deref(),
-                a.dtype,
-                device,
-            )
-            .map_err(model_err)?;
+            let (cfg, mut m) =
+                Sd3Transformer2DModel::<B>::from_diffusers_dir(&tdir, variant, a.dtype, device)
+                    .map_err(model_err)?;
+            for (lora, scale) in &loras {
+                lora.merge_into_sd3(&mut m, &cfg, *scale)
+                    .map_err(lora_err)?;
+            }
             (Model::Sd3(m), cfg.patch_size, cfg.sample_size * f)
         }
         _ => {
-            let (_, m) = FluxTransformer2DModel::<B>::from_diffusers_dir(
-                &tdir,
-                a.variant.as_deref(),
-                a.dtype,
-                device,
-            )
-            .map_err(model_err)?;
+            let (cfg, mut m) =
+                FluxTransformer2DModel::<B>::from_diffusers_dir(&tdir, variant, a.dtype, device)
+                    .map_err(model_err)?;
+            for (lora, scale) in &loras {
+                lora.merge_into_flux(&mut m, &cfg, *scale)
+                    .map_err(lora_err)?;
+            }
             (Model::Flux(m), 2, 128 * f)
         }
     };

@@ -425,7 +425,12 @@ fn generate_sd3_and_flux_direct_equal_diffusers_final_latents() {
         assert_eq!((img.height(), img.width()), (h, w), "{tag}");
     }
     let m = flux.to_str().expect("utf-8");
+    let sd3_lora = manifest("../dit/tests/fixtures/sd3_lora_orig.safetensors");
     for (args, needle) in [
+        (
+            vec!["--lora", sd3_lora.to_str().expect("utf-8")],
+            "match no transformer layer",
+        ),
         (
             vec!["--strategy", "demofusion", "--size", "64x64"],
             "direct only",

@@ -20,6 +20,9 @@
 //! through the documented remap of diffusers' `from_single_file` ([`sd3_from_original`],
 //! [`flux_from_original`]).
 //!
+//! LoRA files (diffusers/PEFT, kohya, and the original layouts with fused `qkv`) merge into
+//! either model ([`DitLora`]).
+//!
 //! Configs come from `config.json` or presets ([`Sd3TransformerConfig::sd3_medium`],
 //! [`FluxTransformerConfig::flux_dev`], …); weights load in f32, f16 or bf16 (norm statistics,
 //! RoPE and the attention softmax in f32). Attention goes through [`ultrares_nn::attention`]:
@@ -36,6 +39,7 @@ mod flux;
 mod flux_block;
 mod flux_denoiser;
 mod flux_single_block;
+mod lora;
 mod pack;
 mod pos_embed;
 mod rope;
@@ -54,6 +58,7 @@ pub use flux::{FLUX_ROPE_THETA, FluxTransformer2DModel, scale_timestep};
 pub use flux_block::FluxTransformerBlock;
 pub use flux_denoiser::{FluxCond, FluxDenoiser};
 pub use flux_single_block::FluxSingleTransformerBlock;
+pub use lora::DitLora;
 pub use pack::{latent_image_ids, pack_latents, unpack_latents};
 pub use pos_embed::{PatchEmbed, sincos_pos_embed};
 pub use rope::Rope;

@@ -38,6 +38,7 @@
 //! `final_layer` as SD3.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use ultrares_nn::StateDict;
 
@@ -47,117 +48,126 @@ use crate::{DitError, Result};
 /// The prefix of the diffusion model's keys in original all-in-one checkpoints.
 pub const SINGLE_FILE_PREFIX: &str = "model.diffusion_model.";
 
-/// The key mapping being built: renames applied at the end, row selections at once.
-struct Remap {
-    sd: StateDict,
-    renames: HashMap<String, String>,
-    missing: Vec<String>,
+/// One mapping of the original layout: the tensor `from` (a layer prefix when `linear`, for its
+/// `.weight` and `.bias`) gives each diffusers tensor `to.0` — whole, or the rows `to.1`
+/// (concatenated) of a fused tensor.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) from: String,
+    pub(crate) to: Vec<(String, Option<Vec<Range<usize>>>)>,
+    pub(crate) linear: bool,
 }
 
-impl Remap {
-    fn new(sd: &StateDict) -> Result<Self> {
-        let prefixed = sd.keys().any(|k| k.starts_with(SINGLE_FILE_PREFIX));
-        let sd = if prefixed {
-            sd.renamed(|k| k.strip_prefix(SINGLE_FILE_PREFIX).map(str::to_string))?
-        } else {
-            sd.clone()
-        };
-        Ok(Self {
-            sd,
-            renames: HashMap::new(),
-            missing: Vec::new(),
-        })
-    }
+/// The mapping table being built from a config.
+#[derive(Default)]
+struct Table(Vec<Entry>);
 
-    fn has(&self, key: &str) -> bool {
-        self.sd.contains(key)
-    }
-
-    fn rows(&self, key: &str) -> Option<usize> {
-        self.sd.info(key).and_then(|i| i.shape.first().copied())
-    }
-
-    /// `from` → `to` (a full key).
-    fn key(&mut self, from: &str, to: &str) {
-        if self.has(from) {
-            self.renames.insert(from.to_string(), to.to_string());
-        } else {
-            self.missing.push(from.to_string());
-        }
-    }
-
-    /// `from.{weight,bias}` → `to.{weight,bias}`.
+impl Table {
+    /// A layer renamed (`.weight` and `.bias`).
     fn linear(&mut self, from: &str, to: &str) {
-        for s in ["weight", "bias"] {
-            self.key(&format!("{from}.{s}"), &format!("{to}.{s}"));
-        }
+        self.0.push(Entry {
+            from: from.into(),
+            to: vec![(to.into(), None)],
+            linear: true,
+        });
     }
 
-    /// `from.{weight,bias}` split by rows into `to[j]` of `sizes[j]` rows (equal parts when
-    /// `sizes` is empty).
-    fn split(&mut self, from: &str, to: &[&str], sizes: &[usize]) {
-        for s in ["weight", "bias"] {
-            let key = format!("{from}.{s}");
-            let Some(n) = self.rows(&key) else {
-                self.missing.push(key);
+    /// A single tensor renamed.
+    fn key(&mut self, from: &str, to: &str) {
+        self.0.push(Entry {
+            from: from.into(),
+            to: vec![(to.into(), None)],
+            linear: false,
+        });
+    }
+
+    /// A fused layer split by rows into layers of `sizes[j]` rows.
+    fn split(&mut self, from: &str, to: &[String], sizes: &[usize]) {
+        let mut at = 0;
+        let to = to
+            .iter()
+            .zip(sizes)
+            .map(|(t, &n)| {
+                at += n;
+                (t.clone(), Some(vec![at - n..at]))
+            })
+            .collect();
+        self.0.push(Entry {
+            from: from.into(),
+            to,
+            linear: true,
+        });
+    }
+
+    /// A `[shift, scale]` modulation of `2·d` rows swapped to `[scale, shift]`.
+    fn swap(&mut self, from: &str, to: &str, d: usize) {
+        self.0.push(Entry {
+            from: from.into(),
+            to: vec![(to.into(), Some(vec![d..2 * d, 0..d]))],
+            linear: true,
+        });
+    }
+}
+
+/// `sd` with its diffusion-model keys (the `model.diffusion_model.` prefix stripped when the file
+/// has it).
+fn strip(sd: &StateDict) -> Result<StateDict> {
+    if sd.keys().any(|k| k.starts_with(SINGLE_FILE_PREFIX)) {
+        Ok(sd.renamed(|k| k.strip_prefix(SINGLE_FILE_PREFIX).map(str::to_string))?)
+    } else {
+        Ok(sd.clone())
+    }
+}
+
+/// Applies `table` to `sd` without reading tensors; every original key the table needs and
+/// `sd` lacks is listed in one error.
+fn apply(sd: &StateDict, table: &[Entry]) -> Result<StateDict> {
+    let mut sd = strip(sd)?;
+    let mut renames = HashMap::new();
+    let mut missing = Vec::new();
+    let mut fused = Vec::new();
+    for e in table {
+        let suffixes: &[&str] = if e.linear {
+            &[".weight", ".bias"]
+        } else {
+            &[""]
+        };
+        for sfx in suffixes {
+            let from = format!("{}{sfx}", e.from);
+            if !sd.contains(&from) {
+                missing.push(from);
                 continue;
-            };
-            let sizes: Vec<usize> = if sizes.is_empty() {
-                vec![n / to.len(); to.len()]
-            } else {
-                sizes.to_vec()
-            };
-            let mut at = 0;
-            for (t, len) in to.iter().zip(sizes) {
-                if let Err(e) = self
-                    .sd
-                    .select_rows(&key, format!("{t}.{s}"), &[at..at + len])
-                {
-                    self.missing.push(e.to_string());
+            }
+            for (to, rows) in &e.to {
+                let to = format!("{to}{sfx}");
+                match rows {
+                    None => {
+                        renames.insert(from.clone(), to);
+                    }
+                    Some(rows) => {
+                        if let Err(err) = sd.select_rows(&from, to, rows) {
+                            missing.push(err.to_string());
+                        }
+                        fused.push(from.clone());
+                    }
                 }
-                at += len;
             }
-            self.sd.remove(&key);
         }
     }
-
-    /// `from.{weight,bias}` with its two row halves swapped (`[shift, scale]` → `[scale,
-    /// shift]`) → `to.{weight,bias}`.
-    fn swap(&mut self, from: &str, to: &str) {
-        for s in ["weight", "bias"] {
-            let key = format!("{from}.{s}");
-            let Some(n) = self.rows(&key) else {
-                self.missing.push(key);
-                continue;
-            };
-            let h = n / 2;
-            if let Err(e) = self
-                .sd
-                .select_rows(&key, format!("{to}.{s}"), &[h..n, 0..h])
-            {
-                self.missing.push(e.to_string());
-            }
-            self.sd.remove(&key);
-        }
+    if !missing.is_empty() {
+        let n = missing.len();
+        let shown: Vec<&String> = missing.iter().take(8).collect();
+        return Err(sd
+            .error(format!(
+                "{n} keys of the original layout missing {shown:?}{}",
+                if n > 8 { " …" } else { "" }
+            ))
+            .into());
     }
-
-    fn finish(self) -> Result<StateDict> {
-        if !self.missing.is_empty() {
-            let n = self.missing.len();
-            let shown: Vec<&String> = self.missing.iter().take(8).collect();
-            return Err(self
-                .sd
-                .error(format!(
-                    "{n} keys of the original layout missing {shown:?}{}",
-                    if n > 8 { " …" } else { "" }
-                ))
-                .into());
-        }
-        let renames = self.renames;
-        Ok(self
-            .sd
-            .renamed(|k| Some(renames.get(k).cloned().unwrap_or_else(|| k.to_string())))?)
+    for f in fused {
+        sd.remove(&f);
     }
+    Ok(sd.renamed(|k| Some(renames.get(k).cloned().unwrap_or_else(|| k.to_string())))?)
 }
 
 fn count_blocks(sd: &StateDict, prefix: &str) -> usize {
@@ -182,10 +192,6 @@ fn dim(sd: &StateDict, key: &str, axis: usize) -> Result<usize> {
                 "no {key} to read the configuration from (not an SD3/Flux checkpoint?)"
             )))
         })
-}
-
-fn strip(sd: &StateDict) -> Result<StateDict> {
-    Ok(Remap::new(sd)?.sd)
 }
 
 /// The config of an original SD3/SD3.5 checkpoint, read from its shapes as diffusers'
@@ -220,12 +226,10 @@ pub fn sd3_config_of(sd: &StateDict) -> Result<Sd3TransformerConfig> {
     Ok(cfg)
 }
 
-/// An original SD3/SD3.5 checkpoint under diffusers' names, for `cfg`.
-///
-/// # Errors
-/// [`DitError::Model`] listing the original keys the mapping needs and the file lacks.
-pub fn sd3_from_original(sd: &StateDict, cfg: &Sd3TransformerConfig) -> Result<StateDict> {
-    let mut r = Remap::new(sd)?;
+/// The SD3/SD3.5 mapping table of `cfg` (see the module docs).
+pub(crate) fn sd3_table(cfg: &Sd3TransformerConfig) -> Vec<Entry> {
+    let d = cfg.inner_dim();
+    let mut r = Table::default();
     r.key("pos_embed", "pos_embed.pos_embed");
     r.linear("x_embedder.proj", "pos_embed.proj");
     for (from, to) in [
@@ -244,33 +248,20 @@ pub fn sd3_from_original(sd: &StateDict, cfg: &Sd3TransformerConfig) -> Result<S
     r.linear("context_embedder", "context_embedder");
     let n = cfg.num_layers;
     for i in 0..n {
-        let (o, d) = (
+        let (o, t) = (
             format!("joint_blocks.{i}"),
             format!("transformer_blocks.{i}"),
         );
-        let last = i + 1 == n;
-        let qkv = |a: &str| {
-            [
-                format!("{d}.{a}.to_q"),
-                format!("{d}.{a}.to_k"),
-                format!("{d}.{a}.to_v"),
-            ]
-        };
-        let q = qkv("attn");
+        let names = |names: [&str; 3]| names.map(|x| format!("{t}.{x}"));
         r.split(
             &format!("{o}.x_block.attn.qkv"),
-            &[&q[0], &q[1], &q[2]],
-            &[],
+            &names(["attn.to_q", "attn.to_k", "attn.to_v"]),
+            &[d; 3],
         );
-        let c = [
-            format!("{d}.attn.add_q_proj"),
-            format!("{d}.attn.add_k_proj"),
-            format!("{d}.attn.add_v_proj"),
-        ];
         r.split(
             &format!("{o}.context_block.attn.qkv"),
-            &[&c[0], &c[1], &c[2]],
-            &[],
+            &names(["attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"]),
+            &[d; 3],
         );
         if cfg.qk_norm {
             for (from, to) in [
@@ -279,69 +270,64 @@ pub fn sd3_from_original(sd: &StateDict, cfg: &Sd3TransformerConfig) -> Result<S
                 ("context_block.attn.ln_q", "attn.norm_added_q"),
                 ("context_block.attn.ln_k", "attn.norm_added_k"),
             ] {
-                r.key(&format!("{o}.{from}.weight"), &format!("{d}.{to}.weight"));
+                r.key(&format!("{o}.{from}.weight"), &format!("{t}.{to}.weight"));
             }
         }
-        r.linear(
-            &format!("{o}.x_block.attn.proj"),
-            &format!("{d}.attn.to_out.0"),
-        );
-        r.linear(
-            &format!("{o}.x_block.adaLN_modulation.1"),
-            &format!("{d}.norm1.linear"),
-        );
-        r.linear(
-            &format!("{o}.x_block.mlp.fc1"),
-            &format!("{d}.ff.net.0.proj"),
-        );
-        r.linear(&format!("{o}.x_block.mlp.fc2"), &format!("{d}.ff.net.2"));
-        if last {
+        for (from, to) in [
+            ("x_block.attn.proj", "attn.to_out.0"),
+            ("x_block.adaLN_modulation.1", "norm1.linear"),
+            ("x_block.mlp.fc1", "ff.net.0.proj"),
+            ("x_block.mlp.fc2", "ff.net.2"),
+        ] {
+            r.linear(&format!("{o}.{from}"), &format!("{t}.{to}"));
+        }
+        if i + 1 == n {
             r.swap(
                 &format!("{o}.context_block.adaLN_modulation.1"),
-                &format!("{d}.norm1_context.linear"),
+                &format!("{t}.norm1_context.linear"),
+                d,
             );
         } else {
-            r.linear(
-                &format!("{o}.context_block.attn.proj"),
-                &format!("{d}.attn.to_add_out"),
-            );
-            r.linear(
-                &format!("{o}.context_block.adaLN_modulation.1"),
-                &format!("{d}.norm1_context.linear"),
-            );
-            r.linear(
-                &format!("{o}.context_block.mlp.fc1"),
-                &format!("{d}.ff_context.net.0.proj"),
-            );
-            r.linear(
-                &format!("{o}.context_block.mlp.fc2"),
-                &format!("{d}.ff_context.net.2"),
-            );
+            for (from, to) in [
+                ("context_block.attn.proj", "attn.to_add_out"),
+                ("context_block.adaLN_modulation.1", "norm1_context.linear"),
+                ("context_block.mlp.fc1", "ff_context.net.0.proj"),
+                ("context_block.mlp.fc2", "ff_context.net.2"),
+            ] {
+                r.linear(&format!("{o}.{from}"), &format!("{t}.{to}"));
+            }
         }
         if cfg.dual_attention_layers.contains(&i) {
-            let q2 = qkv("attn2");
             r.split(
                 &format!("{o}.x_block.attn2.qkv"),
-                &[&q2[0], &q2[1], &q2[2]],
-                &[],
+                &names(["attn2.to_q", "attn2.to_k", "attn2.to_v"]),
+                &[d; 3],
             );
             if cfg.qk_norm {
                 for k in ["q", "k"] {
                     r.key(
                         &format!("{o}.x_block.attn2.ln_{k}.weight"),
-                        &format!("{d}.attn2.norm_{k}.weight"),
+                        &format!("{t}.attn2.norm_{k}.weight"),
                     );
                 }
             }
             r.linear(
                 &format!("{o}.x_block.attn2.proj"),
-                &format!("{d}.attn2.to_out.0"),
+                &format!("{t}.attn2.to_out.0"),
             );
         }
     }
     r.linear("final_layer.linear", "proj_out");
-    r.swap("final_layer.adaLN_modulation.1", "norm_out.linear");
-    r.finish()
+    r.swap("final_layer.adaLN_modulation.1", "norm_out.linear", d);
+    r.0
+}
+
+/// An original SD3/SD3.5 checkpoint under diffusers' names, for `cfg`.
+///
+/// # Errors
+/// [`DitError::Model`] listing the original keys the mapping needs and the file lacks.
+pub fn sd3_from_original(sd: &StateDict, cfg: &Sd3TransformerConfig) -> Result<StateDict> {
+    apply(sd, &sd3_table(cfg))
 }
 
 /// The config of an original Flux checkpoint, read from its shapes (heads of 128 and RoPE axes
@@ -368,12 +354,10 @@ pub fn flux_config_of(sd: &StateDict) -> Result<FluxTransformerConfig> {
     Ok(cfg)
 }
 
-/// An original (BFL) Flux checkpoint under diffusers' names, for `cfg`.
-///
-/// # Errors
-/// [`DitError::Model`] listing the original keys the mapping needs and the file lacks.
-pub fn flux_from_original(sd: &StateDict, cfg: &FluxTransformerConfig) -> Result<StateDict> {
-    let mut r = Remap::new(sd)?;
+/// The Flux mapping table of `cfg` (see the module docs).
+pub(crate) fn flux_table(cfg: &FluxTransformerConfig) -> Vec<Entry> {
+    let d = cfg.inner_dim();
+    let mut r = Table::default();
     let mut embedders = vec![
         ("time_in", "timestep_embedder"),
         ("vector_in", "text_embedder"),
@@ -394,25 +378,21 @@ pub fn flux_from_original(sd: &StateDict, cfg: &FluxTransformerConfig) -> Result
     r.linear("txt_in", "context_embedder");
     r.linear("img_in", "x_embedder");
     for i in 0..cfg.num_layers {
-        let (o, d) = (
+        let (o, t) = (
             format!("double_blocks.{i}"),
             format!("transformer_blocks.{i}"),
         );
-        r.linear(&format!("{o}.img_mod.lin"), &format!("{d}.norm1.linear"));
+        r.linear(&format!("{o}.img_mod.lin"), &format!("{t}.norm1.linear"));
         r.linear(
             &format!("{o}.txt_mod.lin"),
-            &format!("{d}.norm1_context.linear"),
+            &format!("{t}.norm1_context.linear"),
         );
         for (stream, names) in [
             ("img", ["to_q", "to_k", "to_v"]),
             ("txt", ["add_q_proj", "add_k_proj", "add_v_proj"]),
         ] {
-            let to: Vec<String> = names.iter().map(|n| format!("{d}.attn.{n}")).collect();
-            r.split(
-                &format!("{o}.{stream}_attn.qkv"),
-                &[&to[0], &to[1], &to[2]],
-                &[],
-            );
+            let to = names.map(|n| format!("{t}.attn.{n}"));
+            r.split(&format!("{o}.{stream}_attn.qkv"), &to, &[d; 3]);
         }
         for (from, to) in [
             ("img_attn.norm.query_norm", "attn.norm_q"),
@@ -420,7 +400,7 @@ pub fn flux_from_original(sd: &StateDict, cfg: &FluxTransformerConfig) -> Result
             ("txt_attn.norm.query_norm", "attn.norm_added_q"),
             ("txt_attn.norm.key_norm", "attn.norm_added_k"),
         ] {
-            r.key(&format!("{o}.{from}.scale"), &format!("{d}.{to}.weight"));
+            r.key(&format!("{o}.{from}.scale"), &format!("{t}.{to}.weight"));
         }
         for (from, to) in [
             ("img_mlp.0", "ff.net.0.proj"),
@@ -430,40 +410,38 @@ pub fn flux_from_original(sd: &StateDict, cfg: &FluxTransformerConfig) -> Result
             ("img_attn.proj", "attn.to_out.0"),
             ("txt_attn.proj", "attn.to_add_out"),
         ] {
-            r.linear(&format!("{o}.{from}"), &format!("{d}.{to}"));
+            r.linear(&format!("{o}.{from}"), &format!("{t}.{to}"));
         }
     }
-    let dim = cfg.inner_dim();
     for i in 0..cfg.num_single_layers {
-        let (o, d) = (
+        let (o, t) = (
             format!("single_blocks.{i}"),
             format!("single_transformer_blocks.{i}"),
         );
-        r.linear(&format!("{o}.modulation.lin"), &format!("{d}.norm.linear"));
-        let to = [
-            format!("{d}.attn.to_q"),
-            format!("{d}.attn.to_k"),
-            format!("{d}.attn.to_v"),
-            format!("{d}.proj_mlp"),
-        ];
-        r.split(
-            &format!("{o}.linear1"),
-            &[&to[0], &to[1], &to[2], &to[3]],
-            &[dim, dim, dim, 4 * dim],
-        );
+        r.linear(&format!("{o}.modulation.lin"), &format!("{t}.norm.linear"));
+        let to = ["attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"].map(|n| format!("{t}.{n}"));
+        r.split(&format!("{o}.linear1"), &to, &[d, d, d, 4 * d]);
         r.key(
             &format!("{o}.norm.query_norm.scale"),
-            &format!("{d}.attn.norm_q.weight"),
+            &format!("{t}.attn.norm_q.weight"),
         );
         r.key(
             &format!("{o}.norm.key_norm.scale"),
-            &format!("{d}.attn.norm_k.weight"),
+            &format!("{t}.attn.norm_k.weight"),
         );
-        r.linear(&format!("{o}.linear2"), &format!("{d}.proj_out"));
+        r.linear(&format!("{o}.linear2"), &format!("{t}.proj_out"));
     }
     r.linear("final_layer.linear", "proj_out");
-    r.swap("final_layer.adaLN_modulation.1", "norm_out.linear");
-    r.finish()
+    r.swap("final_layer.adaLN_modulation.1", "norm_out.linear", d);
+    r.0
+}
+
+/// An original (BFL) Flux checkpoint under diffusers' names, for `cfg`.
+///
+/// # Errors
+/// [`DitError::Model`] listing the original keys the mapping needs and the file lacks.
+pub fn flux_from_original(sd: &StateDict, cfg: &FluxTransformerConfig) -> Result<StateDict> {
+    apply(sd, &flux_table(cfg))
 }
 
 impl<B: burn::prelude::Backend> crate::Sd3Transformer2DModel<B> {

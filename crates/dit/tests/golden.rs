@@ -16,7 +16,7 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use common::{B, Golden, config, det_state_dict, keys, rel_err};
 use ultrares_dit::{
-    DitError, FluxTransformer2DModel, FluxTransformerConfig, PatchEmbed, Rope,
+    DitError, DitLora, FluxTransformer2DModel, FluxTransformerConfig, PatchEmbed, Rope,
     Sd3Transformer2DModel, Sd3TransformerConfig, latent_image_ids, pack_latents, scale_timestep,
     unpack_latents,
 };
@@ -440,4 +440,72 @@ fn original_single_file_checkpoints_load_through_the_remap() {
     // The config read from the shapes (heads of 64 as every released SD3) refuses the tiny
     // 8-wide heads rather than guessing.
     assert!(ultrares_dit::sd3_config_of(&sd).is_err());
+}
+
+/// LoRA files in diffusers/PEFT layout and in kohya layout with the original (fused `qkv`,
+/// Flux `linear1`, swapped final modulation) names merge as diffusers' `load_lora_weights` +
+/// `fuse_lora(lora_scale=0.7)` (`gen_dit.py loras`); a LoRA for another model changes nothing.
+#[test]
+fn peft_and_original_layout_loras_merge_as_diffusers_fuse_lora() {
+    let device = Default::default();
+    let mut lora_out = Golden::open("dit_lora");
+    let cfg = Sd3TransformerConfig::from_config_json(&config("sd3_tiny")).expect("config");
+    let fcfg = FluxTransformerConfig::from_config_json(&config("flux_tiny")).expect("config");
+    for tag in ["peft", "orig"] {
+        let lora =
+            DitLora::read(common::fixture(&format!("sd3_lora_{tag}.safetensors"))).expect("lora");
+        let mut model = sd3("sd3_tiny");
+        lora.merge_into_sd3(&mut model, &cfg, 0.7).expect("merge");
+        let mut g = Golden::open("sd3_tiny");
+        let out = model
+            .forward(
+                g.tensor("a_x_in"),
+                g.tensor("a_enc"),
+                g.tensor("a_pooled"),
+                g.tensor("a_t"),
+            )
+            .expect("forward");
+        let e = rel_err(out, &lora_out.array("sd3_out"), "sd3 lora");
+        println!("SD3 LoRA {tag}: {e:.2e}");
+        assert!(e <= TOL, "SD3 LoRA {tag}: {e:.2e}");
+
+        let lora =
+            DitLora::read(common::fixture(&format!("flux_lora_{tag}.safetensors"))).expect("lora");
+        let mut model = flux("flux_tiny", "flux_tiny");
+        lora.merge_into_flux(&mut model, &fcfg, 0.7).expect("merge");
+        let mut g = Golden::open("flux_tiny");
+        let out = model
+            .forward(
+                g.tensor("a_packed"),
+                g.tensor("a_enc"),
+                g.tensor("a_pooled"),
+                g.tensor("a_t"),
+                g.tensor("a_img_ids"),
+                Tensor::zeros([7, 3], &device),
+                Some(g.tensor("a_guidance")),
+            )
+            .expect("forward");
+        let e = rel_err(out, &lora_out.array("flux_out"), "flux lora");
+        println!("Flux LoRA {tag}: {e:.2e}");
+        assert!(e <= TOL, "Flux LoRA {tag}: {e:.2e}");
+    }
+    // The SD3 LoRA does not fit Flux: every module is named, and the model is unchanged.
+    let lora = DitLora::read(common::fixture("sd3_lora_orig.safetensors")).expect("lora");
+    let mut model = flux("flux_tiny", "flux_tiny");
+    let before = model.x_embedder.weight.val();
+    let e = lora
+        .merge_into_flux(&mut model, &fcfg, 1.0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("3 LoRA module(s) match no transformer layer")
+            && e.contains("joint_blocks_0_x_block_attn_qkv")
+            && e.contains("does not fit context_embedder [32, 24]"),
+        "{e}"
+    );
+    let diff: f32 = (model.x_embedder.weight.val() - before)
+        .abs()
+        .max()
+        .into_scalar();
+    assert_eq!(diff, 0.0);
 }

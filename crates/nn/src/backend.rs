@@ -143,10 +143,8 @@ mod ndarray_impl {
             options: burn::tensor::ops::AttentionModuleOptions,
         ) -> burn::prelude::Tensor<Self, 4> {
             use burn::tensor::{TensorData, TensorPrimitive};
-            let plain = mask.is_none()
-                && bias.is_none()
-                && options.softcap.is_none()
-                && !options.is_causal;
+            let plain =
+                mask.is_none() && bias.is_none() && options.softcap.is_none() && !options.is_causal;
             let f32s = [&q, &k, &v]
                 .iter()
                 .all(|t| t.dtype() == burn::tensor::DType::F32);

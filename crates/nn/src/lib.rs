@@ -15,6 +15,7 @@
 //!   ([`ops`]: zero padding, concatenation, casts);
 //! * [`weights`]: lazy safetensors (single and sharded), PyTorch pickles, key remaps, loading in
 //!   the module's dtype with every bad key listed in one error;
+//! * [`lora`]: LoRA files (kohya and PEFT layouts) merged into any model's weights;
 //! * [`linear`]: `Linear` layers as one GEMM through [`NnBackend::nn_matmul`] (faer's parallel
 //!   f32 GEMM on the CPU backends);
 //! * [`config`]: typed reads of upstream `config.json` files.
@@ -32,6 +33,7 @@ pub mod embedding;
 mod group_norm;
 mod layer_norm;
 pub mod linear;
+pub mod lora;
 pub mod npy;
 pub mod ops;
 mod rms_norm;

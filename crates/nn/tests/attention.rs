@@ -251,7 +251,11 @@ fn chunked_attention_equals_torch_sdpa() {
 /// keys, a query count that splits tasks across heads, and several batches.
 #[test]
 fn host_attention_with_value_width_and_ragged_tasks_equals_the_fallback() {
-    for (n, h, lq, lk, d, dv) in [(2, 3, 200, 150, 16, 24), (1, 5, 129, 1, 8, 8), (1, 1, 1, 300, 4, 2)] {
+    for (n, h, lq, lk, d, dv) in [
+        (2, 3, 200, 150, 16, 24),
+        (1, 5, 129, 1, 8, 8),
+        (1, 1, 1, 300, 4, 2),
+    ] {
         let q = rand([n, h, lq, d], 11);
         let k = rand([n, h, lk, d], 12);
         let v = rand([n, h, lk, dv], 13);
