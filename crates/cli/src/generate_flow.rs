@@ -195,7 +195,11 @@ pub(crate) fn generate<B: NnBackend>(
     }
     let size = a.size.unwrap_or([native, native]);
     let step = f * patch;
-    if size[0] % step != 0 || size[1] % step != 0 || size[0] == 0 || size[1] == 0 {
+    if !size[0].is_multiple_of(step)
+        || !size[1].is_multiple_of(step)
+        || size[0] == 0
+        || size[1] == 0
+    {
         return Err(usage(format!(
             "--size {}x{} (HxW): height and width must be positive multiples of {step} (the VAE's \
              {f}× times the {})",
@@ -315,7 +319,12 @@ pub(crate) fn generate<B: NnBackend>(
             warn_long(&enc.tokenizer_2, "--prompt-2 (or --prompt)", p2, msl)?;
             let prompt_2 = a.prompt_2.clone().map(|p| vec![p]);
             let e = enc
-                .encode(&[a.prompt.clone()], prompt_2.as_deref(), msl, device)
+                .encode(
+                    std::slice::from_ref(&a.prompt),
+                    prompt_2.as_deref(),
+                    msl,
+                    device,
+                )
                 .map_err(|e| CliError::Input(e.to_string()))?;
             drop(enc);
             let cond = FluxCond::new(

@@ -167,7 +167,7 @@ impl Sd3TransformerConfig {
                 self.caption_projection_dim,
             ));
         }
-        if self.inner_dim() % 4 != 0 {
+        if !self.inner_dim().is_multiple_of(4) {
             return Err(DitError::input(
                 "num_attention_heads · attention_head_dim",
                 "a multiple of 4 (the 2-D sin-cos position table)",

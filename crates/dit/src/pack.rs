@@ -44,7 +44,7 @@ pub fn unpack_latents<B: Backend>(
     w: usize,
 ) -> Result<Tensor<B, 4>> {
     let [n, l, c4] = packed.dims();
-    if h % 2 != 0 || w % 2 != 0 || l != (h / 2) * (w / 2) || c4 % 4 != 0 {
+    if !h.is_multiple_of(2) || !w.is_multiple_of(2) || l != (h / 2) * (w / 2) || c4 % 4 != 0 {
         return Err(DitError::input(
             "packed latents",
             format!("[N, {}, 4C] for an even {h}×{w} latent", (h / 2) * (w / 2)),

@@ -106,7 +106,7 @@ impl<B: Backend> PatchEmbed<B> {
     /// the table (diffusers: "Height (h) cannot be greater than `pos_embed_max_size`").
     pub fn grid(&self, height: usize, width: usize) -> Result<(usize, usize)> {
         let p = self.patch;
-        if height % p != 0 || width % p != 0 || height == 0 || width == 0 {
+        if !height.is_multiple_of(p) || !width.is_multiple_of(p) || height == 0 || width == 0 {
             return Err(DitError::input(
                 "hidden_states",
                 format!(

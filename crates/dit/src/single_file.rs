@@ -89,7 +89,9 @@ impl Table {
             .zip(sizes)
             .map(|(t, &n)| {
                 at += n;
-                (t.clone(), Some(vec![at - n..at]))
+                #[allow(clippy::single_range_in_vec_init)] // one range of rows, not its elements
+                let rows = vec![at - n..at];
+                (t.clone(), Some(rows))
             })
             .collect();
         self.0.push(Entry {

@@ -2,6 +2,9 @@
 //! read and listed exactly as `safe_open` reports it, loading in the parameter dtype, and every
 //! kind of bad file giving one clear error.
 
+// `select_rows` takes a list of row ranges; a list of one is not a list of its elements.
+#![allow(clippy::single_range_in_vec_init)]
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
