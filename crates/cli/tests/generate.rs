@@ -71,6 +71,21 @@ fn read_npy(path: &Path) -> ndarray::ArrayD<f32> {
     ndarray::ArrayD::<f32>::read_npy(std::fs::File::open(path).expect("npy")).expect("npy")
 }
 
+/// The latents `ultrares generate` wrote equal diffusers' within 1e-4 (relative to their largest
+/// |value|).
+fn assert_latents_close(path: &Path, want: ndarray::ArrayD<f32>, tag: &str) {
+    let ours = read_npy(path);
+    assert_eq!(ours.shape(), want.shape(), "{tag}");
+    let scale = want.iter().fold(1e-30f32, |m, v| m.max(v.abs()));
+    let err = ours
+        .iter()
+        .zip(want.iter())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+        / scale;
+    println!("{tag}: relative error {err:.2e}");
+    assert!(err <= 1e-4, "{tag}: relative error {err:.2e}");
+}
+
 #[test]
 fn generate_direct_equals_diffusers_final_latents() {
     let root = std::env::temp_dir().join(format!("ultrares-generate-{}", std::process::id()));
@@ -117,17 +132,7 @@ fn generate_direct_equals_diffusers_final_latents() {
             "{tag}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let ours = read_npy(&latents);
-        let want: ndarray::ArrayD<f32> = golden.by_name(tag).expect(tag);
-        assert_eq!(ours.shape(), want.shape(), "{tag}");
-        let scale = want.iter().fold(1e-30f32, |m, v| m.max(v.abs()));
-        let err = ours
-            .iter()
-            .zip(want.iter())
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
-            / scale;
-        println!("{tag}: relative error {err:.2e}");
-        assert!(err <= 1e-4, "{tag}: relative error {err:.2e}");
+        assert_latents_close(&latents, golden.by_name(tag).expect(tag), tag);
         let img = image::open(&png).expect("png").to_rgb8();
         assert_eq!((img.height(), img.width()), (48, 64), "{tag}");
         let bytes = std::fs::read(&png).expect("png bytes");
@@ -169,16 +174,11 @@ fn generate_direct_equals_diffusers_final_latents() {
         "lora: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let want: ndarray::ArrayD<f32> = golden.by_name("euler_lora").expect("euler_lora");
-    let ours = read_npy(&latents);
-    let scale = want.iter().fold(1e-30f32, |m, v| m.max(v.abs()));
-    let err = ours
-        .iter()
-        .zip(want.iter())
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
-        / scale;
-    println!("euler_lora: relative error {err:.2e}");
-    assert!(err <= 1e-4, "lora: relative error {err:.2e}");
+    assert_latents_close(
+        &latents,
+        golden.by_name("euler_lora").expect("euler_lora"),
+        "euler_lora",
+    );
 
     // --init-image: a 32² picture upscaled ×2 through DemoFusion's phases.
     let small = root.join("small.png");
@@ -406,17 +406,7 @@ fn generate_sd3_and_flux_direct_equal_diffusers_final_latents() {
             "{tag}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let ours = read_npy(&latents);
-        let want: ndarray::ArrayD<f32> = golden.by_name(tag).expect(tag);
-        assert_eq!(ours.shape(), want.shape(), "{tag}");
-        let scale = want.iter().fold(1e-30f32, |m, v| m.max(v.abs()));
-        let err = ours
-            .iter()
-            .zip(want.iter())
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
-            / scale;
-        println!("{tag}: relative error {err:.2e}");
-        assert!(err <= 1e-4, "{tag}: relative error {err:.2e}");
+        assert_latents_close(&latents, golden.by_name(tag).expect(tag), tag);
         let img = image::open(&png).expect("png").to_rgb8();
         let [h, w]: [u32; 2] = {
             let (h, w) = size.split_once('x').expect("size");

@@ -155,3 +155,18 @@ pub fn rescale_noise_cfg<B: Backend>(
     let rescaled = cfg.clone() * (std(&text) / std(&cfg));
     rescaled.mul_scalar(phi) + cfg.mul_scalar(1.0 - phi)
 }
+
+/// Classifier-free guidance of a `[2N, …]` prediction whose first half is the unconditional one
+/// (diffusers' `noise_pred.chunk(2)` after `torch.cat([latents] * 2)`): `u + s·(c − u)`, then
+/// [`rescale_noise_cfg`] when `rescale > 0`.
+pub fn guide<B: Backend>(out: Tensor<B, 4>, scale: f64, rescale: f64) -> Tensor<B, 4> {
+    let n = out.dims()[0] / 2;
+    let uncond = out.clone().narrow(0, 0, n);
+    let text = out.narrow(0, n, n);
+    let guided = uncond.clone() + (text.clone() - uncond).mul_scalar(scale);
+    if rescale > 0.0 {
+        rescale_noise_cfg(guided, text, rescale)
+    } else {
+        guided
+    }
+}

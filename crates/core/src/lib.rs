@@ -36,7 +36,7 @@ pub mod tiling;
 pub mod upsampler;
 
 pub use codec::{CodecTiling, LatentCodec};
-pub use cond::{Guided, GuidedCond, SizeCond, ViewConditioning, rescale_noise_cfg};
+pub use cond::{Guided, GuidedCond, SizeCond, ViewConditioning, guide, rescale_noise_cfg};
 pub use denoiser::{Denoiser, PredictionType};
 pub use error::{Error, Result};
 pub use finite::check_finite;

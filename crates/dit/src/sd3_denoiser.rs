@@ -1,13 +1,14 @@
 //! [`Sd3Denoiser`]: an [`Sd3Transformer2DModel`] as ultrares' [`Denoiser`] (flow prediction),
 //! with classifier-free guidance as diffusers' `StableDiffusion3Pipeline.__call__` computes it:
 //! the negative and positive conditionings in one batch of `2N` (`torch.cat([latents] * 2)`,
-//! negative first), `v = v_u + s·(v_c − v_u)` only when `s > 1`, the scheduler's timestep
+//! negative first), `v = v_u + s·(v_c − v_u)` only when `s > 1` (and diffusers' `guidance_rescale`
+//! when the conditioning sets one; SD3's pipeline has none, so leave it 0 for parity), the scheduler's timestep
 //! (`1000·σ`) passed unchanged.
 
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use ultrares_core::{
-    Denoiser, GuidedCond, PredictionType, SizeCond, ViewConditioning, check_finite,
+    Denoiser, GuidedCond, PredictionType, SizeCond, ViewConditioning, check_finite, guide,
 };
 use ultrares_nn::NnBackend;
 
@@ -154,8 +155,6 @@ impl<B: NnBackend> Denoiser<B> for Sd3Denoiser<B> {
             timestep,
             &both,
         )?;
-        let uncond = out.clone().narrow(0, 0, n);
-        let text = out.narrow(0, n, n);
-        Ok((uncond.clone() + (text - uncond).mul_scalar(cond.guidance_scale)).cast(dtype))
+        Ok(guide(out, cond.guidance_scale, cond.guidance_rescale).cast(dtype))
     }
 }

@@ -7,8 +7,7 @@
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use ultrares_core::{
-    Denoiser, GuidedCond, PredictionType, SizeCond, ViewConditioning, check_finite,
-    rescale_noise_cfg,
+    Denoiser, GuidedCond, PredictionType, SizeCond, ViewConditioning, check_finite, guide,
 };
 use ultrares_nn::NnBackend;
 
@@ -221,15 +220,11 @@ impl<B: NnBackend> Denoiser<B> for UnetDenoiser<B> {
             aesthetic_score: None,
         };
         let x = Tensor::cat(vec![latent.clone(), latent], 0);
-        let out = self.eval(x, timestep, &both)?;
-        let uncond = out.clone().narrow(0, 0, n);
-        let text = out.narrow(0, n, n);
-        let guided = uncond.clone() + (text.clone() - uncond).mul_scalar(cond.guidance_scale);
-        let guided = if cond.guidance_rescale > 0.0 {
-            rescale_noise_cfg(guided, text, cond.guidance_rescale)
-        } else {
-            guided
-        };
+        let guided = guide(
+            self.eval(x, timestep, &both)?,
+            cond.guidance_scale,
+            cond.guidance_rescale,
+        );
         Ok(guided.cast(dtype))
     }
 }
