@@ -6,7 +6,8 @@
 #   bash tools/readme_commands.sh            # all of them (≈ 45 min cold on 2 cores)
 #   SKIP_TESTS=1 bash tools/readme_commands.sh   # without `cargo test --workspace`
 #
-# The other sections' commands need files that are not bundled (LSRNA and Inception weights,
+# `generate` lines (`--model FOLDER`) are skipped: they need a downloaded pipeline folder. The
+# other sections' commands need files that are not bundled (LSRNA and Inception weights,
 # an SDXL folder), a GPU, Python (golden fixtures) or the nightly toolchain (fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +21,11 @@ wanted = [s for s in sections if s.startswith("The two commands") or s.startswit
 lines = ["set -euo pipefail"]
 for sec in wanted:
     for block in re.findall(r"```sh\n(.*?)```", sec, flags=re.S):
+        block = re.sub(r"\\\n\s*", " ", block)  # join `\` continuations
         for line in block.splitlines():
             cmd = line.split(" #")[0].strip() if not line.lstrip().startswith("#") else ""
-            if not cmd:
-                continue
+            if not cmd or "--model " in cmd:
+                continue  # needs a downloaded SDXL/SD3/Flux folder (see the README)
             if cmd.startswith("cargo test") :
                 lines.append('if [ -n "${SKIP_TESTS:-}" ]; then echo "+ %s (skipped)"; else' % cmd)
             lines.append("echo %s" % repr("+ " + cmd))
