@@ -178,7 +178,7 @@ pub(crate) fn host_attention(
     use faer::{Accum, MatMut, MatRef, Par};
     use rayon::prelude::*;
     let mut out = vec![0f32; bh * lq * dv];
-    if lk == 0 {
+    if lk == 0 || dv == 0 || lq == 0 {
         return out;
     }
     out.par_chunks_mut(HOST_ROWS * dv)
