@@ -3,10 +3,10 @@
 # toolchain and no network). Build here (no CUDA toolkit needed):
 #   CUDARC_CUDA_VERSION=13000 cargo build --release --example vae_bench --features cuda
 #   CUDARC_CUDA_VERSION=13000 cargo test --release --no-run -p ultrares-vae -p ultrares-lsr \
-#     -p ultrares-rna -p ultrares-wavelet --test golden --test device --features \
+#     -p ultrares-rna -p ultrares-wavelet --test it --features \
 #     ultrares-vae/cuda,ultrares-lsr/cuda,ultrares-rna/cuda,ultrares-wavelet/cuda,ultrares-wavelet/ndarray
-# then pack the executables as .gpu/bins.tar.xz (device-rna device-wavelet golden-vae golden-lsr
-# vae_bench) and diffusers' wheel in .whl/, and run this script in the repository root there:
+# then pack the executables as .gpu/bins.tar.xz (each crate's `it` test binary as it-rna, it-wavelet,
+# it-vae, it-lsr, and vae_bench) and diffusers' wheel in .whl/, and run this script in the repository root there:
 #   tools/bench/gpu_check.sh tests|bench [OUT]
 # `tests`: the device and golden tests on CUDA. `bench`: vae_bench's seamless and diffusers-tiled
 # decodes of a 512² latent (4096² image) and diffusers' own, with the GPU memory polled by
@@ -32,9 +32,11 @@ peak() { # CMD...: runs it with nvidia-smi polling every 50 ms; prints the peak 
 }
 case $mode in
 tests)
-  for t in device-rna device-wavelet golden-lsr golden-vae; do
-    echo "== $t"
-    timeout 240 /tmp/bins/$t 2>&1 | tee "$out/$t.log" | grep -E "^test |test result|panicked|error" | tail -40
+  # rna and wavelet: their device tests; vae and lsr: their golden tests on CUDA.
+  for t in rna:device:: wavelet:device:: lsr:golden:: vae:golden::; do
+    b=it-${t%%:*} f=${t#*:}
+    echo "== $b $f"
+    timeout 240 /tmp/bins/$b "$f" 2>&1 | tee "$out/$b.log" | grep -E "^test |test result|panicked|error" | tail -40
   done
   ;;
 bench | seamless)

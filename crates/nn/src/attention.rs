@@ -4,7 +4,7 @@
 //! tasks of 128 query rows with faer products (at most `threads · 128 · Lk · 4` bytes of scores
 //! at a time); and [`attention_chunked`] elsewhere, a query-chunked path whose score block never
 //! exceeds a given number of elements. Both are tested against
-//! Burn's `attention_fallback` (`tests/attention.rs`), the reference Burn exports for that
+//! Burn's `attention_fallback` (`tests/it/attention.rs`), the reference Burn exports for that
 //! purpose (`burn-tensor/src/tensor/module.rs:562`).
 //!
 //! Semantics are `attention_fallback`'s: `softmax(q·kᵀ·scale [softcap] [mask] [causal] + bias)·v`,

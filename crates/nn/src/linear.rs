@@ -1,6 +1,6 @@
 //! `Linear` layers through the backend's matrix product ([`NnBackend::nn_matmul`]): the
 //! `[…, D_in]` input is flattened to one `[M, D_in] × [D_in, D_out]` product with the weight as
-//! stored (no reshape, so a loaded weight's transposed view is not copied), then the bias is added. Same values as `burn::nn::Linear::forward` (`tests/linear.rs`), same state-dict names.
+//! stored (no reshape, so a loaded weight's transposed view is not copied), then the bias is added. Same values as `burn::nn::Linear::forward` (`tests/it/linear.rs`), same state-dict names.
 
 use burn::nn::Linear;
 use burn::prelude::*;

@@ -1,0 +1,5 @@
+//! The integration tests of `ultrares-wavediff`, one binary: each file is a module, so the
+//! crate is linked and its generic kernels are compiled once for all of them.
+
+mod common;
+mod golden;
