@@ -3,12 +3,12 @@
 //! `burn-vision/src/ops/base.rs:196`): default methods are the portable paths, backends override
 //! them where something else is faster. No code looks at a backend's name.
 //!
-//! | backend | convolution | attention | `Linear` products |
-//! |---|---|---|---|
-//! | default | native `conv2d` | [`attention_chunked`] | Burn's `matmul` |
-//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | burn-ndarray f32 without mask/bias: parallel 128-row tasks with faer products; otherwise [`attention_chunked`] | burn-ndarray: faer's parallel f32 GEMM on the arrays in place ([`crate::linear`]); burn-flex: Burn's `matmul` |
-//! | CubeCL, with or without fusion (feature `cubecl`) | native | Burn's fused `attention` | Burn's `matmul` |
-//! | `Autodiff<B>` | as `B` | [`attention_chunked`] (differentiable) | Burn's `matmul` (differentiable) |
+//! | backend | convolution | attention | `Linear` products | GroupNorm |
+//! |---|---|---|---|---|
+//! | default | native `conv2d` | [`attention_chunked`] | Burn's `matmul` | tensor ops ([`group_var_mean_portable`], [`scale_shift`]) |
+//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | burn-ndarray f32 without mask/bias: parallel 128-row tasks with faer products; otherwise [`attention_chunked`] | burn-ndarray: faer's parallel f32 GEMM on the arrays in place ([`crate::linear`]); burn-flex: Burn's `matmul` | burn-ndarray f32: parallel host passes, statistics in f64, SiLU fused; burn-flex: tensor ops |
+//! | CubeCL, with or without fusion (feature `cubecl`) | native | Burn's fused `attention` | Burn's `matmul` | tensor ops (fused by Burn's fusion) |
+//! | `Autodiff<B>` | as `B` | [`attention_chunked`] (differentiable) | Burn's `matmul` (differentiable) | tensor ops (differentiable) |
 
 use burn::prelude::*;
 use burn::tensor::ops::AttentionModuleOptions;
@@ -16,6 +16,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use crate::attention::{DEFAULT_MAX_SCORES, attention_chunked};
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 use crate::conv::GEMM_BAND_ELEMENTS;
+use crate::group_norm::{group_var_mean_portable, scale_shift};
 
 /// Backends with a choice of convolution and attention implementation (see the module docs).
 pub trait NnBackend: Backend {
@@ -52,6 +53,25 @@ pub trait NnBackend: Backend {
     /// Burn's `matmul`.
     fn nn_matmul(lhs: Tensor<Self, 2>, rhs: Tensor<Self, 2>) -> Tensor<Self, 2> {
         lhs.matmul(rhs)
+    }
+
+    /// Biased variance and mean per (sample, group) of `x` `[N, C, H, W]` (`groups` dividing
+    /// `C`), each `[N, G, 1]`: [`crate::group_var_mean`]. The default is
+    /// [`group_var_mean_portable`].
+    fn nn_group_var_mean(x: Tensor<Self, 4>, groups: usize) -> (Tensor<Self, 3>, Tensor<Self, 3>) {
+        group_var_mean_portable(x, groups)
+    }
+
+    /// `x · scale + shift` per (sample, channel), then SiLU when `silu`: the application step of
+    /// [`crate::GroupNorm`] (`x` `[N, C, H, W]`, `scale` and `shift` `[N, C]`). The default is
+    /// [`scale_shift`].
+    fn nn_scale_shift(
+        x: Tensor<Self, 4>,
+        scale: Tensor<Self, 2>,
+        shift: Tensor<Self, 2>,
+        silu: bool,
+    ) -> Tensor<Self, 4> {
+        scale_shift(x, scale, shift, silu)
     }
 }
 
@@ -129,6 +149,68 @@ mod ndarray_impl {
             }
             let out = crate::linear::host_matmul(a.view(), b.view(), [m, k, n]);
             burn::prelude::Tensor::from_data(TensorData::new(out, [m, n]), &lhs.device())
+        }
+
+        /// Contiguous f32: one parallel f64 pass per statistic
+        /// (`group_norm::host::var_mean`); anything else the portable default.
+        fn nn_group_var_mean(
+            x: burn::prelude::Tensor<Self, 4>,
+            groups: usize,
+        ) -> (
+            burn::prelude::Tensor<Self, 3>,
+            burn::prelude::Tensor<Self, 3>,
+        ) {
+            use burn::tensor::{TensorData, TensorPrimitive};
+            let [n, c, _, _] = x.dims();
+            if groups == 0 || !c.is_multiple_of(groups) {
+                return super::group_var_mean_portable(x, groups);
+            }
+            let device = x.device();
+            let TensorPrimitive::Float(NdArrayTensor::F32(a)) = x.clone().into_primitive() else {
+                return super::group_var_mean_portable(x, groups);
+            };
+            let view = a.view();
+            let Some(xs) = view.to_slice() else {
+                return super::group_var_mean_portable(x, groups);
+            };
+            let (var, mean) = crate::group_norm::host::var_mean(xs, n * groups);
+            let t = |v: Vec<f32>| {
+                burn::prelude::Tensor::from_data(TensorData::new(v, [n, groups, 1]), &device)
+            };
+            (t(var), t(mean))
+        }
+
+        /// Contiguous f32: one parallel pass with the SiLU fused
+        /// (`group_norm::host::scale_shift`); anything else the portable default.
+        fn nn_scale_shift(
+            x: burn::prelude::Tensor<Self, 4>,
+            scale: burn::prelude::Tensor<Self, 2>,
+            shift: burn::prelude::Tensor<Self, 2>,
+            silu: bool,
+        ) -> burn::prelude::Tensor<Self, 4> {
+            use burn::tensor::{DType, TensorData, TensorPrimitive};
+            let dims = x.dims();
+            let f32s = [scale.dtype(), shift.dtype()] == [DType::F32; 2];
+            let device = x.device();
+            let (f32s, Some(NdArrayTensor::F32(a))) = (
+                f32s && scale.dims() == [dims[0], dims[1]] && shift.dims() == scale.dims(),
+                match x.clone().into_primitive() {
+                    TensorPrimitive::Float(p) => Some(p),
+                    TensorPrimitive::QFloat(_) => None,
+                },
+            ) else {
+                return super::scale_shift(x, scale, shift, silu);
+            };
+            let view = a.view();
+            let (Some(xs), true) = (view.to_slice(), f32s) else {
+                return super::scale_shift(x, scale, shift, silu);
+            };
+            let host = |t: burn::prelude::Tensor<Self, 2>| t.into_data().into_vec::<f32>();
+            let (Ok(sc), Ok(sh)) = (host(scale.clone()), host(shift.clone())) else {
+                return super::scale_shift(x, scale, shift, silu);
+            };
+            let out = crate::group_norm::host::scale_shift(xs, &sc, &sh, silu);
+            burn::prelude::Tensor::from_data(TensorData::new(out, dims), &device)
         }
 
         /// f32 without mask, bias, softcap or causal masking: parallel tasks of query rows with

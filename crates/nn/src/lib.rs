@@ -42,7 +42,9 @@ pub mod weights;
 
 pub use backend::NnBackend;
 pub use config::ConfigJson;
-pub use group_norm::{GroupNorm, GroupNormConfig, group_var_mean};
+pub use group_norm::{
+    GroupNorm, GroupNormConfig, group_var_mean, group_var_mean_portable, scale_shift,
+};
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use rms_norm::{RmsNorm, RmsNormConfig};
 pub use ultrares_core::{Error, Result};

@@ -6,7 +6,6 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use ultrares_nn::activation::silu;
 use ultrares_nn::conv::{conv2d_nn, same_conv};
 use ultrares_nn::linear::linear;
 use ultrares_nn::weights::Visitor;
@@ -79,11 +78,11 @@ impl<B: NnBackend> ResnetBlock2D<B> {
     /// - output: `[N, out, H, W]`
     pub fn forward(&self, x: Tensor<B, 4>, temb_act: Tensor<B, 2>) -> Tensor<B, 4> {
         let band = B::conv_gemm_band();
-        let h = conv2d_nn(&self.conv1, silu(self.norm1.forward(x.clone())), band);
+        let h = conv2d_nn(&self.conv1, self.norm1.forward_silu(x.clone()), band);
         let t = linear(&self.time_emb_proj, temb_act);
         let [n, c] = t.dims();
         let h = h + t.reshape([n, c, 1, 1]);
-        let h = conv2d_nn(&self.conv2, silu(self.norm2.forward(h)), band);
+        let h = conv2d_nn(&self.conv2, self.norm2.forward_silu(h), band);
         let skip = match &self.conv_shortcut {
             Some(conv) => conv2d_nn(conv, x, band),
             None => x,

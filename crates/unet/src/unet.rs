@@ -447,7 +447,7 @@ impl<B: NnBackend> UNet2DConditionModel<B> {
             x = block.forward(x, &mut skips, &temb_act, &context, size);
             record(format!("up_blocks.{i}"), &x);
         }
-        let x = conv2d_nn(&self.conv_out, silu(self.conv_norm_out.forward(x)), band);
+        let x = conv2d_nn(&self.conv_out, self.conv_norm_out.forward_silu(x), band);
         record("out".into(), &x);
         Ok(x)
     }

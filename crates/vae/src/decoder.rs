@@ -16,7 +16,6 @@
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 use burn::tensor::ops::ConvOptions;
 use ultrares_nn::NnBackend;
 use ultrares_nn::weights::Visitor;
@@ -105,7 +104,7 @@ impl<B: NnBackend> Decoder<B> {
                 b.forward(x, ctx)?
             };
         }
-        Ok(silu(self.conv_norm_out.forward_ctx(x, ctx)?))
+        self.conv_norm_out.forward_ctx_silu(x, ctx)
     }
 
     /// (Upsample by `stride`,) `conv_out`; `partitioned` selects Diffusion-4K's partitioned

@@ -9,7 +9,6 @@
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 use ultrares_nn::NnBackend;
 use ultrares_nn::weights::Visitor;
 
@@ -88,7 +87,7 @@ impl<B: NnBackend> Encoder<B> {
             x = b.forward(x, ctx)?;
         }
         let x = self.mid_block.forward(x, ctx)?;
-        let x = silu(self.conv_norm_out.forward_ctx(x, ctx)?);
+        let x = self.conv_norm_out.forward_ctx_silu(x, ctx)?;
         Ok(conv2d_nn(&self.conv_out, x, ctx.gemm_band))
     }
 

@@ -20,15 +20,41 @@ use crate::{Error, Result};
 /// GroupNorm with statistics as a [`NormCtx`] says (see the module docs); implemented for
 /// `ultrares_nn`'s [`GroupNorm`].
 pub trait CtxNorm<B: Backend> {
-    /// `[N, C, H, W] → [N, C, H, W]`, statistics as `ctx` says.
+    /// `[N, C, H, W] → [N, C, H, W]`, statistics as `ctx` says, then SiLU when `silu`.
     ///
     /// # Errors
     /// A statistics count or tile core that does not fit this layer.
-    fn forward_ctx(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>>;
+    fn forward_ctx_act(
+        &self,
+        x: Tensor<B, 4>,
+        ctx: &mut NormCtx,
+        silu: bool,
+    ) -> Result<Tensor<B, 4>>;
+
+    /// `[N, C, H, W] → [N, C, H, W]`, statistics as `ctx` says.
+    ///
+    /// # Errors
+    /// As [`CtxNorm::forward_ctx_act`].
+    fn forward_ctx(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        self.forward_ctx_act(x, ctx, false)
+    }
+
+    /// `silu(forward_ctx(x))`, the SiLU fused where the backend fuses it.
+    ///
+    /// # Errors
+    /// As [`CtxNorm::forward_ctx_act`].
+    fn forward_ctx_silu(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+        self.forward_ctx_act(x, ctx, true)
+    }
 }
 
 impl<B: NnBackend> CtxNorm<B> for GroupNorm<B> {
-    fn forward_ctx(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
+    fn forward_ctx_act(
+        &self,
+        x: Tensor<B, 4>,
+        ctx: &mut NormCtx,
+        silu: bool,
+    ) -> Result<Tensor<B, 4>> {
         let layer = ctx.layer;
         ctx.layer += 1;
         let [n, c, h, w] = x.dims();
@@ -94,7 +120,7 @@ impl<B: NnBackend> CtxNorm<B> for GroupNorm<B> {
                 (mean, (var + self.eps).sqrt())
             }
         };
-        Ok(self.normalize(x32, mean, std, dtype))
+        Ok(self.normalize(x32, mean, std, dtype, silu))
     }
 }
 

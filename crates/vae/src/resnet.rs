@@ -4,7 +4,6 @@
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 use ultrares_nn::NnBackend;
 use ultrares_nn::weights::Visitor;
 
@@ -67,12 +66,12 @@ impl<B: NnBackend> ResnetBlock2d<B> {
     pub fn forward(&self, x: Tensor<B, 4>, ctx: &mut NormCtx) -> Result<Tensor<B, 4>> {
         let h = conv2d_nn(
             &self.conv1,
-            silu(self.norm1.forward_ctx(x.clone(), ctx)?),
+            self.norm1.forward_ctx_silu(x.clone(), ctx)?,
             ctx.gemm_band,
         );
         let h = conv2d_nn(
             &self.conv2,
-            silu(self.norm2.forward_ctx(h, ctx)?),
+            self.norm2.forward_ctx_silu(h, ctx)?,
             ctx.gemm_band,
         );
         let x = match &self.conv_shortcut {

@@ -48,16 +48,29 @@ impl<B: NnBackend> AdaptiveGroupNorm<B> {
     /// - `zemb`: `[N, z_emb_dim]`
     /// - output: `[N, C, H, W]` in `x`'s dtype
     pub fn forward(&self, x: Tensor<B, 4>, zemb: Tensor<B, 2>) -> Tensor<B, 4> {
+        self.forward_act(x, zemb, false)
+    }
+
+    /// `silu(self.forward(x, zemb))`, the SiLU fused where the backend fuses it
+    /// ([`NnBackend::nn_scale_shift`]).
+    ///
+    /// # Shapes
+    /// As [`AdaptiveGroupNorm::forward`].
+    pub fn forward_silu(&self, x: Tensor<B, 4>, zemb: Tensor<B, 2>) -> Tensor<B, 4> {
+        self.forward_act(x, zemb, true)
+    }
+
+    fn forward_act(&self, x: Tensor<B, 4>, zemb: Tensor<B, 2>, silu: bool) -> Tensor<B, 4> {
         let [n, c, _, _] = x.dims();
         let dtype = x.dtype();
         let style = linear(&self.style, zemb);
-        let gamma = style.clone().narrow(1, 0, c).reshape([n, c, 1, 1]);
-        let beta = style.narrow(1, c, c).reshape([n, c, 1, 1]);
+        let gamma = style.clone().narrow(1, 0, c);
+        let beta = style.narrow(1, c, c);
         let x32 = upcast_half(x);
         let g = self.groups;
         let (var, mean) = group_var_mean(x32.clone(), g);
         // γ·(x − μ)/σ + β as one scale and shift per (sample, channel): two passes over x.
-        let per_channel = |t: Tensor<B, 3>| t.expand([n, g, c / g]).reshape([n, c, 1, 1]);
+        let per_channel = |t: Tensor<B, 3>| t.expand([n, g, c / g]).reshape([n, c]);
         let scale = gamma / per_channel((var + 1e-6).sqrt());
         let shift = beta - per_channel(mean) * scale.clone();
         let (scale, shift) = if scale.dtype() == x32.dtype() {
@@ -65,7 +78,7 @@ impl<B: NnBackend> AdaptiveGroupNorm<B> {
         } else {
             (scale.cast(x32.dtype()), shift.cast(x32.dtype()))
         };
-        let y = x32 * scale + shift;
+        let y = B::nn_scale_shift(x32, scale, shift, silu);
         if y.dtype() == dtype { y } else { y.cast(dtype) }
     }
 }

@@ -404,7 +404,7 @@ impl<B: WaveDiffBackend> Ncsnpp<B> {
                 h = run(u, h, if wavelet { skips.pop() } else { None })?.0;
             }
         }
-        h = silu(self.norm_out.forward(h));
+        h = self.norm_out.forward_silu(h);
         h = conv2d_nn(&self.conv_out, h, band);
         let h = unpatchify(h, cfg.patch_size);
         Ok(if cfg.not_use_tanh { h } else { h.tanh() })

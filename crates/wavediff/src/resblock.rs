@@ -6,7 +6,6 @@
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use ultrares_nn::activation::silu;
 use ultrares_nn::conv::{conv2d_nn, same_conv_config};
 use ultrares_nn::linear::linear;
 use ultrares_nn::ops::concat;
@@ -139,7 +138,7 @@ impl<B: WaveDiffBackend> ResnetBlock<B> {
         skip: Option<HighBands<B>>,
     ) -> Result<(Tensor<B, 4>, Option<HighBands<B>>)> {
         let band = B::conv_gemm_band();
-        let mut h = silu(self.group_norm_0.forward(x.clone(), zemb.clone()));
+        let mut h = self.group_norm_0.forward_silu(x.clone(), zemb.clone());
         let mut x = x;
         let mut high = None;
         if self.wavelet {
@@ -193,7 +192,7 @@ impl<B: WaveDiffBackend> ResnetBlock<B> {
         }
         let [n, c, _, _] = h.dims();
         h = h + linear(&self.dense_0, temb_act).reshape([n, c, 1, 1]);
-        h = silu(self.group_norm_1.forward(h, zemb));
+        h = self.group_norm_1.forward_silu(h, zemb);
         h = conv2d_nn(&self.conv_1, h, band);
         Ok(((x + h).mul_scalar(SQRT_HALF), high))
     }

@@ -5,6 +5,9 @@
 mod attention;
 #[cfg(feature = "ndarray")]
 mod conv;
+#[cfg(all(feature = "ndarray", feature = "flex"))]
+mod group_norm;
+#[cfg(feature = "ndarray")]
 mod layers;
 #[cfg(all(feature = "ndarray", feature = "flex"))]
 mod linear;
