@@ -66,6 +66,9 @@ fn bench_nn(c: &mut Criterion) {
     g.bench_function("group_norm_320x128x128", |b| {
         b.iter(|| black_box(gn.forward(x.clone())))
     });
+    g.bench_function("group_norm_silu_320x128x128", |b| {
+        b.iter(|| black_box(gn.forward_silu(x.clone())))
+    });
     g.finish();
 }
 

@@ -27,6 +27,7 @@ def main():
     x = torch.randn(1, 320, 128, 128)
     w, b = torch.ones(320), torch.zeros(320)
     bench("group_norm_320x128x128 (torch)", lambda: F.group_norm(x, 32, w, b, 1e-5))
+    bench("group_norm_silu_320x128x128 (torch)", lambda: F.silu(F.group_norm(x, 32, w, b, 1e-5)))
 
 
 if __name__ == "__main__":

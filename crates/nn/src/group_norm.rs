@@ -168,7 +168,8 @@ pub fn group_var_mean_portable<B: Backend>(
 /// Host kernels of burn-ndarray's [`NnBackend::nn_group_var_mean`] and
 /// [`NnBackend::nn_scale_shift`] on contiguous f32 arrays: parallel over (sample, group) or
 /// (sample, channel) blocks (rayon), statistics accumulated in f64 (8 lanes, so they vectorise),
-/// the SiLU as `y / (1 + e^(−y))` with [`crate::attention`]'s branch-free `exp`.
+/// the SiLU as `y / (1 + e^(−y))` with [`crate::attention`]'s branch-free `exp`; loops compiled
+/// for AVX2 where the CPU has it (`crate::simd`).
 #[cfg(feature = "ndarray")]
 pub(crate) mod host {
     use rayon::prelude::*;
@@ -178,6 +179,7 @@ pub(crate) mod host {
     /// Elements below which a block is not worth a task of its own.
     const MIN_TASK: usize = 1 << 15;
 
+    #[inline(always)]
     fn sum_f64(x: &[f32], centre: f64, square: bool) -> f64 {
         let mut acc = [0f64; 8];
         let chunks = x.chunks_exact(8);
@@ -204,9 +206,11 @@ pub(crate) mod host {
             .par_chunks(len)
             .with_min_len(MIN_TASK.div_ceil(len))
             .map(|b| {
-                let mean = sum_f64(b, 0.0, false) / len as f64;
-                let var = sum_f64(b, mean, true) / len as f64;
-                (var as f32, mean as f32)
+                crate::simd::with_avx2(|| {
+                    let mean = sum_f64(b, 0.0, false) / len as f64;
+                    let var = sum_f64(b, mean, true) / len as f64;
+                    (var as f32, mean as f32)
+                })
             })
             .collect();
         stats.into_iter().unzip()
@@ -225,16 +229,18 @@ pub(crate) mod host {
             .zip(scale.par_iter().zip(shift))
             .with_min_len(MIN_TASK.div_ceil(len))
             .for_each(|((o, x), (&a, &b))| {
-                if silu {
-                    for (o, &v) in o.iter_mut().zip(x) {
-                        let y = v * a + b;
-                        *o = y / (1.0 + exp_approx(-y));
+                crate::simd::with_avx2(|| {
+                    if silu {
+                        for (o, &v) in o.iter_mut().zip(x) {
+                            let y = v * a + b;
+                            *o = y / (1.0 + exp_approx(-y));
+                        }
+                    } else {
+                        for (o, &v) in o.iter_mut().zip(x) {
+                            *o = v * a + b;
+                        }
                     }
-                } else {
-                    for (o, &v) in o.iter_mut().zip(x) {
-                        *o = v * a + b;
-                    }
-                }
+                })
             });
         out
     }

@@ -38,6 +38,8 @@ pub mod npy;
 pub mod ops;
 mod rms_norm;
 pub mod sample;
+#[cfg(feature = "ndarray")]
+mod simd;
 pub mod weights;
 
 pub use backend::NnBackend;
