@@ -3,16 +3,17 @@
 //! `burn-vision/src/ops/base.rs:196`): default methods are the portable paths, backends override
 //! them where something else is faster. No code looks at a backend's name.
 //!
-//! | backend | convolution | attention | `Linear` products | GroupNorm |
+//! | backend | convolution | attention | `Linear` products | GroupNorm, activations |
 //! |---|---|---|---|---|
-//! | default | native `conv2d` | [`attention_chunked`] | Burn's `matmul` | tensor ops ([`group_var_mean_portable`], [`scale_shift`]) |
-//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | burn-ndarray f32 without mask/bias: parallel 128-row tasks with faer products; otherwise [`attention_chunked`] | burn-ndarray: faer's parallel f32 GEMM on the arrays in place ([`crate::linear`]); burn-flex: Burn's `matmul` | burn-ndarray f32: parallel host passes, statistics in f64, SiLU fused; burn-flex: tensor ops |
+//! | default | native `conv2d` | [`attention_chunked`] | Burn's `matmul` | tensor ops ([`group_var_mean_portable`], [`scale_shift`], [`Activation::forward_portable`]) |
+//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | burn-ndarray f32 without mask/bias: parallel 128-row tasks with faer products; otherwise [`attention_chunked`] | burn-ndarray: faer's parallel f32 GEMM on the arrays in place ([`crate::linear`]); burn-flex: Burn's `matmul` | burn-ndarray f32: parallel host passes (statistics in f64, SiLU fused into GroupNorm; SiLU, quick and tanh GELU without libm calls), AVX2 at run time; burn-flex: tensor ops |
 //! | CubeCL, with or without fusion (feature `cubecl`) | native | Burn's fused `attention` | Burn's `matmul` | tensor ops (fused by Burn's fusion) |
 //! | `Autodiff<B>` | as `B` | [`attention_chunked`] (differentiable) | Burn's `matmul` (differentiable) | tensor ops (differentiable) |
 
 use burn::prelude::*;
 use burn::tensor::ops::AttentionModuleOptions;
 
+use crate::activation::Activation;
 use crate::attention::{DEFAULT_MAX_SCORES, attention_chunked};
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 use crate::conv::GEMM_BAND_ELEMENTS;
@@ -53,6 +54,12 @@ pub trait NnBackend: Backend {
     /// Burn's `matmul`.
     fn nn_matmul(lhs: Tensor<Self, 2>, rhs: Tensor<Self, 2>) -> Tensor<Self, 2> {
         lhs.matmul(rhs)
+    }
+
+    /// An elementwise activation ([`crate::activation`]); the default is
+    /// [`Activation::forward_portable`].
+    fn nn_activation<const D: usize>(x: Tensor<Self, D>, act: Activation) -> Tensor<Self, D> {
+        act.forward_portable(x)
     }
 
     /// Biased variance and mean per (sample, group) of `x` `[N, C, H, W]` (`groups` dividing
@@ -149,6 +156,27 @@ mod ndarray_impl {
             }
             let out = crate::linear::host_matmul(a.view(), b.view(), [m, k, n]);
             burn::prelude::Tensor::from_data(TensorData::new(out, [m, n]), &lhs.device())
+        }
+
+        /// Contiguous f32 SiLU, quick GELU and tanh GELU: one parallel pass
+        /// (`activation::host::apply`); anything else the portable formula.
+        fn nn_activation<const D: usize>(
+            x: burn::prelude::Tensor<Self, D>,
+            act: crate::activation::Activation,
+        ) -> burn::prelude::Tensor<Self, D> {
+            use burn::tensor::{TensorData, TensorPrimitive};
+            let (dims, device) = (x.dims(), x.device());
+            let TensorPrimitive::Float(NdArrayTensor::F32(a)) = x.clone().into_primitive() else {
+                return act.forward_portable(x);
+            };
+            let view = a.view();
+            match view
+                .to_slice()
+                .and_then(|s| crate::activation::host::apply(s, act))
+            {
+                Some(out) => burn::prelude::Tensor::from_data(TensorData::new(out, dims), &device),
+                None => act.forward_portable(x),
+            }
         }
 
         /// Contiguous f32: one parallel f64 pass per statistic

@@ -14,7 +14,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 
 use crate::NnBackend;
-use crate::activation::silu;
+use crate::activation::Activation;
 use crate::ops::upcast_half;
 
 /// Configuration of [`GroupNorm`].
@@ -138,7 +138,11 @@ pub fn scale_shift<B: Backend>(
 ) -> Tensor<B, 4> {
     let [n, c, _, _] = x.dims();
     let y = x * scale.reshape([n, c, 1, 1]) + shift.reshape([n, c, 1, 1]);
-    if silu_after { silu(y) } else { y }
+    if silu_after {
+        Activation::Silu.forward_portable(y)
+    } else {
+        y
+    }
 }
 
 /// Biased variance and mean per (sample, group) of `[N, C, H, W]` as `[N, G, 1]`, through
@@ -174,7 +178,7 @@ pub fn group_var_mean_portable<B: Backend>(
 pub(crate) mod host {
     use rayon::prelude::*;
 
-    use crate::attention::exp_approx;
+    use crate::activation::host::silu as host_silu;
 
     /// Elements below which a block is not worth a task of its own.
     const MIN_TASK: usize = 1 << 15;
@@ -232,8 +236,7 @@ pub(crate) mod host {
                 crate::simd::with_avx2(|| {
                     if silu {
                         for (o, &v) in o.iter_mut().zip(x) {
-                            let y = v * a + b;
-                            *o = y / (1.0 + exp_approx(-y));
+                            *o = host_silu(v * a + b);
                         }
                     } else {
                         for (o, &v) in o.iter_mut().zip(x) {

@@ -2,6 +2,8 @@
 //! crate is linked and its generic kernels are compiled once for all of them.
 
 #[cfg(feature = "ndarray")]
+mod activation;
+#[cfg(feature = "ndarray")]
 mod attention;
 #[cfg(feature = "ndarray")]
 mod conv;
