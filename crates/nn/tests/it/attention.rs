@@ -248,17 +248,25 @@ fn chunked_attention_equals_torch_sdpa() {
 }
 
 /// burn-ndarray's host path (parallel query-row tasks, faer products) with values wider than
-/// keys, a query count that splits tasks across heads, and several batches.
+/// keys, a query count that splits tasks across heads, several batches, and heads split by
+/// `swap_dims` (non-contiguous inputs, copied to row-major first) as the UNet and DiTs pass them.
 #[test]
 fn host_attention_with_value_width_and_ragged_tasks_equals_the_fallback() {
-    for (n, h, lq, lk, d, dv) in [
-        (2, 3, 200, 150, 16, 24),
-        (1, 5, 129, 1, 8, 8),
-        (1, 1, 1, 300, 4, 2),
+    for ((n, h, lq, lk, d, dv), swapped) in [
+        ((2, 3, 200, 150, 16, 24), false),
+        ((1, 5, 129, 1, 8, 8), false),
+        ((1, 1, 1, 300, 4, 2), false),
+        ((2, 3, 200, 150, 16, 24), true),
+        ((2, 4, 64, 77, 8, 8), true),
     ] {
-        let q = rand([n, h, lq, d], 11);
-        let k = rand([n, h, lk, d], 12);
-        let v = rand([n, h, lk, dv], 13);
+        let heads = |len: usize, width: usize, seed: u64| {
+            if swapped {
+                rand([n, len, h, width], seed).swap_dims(1, 2)
+            } else {
+                rand([n, h, len, width], seed)
+            }
+        };
+        let (q, k, v) = (heads(lq, d, 11), heads(lk, d, 12), heads(lk, dv, 13));
         for o in [opts(None, false), opts(Some(0.3), false)] {
             let want = attention_fallback(q.clone(), k.clone(), v.clone(), None, None, o);
             let got = attention(q.clone(), k.clone(), v.clone(), None, None, o);
