@@ -285,24 +285,10 @@ mod ndarray_impl {
             };
             let (qa, ka, va) = (prim(q), prim(k), prim(v));
             let (qv, kv, vv) = (qa.view(), ka.view(), va.view());
-            /// The row-major elements, copied only when the view is not contiguous (heads split
-            /// by `swap_dims`), then through a fixed-rank view: ndarray's dynamic-rank iterator
-            /// costs tens of ns per element, which made the UNet's attention slower than the
-            /// chunked path.
-            fn owned<'a>(view: &'a ndarray::ArrayViewD<'a, f32>) -> std::borrow::Cow<'a, [f32]> {
-                if let Some(s) = view.to_slice() {
-                    return std::borrow::Cow::Borrowed(s);
-                }
-                let copy = match view.view().into_dimensionality::<ndarray::Ix4>() {
-                    Ok(v4) => v4.as_standard_layout().into_owned().into_raw_vec_and_offset().0,
-                    Err(_) => view.iter().copied().collect(),
-                };
-                std::borrow::Cow::Owned(copy)
-            }
             let out = crate::attention::host_attention(
-                &owned(&qv),
-                &owned(&kv),
-                &owned(&vv),
+                &crate::ops::row_major(&qv),
+                &crate::ops::row_major(&kv),
+                &crate::ops::row_major(&vv),
                 [n * h, lq, lk, d, dv],
                 scale,
             );

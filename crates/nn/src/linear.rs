@@ -36,21 +36,17 @@ pub(crate) fn host_matmul(
     [m, k, n]: [usize; 3],
 ) -> Vec<f32> {
     use faer::MatRef;
-    let (a_owned, b_owned): (Vec<f32>, Vec<f32>);
-    let lhs = if let Some(s) = a.to_slice() {
-        MatRef::from_row_major_slice(s, m, k)
-    } else if let Some(s) = a.clone().reversed_axes().to_slice() {
+    let (a_owned, b_owned);
+    let lhs = if let Some(s) = a.clone().reversed_axes().to_slice() {
         MatRef::from_column_major_slice(s, m, k)
     } else {
-        a_owned = a.iter().copied().collect();
+        a_owned = crate::ops::row_major(&a);
         MatRef::from_row_major_slice(&a_owned, m, k)
     };
-    let rhs = if let Some(s) = b.to_slice() {
-        MatRef::from_row_major_slice(s, k, n)
-    } else if let Some(s) = b.clone().reversed_axes().to_slice() {
+    let rhs = if let Some(s) = b.clone().reversed_axes().to_slice() {
         MatRef::from_column_major_slice(s, k, n)
     } else {
-        b_owned = b.iter().copied().collect();
+        b_owned = crate::ops::row_major(&b);
         MatRef::from_row_major_slice(&b_owned, k, n)
     };
     let mut out = vec![0f32; m * n];

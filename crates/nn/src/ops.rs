@@ -98,6 +98,34 @@ impl<B: Backend> ModuleMapper<B> for CastMapper {
     }
 }
 
+/// The row-major elements of a host array view: borrowed when it is contiguous, otherwise copied
+/// through a fixed-rank view (ndarray's dynamic-rank iterator costs tens of ns per element: it
+/// had made the UNet's attention, whose q/k/v are head-split `swap_dims` views, slower than the
+/// tensor-op path).
+#[cfg(feature = "ndarray")]
+pub(crate) fn row_major<'a>(view: &'a ndarray::ArrayViewD<'a, f32>) -> std::borrow::Cow<'a, [f32]> {
+    use ndarray::{Ix2, Ix3, Ix4};
+    if let Some(s) = view.to_slice() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    fn copy<D: ndarray::Dimension>(v: ndarray::ArrayView<'_, f32, D>) -> Vec<f32> {
+        v.as_standard_layout()
+            .into_owned()
+            .into_raw_vec_and_offset()
+            .0
+    }
+    let v = view.view();
+    std::borrow::Cow::Owned(
+        match v.ndim() {
+            2 => v.into_dimensionality::<Ix2>().map(copy),
+            3 => v.into_dimensionality::<Ix3>().map(copy),
+            4 => v.into_dimensionality::<Ix4>().map(copy),
+            _ => Ok(view.iter().copied().collect()),
+        }
+        .unwrap_or_else(|_| view.iter().copied().collect()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use burn::backend::NdArray;
