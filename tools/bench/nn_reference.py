@@ -1,6 +1,7 @@
 """Reference timings for benches/nn.rs: PyTorch 2.15's `scaled_dot_product_attention` and
 `group_norm` on the CPU at 2 threads, on the shapes of the Rust bench (SDXL's self-attention at
-64² and 32² latents, cross-attention to 77 tokens; GroupNorm 32 groups over [1, 320, 128, 128]).
+64² and 32² latents, cross-attention to 77 tokens; GroupNorm 32 groups over [1, 320, 128, 128];
+the exact GELU and diffusers' GEGLU gate over [1, 4096, 2560]).
 
 Usage: tools/golden/.venv/bin/python tools/bench/nn_reference.py
 """
@@ -28,6 +29,16 @@ def main():
     w, b = torch.ones(320), torch.zeros(320)
     bench("group_norm_320x128x128 (torch)", lambda: F.group_norm(x, 32, w, b, 1e-5))
     bench("group_norm_silu_320x128x128 (torch)", lambda: F.silu(F.group_norm(x, 32, w, b, 1e-5)))
+    h = torch.randn(1, 4096, 5120)
+    x = h[..., :2560].contiguous()
+    bench("gelu_4096x2560 (torch)", lambda: F.gelu(x))
+    bench("silu_4096x2560 (torch)", lambda: F.silu(x))
+
+    def geglu():  # diffusers' GEGLU after its projection
+        a, gate = h.chunk(2, dim=-1)
+        return a * F.gelu(gate)
+
+    bench("geglu_4096x2560 (torch)", geglu)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@
   tokenizer files). Final latents (`output_type="latent"`) from given initial latents for: `euler`
   (CFG 5 with a negative prompt), `ddim` (the same folder's config as `DDIMScheduler`, CFG 5, no
   negative prompt: zeros), `nocfg` (Euler, guidance 1), `euler_lora` (`euler` with lora_kohya
-  fused at 0.7).
+  fused at 0.7), `euler_lora_te_{kohya,peft}` (`euler` with lora_te_{kohya,peft}.safetensors, the
+  UNet pairs plus pairs on both text encoders, fused at 0.7).
 
 * unet_real.npz (only with `--big`: ≈ 12 GB of memory and a few minutes): the real SDXL base
   and SD 1.5 topologies with `det_weight` weights (generated tensor by tensor, never stored), N=2,
@@ -240,13 +241,18 @@ def pipeline():
         gen_text.write_folders(gen_text.ASSET.read_bytes(), tmp)
         tok1 = CLIPTokenizer.from_pretrained(tmp / "tokenizer")
         tok2 = CLIPTokenizer.from_pretrained(tmp / "tokenizer_2")
-    te1 = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
-                                       intermediate_size=37, hidden_act="quick_gelu", eos_token_id=2)).eval()
-    te2 = CLIPTextModelWithProjection(CLIPTextConfig(vocab_size=49408, hidden_size=64, num_hidden_layers=4,
-                                                     num_attention_heads=4, intermediate_size=96, hidden_act="gelu",
-                                                     projection_dim=40)).eval()
-    gen_text.det_state_dict(te1)
-    gen_text.det_state_dict(te2)
+    def towers():
+        te1 = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, num_hidden_layers=3,
+                                           num_attention_heads=4, intermediate_size=37, hidden_act="quick_gelu",
+                                           eos_token_id=2)).eval()
+        te2 = CLIPTextModelWithProjection(CLIPTextConfig(vocab_size=49408, hidden_size=64, num_hidden_layers=4,
+                                                         num_attention_heads=4, intermediate_size=96,
+                                                         hidden_act="gelu", projection_dim=40)).eval()
+        gen_text.det_state_dict(te1)
+        gen_text.det_state_dict(te2)
+        return te1, te2
+
+    te1, te2 = towers()
     vae = AutoencoderKL.from_pretrained(root / "crates/vae/tests/fixtures/tiny_vae", torch_dtype=torch.float32).eval()
     unet = det_model(TINY)
     scheduler = EulerDiscreteScheduler.from_config(SDXL_SCHEDULER)
@@ -288,7 +294,58 @@ def pipeline():
                    latents=torch.from_numpy(np.load(cli / "sdxl_init_euler.npy")), output_type="latent",
                    **cases[0][2]).images
     arrays["euler_lora"] = out.numpy()
+    # The Euler case on a fresh pipeline with a LoRA on the UNet and both text encoders fused at
+    # 0.7: kohya's lora_te1_/lora_te2_ layout and PEFT's text_encoder[_2]. layout give the same.
+    for tag in ("kohya", "peft"):
+        te1, te2 = towers()
+        pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=te1, text_encoder_2=te2, tokenizer=tok1,
+                                         tokenizer_2=tok2, unet=det_model(TINY),
+                                         scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER),
+                                         force_zeros_for_empty_prompt=True)
+        path = te_lora_file(cli, tag, te1, te2)
+        pipe.load_lora_weights(str(path))
+        pipe.fuse_lora(lora_scale=0.7)
+        with torch.no_grad():
+            out = pipe(prompt="a photo of a cat", height=h, width=w, num_inference_steps=4,
+                       latents=torch.from_numpy(np.load(cli / "sdxl_init_euler.npy")), output_type="latent",
+                       **cases[0][2]).images
+        arrays[f"euler_lora_te_{tag}"] = out.numpy()
+    d = np.abs(arrays["euler_lora_te_kohya"] - arrays["euler_lora_te_peft"]).max()
+    assert d < 1e-5, d
+    assert np.abs(arrays["euler_lora_te_kohya"] - arrays["euler_lora"]).max() > 1e-3
     save_npz(cli / "sdxl_generate.npz", arrays)
+
+
+TE_LORA_MODULES = [
+    ("lora_te1_", "text_encoder.", 0, "text_model.encoder.layers.0.self_attn.q_proj"),
+    ("lora_te1_", "text_encoder.", 0, "text_model.encoder.layers.2.mlp.fc1"),
+    ("lora_te2_", "text_encoder_2.", 1, "text_model.encoder.layers.1.self_attn.v_proj"),
+    ("lora_te2_", "text_encoder_2.", 1, "text_model.encoder.layers.3.mlp.fc2"),
+]
+
+
+def te_lora_file(cli, tag, te1, te2):
+    """lora_te_{tag}.safetensors: the UNet pairs of lora() plus rank-4 pairs (alpha 2) on two
+    layers of each text encoder, in kohya's layout or diffusers/PEFT's (lora_B pre-scaled by
+    alpha / rank, as PEFT files carry no alpha)."""
+    from safetensors.torch import load_file as st_load
+    from safetensors.torch import save_file as st_save
+
+    sd = st_load(str(OUT / f"lora_{tag}.safetensors"))
+    rank, alpha = 4, 2.0
+    for i, (kohya, peft, which, m) in enumerate(TE_LORA_MODULES):
+        w = (te1, te2)[which].get_submodule(m).weight
+        down = uniform(500 + 2 * i, (rank, w.shape[1]), 0.3)
+        up = uniform(501 + 2 * i, (w.shape[0], rank), 0.3)
+        if tag == "kohya":
+            name = kohya + m.replace(".", "_")
+            sd[f"{name}.lora_down.weight"], sd[f"{name}.lora_up.weight"] = down, up
+            sd[f"{name}.alpha"] = torch.tensor(alpha)
+        else:
+            sd[f"{peft}{m}.lora_A.weight"], sd[f"{peft}{m}.lora_B.weight"] = down, up * (alpha / rank)
+    path = cli / f"lora_te_{tag}.safetensors"
+    st_save(sd, str(path))
+    return path
 
 
 def real():

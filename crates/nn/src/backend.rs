@@ -6,7 +6,7 @@
 //! | backend | convolution | attention | `Linear` products | GroupNorm, activations |
 //! |---|---|---|---|---|
 //! | default | native `conv2d` | [`attention_chunked`] | Burn's `matmul` | tensor ops ([`group_var_mean_portable`], [`scale_shift`], [`Activation::forward_portable`]) |
-//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | burn-ndarray f32 without mask/bias: parallel 128-row tasks with faer products; otherwise [`attention_chunked`] | burn-ndarray: faer's parallel f32 GEMM on the arrays in place ([`crate::linear`]); burn-flex: Burn's `matmul` | burn-ndarray f32: parallel host passes (statistics in f64, SiLU fused into GroupNorm; SiLU, quick and tanh GELU without libm calls), AVX2 at run time; burn-flex: tensor ops |
+//! | burn-ndarray (feature `ndarray`), burn-flex (feature `flex`) | banded GEMM ([`crate::conv`]) | burn-ndarray f32 without mask/bias: parallel 128-row tasks with faer products; otherwise [`attention_chunked`] | burn-ndarray: faer's parallel f32 GEMM on the arrays in place ([`crate::linear`]); burn-flex: Burn's `matmul` | burn-ndarray f32: parallel host passes (statistics in f64, SiLU fused into GroupNorm; SiLU, quick, tanh and exact GELU and the GEGLU gate without libm calls), AVX2 at run time; burn-flex: tensor ops |
 //! | CubeCL, with or without fusion (feature `cubecl`) | native | Burn's fused `attention` | Burn's `matmul` | tensor ops (fused by Burn's fusion) |
 //! | `Autodiff<B>` | as `B` | [`attention_chunked`] (differentiable) | Burn's `matmul` (differentiable) | tensor ops (differentiable) |
 
@@ -60,6 +60,18 @@ pub trait NnBackend: Backend {
     /// [`Activation::forward_portable`].
     fn nn_activation<const D: usize>(x: Tensor<Self, D>, act: Activation) -> Tensor<Self, D> {
         act.forward_portable(x)
+    }
+
+    /// A gated activation over the last axis of `h` (`2d` wide): `h[…, :d] · act(h[…, d:])`,
+    /// diffusers' `GEGLU` after its projection. The default is two `narrow`s and
+    /// [`NnBackend::nn_activation`].
+    ///
+    /// # Shapes
+    /// `[…, 2d] → […, d]`.
+    fn nn_glu<const D: usize>(h: Tensor<Self, D>, act: Activation) -> Tensor<Self, D> {
+        let d = h.dims()[D - 1] / 2;
+        let gate = h.clone().narrow(D - 1, d, d);
+        h.narrow(D - 1, 0, d) * Self::nn_activation(gate, act)
     }
 
     /// Biased variance and mean per (sample, group) of `x` `[N, C, H, W]` (`groups` dividing
@@ -158,8 +170,8 @@ mod ndarray_impl {
             burn::prelude::Tensor::from_data(TensorData::new(out, [m, n]), &lhs.device())
         }
 
-        /// Contiguous f32 SiLU, quick GELU and tanh GELU: one parallel pass
-        /// (`activation::host::apply`); anything else the portable formula.
+        /// Contiguous f32: one parallel pass (`activation::host::apply`); anything else the
+        /// portable formula.
         fn nn_activation<const D: usize>(
             x: burn::prelude::Tensor<Self, D>,
             act: crate::activation::Activation,
@@ -170,12 +182,39 @@ mod ndarray_impl {
                 return act.forward_portable(x);
             };
             let view = a.view();
-            match view
-                .to_slice()
-                .and_then(|s| crate::activation::host::apply(s, act))
-            {
-                Some(out) => burn::prelude::Tensor::from_data(TensorData::new(out, dims), &device),
+            match view.to_slice() {
+                Some(s) => {
+                    let out = crate::activation::host::apply(s, act);
+                    burn::prelude::Tensor::from_data(TensorData::new(out, dims), &device)
+                }
                 None => act.forward_portable(x),
+            }
+        }
+
+        /// Contiguous f32 with an even last axis: one parallel pass
+        /// (`activation::host::glu`); anything else the default.
+        fn nn_glu<const D: usize>(
+            h: burn::prelude::Tensor<Self, D>,
+            act: crate::activation::Activation,
+        ) -> burn::prelude::Tensor<Self, D> {
+            use burn::tensor::{TensorData, TensorPrimitive};
+            let (mut dims, device) = (h.dims(), h.device());
+            let d = dims[D - 1] / 2;
+            let portable = |h: burn::prelude::Tensor<Self, D>| {
+                let gate = h.clone().narrow(D - 1, d, d);
+                h.narrow(D - 1, 0, d) * act.forward_portable(gate)
+            };
+            let TensorPrimitive::Float(NdArrayTensor::F32(a)) = h.clone().into_primitive() else {
+                return portable(h);
+            };
+            let view = a.view();
+            match view.to_slice() {
+                Some(s) if d > 0 && dims[D - 1] == 2 * d => {
+                    let out = crate::activation::host::glu(s, d, act);
+                    dims[D - 1] = d;
+                    burn::prelude::Tensor::from_data(TensorData::new(out, dims), &device)
+                }
+                _ => portable(h),
             }
         }
 

@@ -55,6 +55,12 @@ fn activations_equal_torch() {
     let mut f = Fixture::open();
     let x: Tensor<B, 3> = f.get("x");
     close("gelu", gelu(x.clone()), f.get("gelu"), 1e-6);
+    close(
+        "Activation::Gelu (backend)",
+        Activation::Gelu.forward(x.clone()),
+        f.get("gelu"),
+        1e-6,
+    );
     close("gelu_tanh", gelu_tanh(x.clone()), f.get("gelu_tanh"), 1e-6);
     close(
         "quick_gelu",
