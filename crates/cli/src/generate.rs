@@ -26,7 +26,7 @@ use ultrares::core::resize::{PilFilter, resize_pil};
 use ultrares::core::{
     Denoiser, Draw, GuidedCond, PredictionType, Randomness, SeededRandomness, ViewConditioning,
 };
-use ultrares::nn::{ConfigJson, NnBackend};
+use ultrares::nn::{ConfigJson, NnBackend, StateDict};
 use ultrares::pipeline::{
     BicubicUpsampler, HighResConfig, HighResPipeline, Observer, Progress, Stage, Strategy,
 };
@@ -118,7 +118,9 @@ pub struct Args {
     pub(crate) save_latents: Option<PathBuf>,
     /// A LoRA file merged into the UNet or transformer, `FILE[:SCALE]` (scale 1 by default;
     /// kohya/A1111 or diffusers/PEFT `.safetensors`; SD3/Flux also with the original fused-qkv
-    /// names); repeatable. Text-encoder LoRA tensors are not merged (a warning says so).
+    /// names); repeatable. SDXL: its text-encoder pairs (`lora_te1_`/`lora_te2_`,
+    /// `text_encoder[_2].`) are merged into the CLIP towers too, as diffusers' `fuse_lora`;
+    /// SD3/Flux: text-encoder tensors are not merged (a warning says so).
     #[arg(long, value_parser = parse_lora)]
     pub(crate) lora: Vec<(PathBuf, f64)>,
     /// Upscale this picture instead of generating the reference: it is resized to the
@@ -385,18 +387,15 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
     )
     .map_err(|e| CliError::Input(format!("--model {}: unet: {e}", a.model.display())))?;
     let mut unet = unet;
+    // LoRA files: the UNet's pairs now, the text towers' once they are loaded.
+    let mut loras = Vec::new();
     for (path, scale) in &a.lora {
-        let lora = Lora::read(path).map_err(|e| CliError::Input(format!("--lora: {e}")))?;
-        if !lora.text_encoder_keys().is_empty() {
-            eprintln!(
-                "warning: {}: {} text-encoder tensors are not merged (only the UNet's {} modules are)",
-                path.display(),
-                lora.text_encoder_keys().len(),
-                lora.len()
-            );
-        }
+        let lora_err = |e: &dyn std::fmt::Display| CliError::Input(format!("--lora: {e}"));
+        let sd = StateDict::read(path).map_err(|e| lora_err(&e))?;
+        let lora = Lora::from_state_dict(&sd).map_err(|e| lora_err(&e))?;
         lora.merge_into(&mut unet, *scale)
-            .map_err(|e| CliError::Input(format!("--lora: {e}")))?;
+            .map_err(|e| lora_err(&e))?;
+        loras.push((sd, *scale));
     }
     let vae = load_vae::<B>(&a, device)?;
     let f = ultrares::core::LatentCodec::<B>::downscale_factor(&vae);
@@ -443,9 +442,14 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
         .map(|p| read_image::<B>(p, reference, device))
         .transpose()?;
 
-    let encoders =
+    let mut encoders =
         SdxlTextEncoders::<B>::from_pipeline_dir(&a.model, a.variant.as_deref(), a.dtype, device)
             .map_err(|e| CliError::Input(format!("--model {}: {e}", a.model.display())))?;
+    for (sd, scale) in &loras {
+        encoders
+            .merge_lora(sd, *scale)
+            .map_err(|e| CliError::Input(format!("--lora: {e}")))?;
+    }
     let load_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let prompt = SdxlPrompt {

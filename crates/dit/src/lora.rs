@@ -31,6 +31,7 @@ const LAYOUT: LoraLayout<'static> = LoraLayout {
     kohya: &["lora_unet_", "lora_transformer_"],
     peft: &["transformer.", "model.diffusion_model.", "diffusion_model."],
     others: &["text_encoder", "lora_te"],
+    peft_unprefixed: true,
 };
 
 /// A LoRA file's transformer modules (see the module docs).

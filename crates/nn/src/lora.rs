@@ -43,6 +43,9 @@ pub struct LoraLayout<'a> {
     pub peft: &'a [&'a str],
     /// Prefixes of other models' tensors, e.g. `lora_te`, `text_encoder`.
     pub others: &'a [&'a str],
+    /// Whether PEFT keys without one of the `peft` prefixes belong to this model (UNet and
+    /// transformer files often have none); when `false` they count as other models' tensors.
+    pub peft_unprefixed: bool,
 }
 
 /// A LoRA file's pairs by module name as written (kohya: after the prefix, with underscores;
@@ -87,9 +90,13 @@ impl LoraFile {
                 others.push(key.to_string());
                 continue;
             }
-            let (module, kind) = if let Some(m) =
-                layout.kohya.iter().find_map(|p| key.strip_prefix(p))
-            {
+            let kohya = layout.kohya.iter().find_map(|p| key.strip_prefix(p));
+            let peft = layout.peft.iter().find_map(|p| key.strip_prefix(p));
+            if kohya.is_none() && peft.is_none() && !layout.peft_unprefixed {
+                others.push(key.to_string());
+                continue;
+            }
+            let (module, kind) = if let Some(m) = kohya {
                 match m.split_once('.') {
                     Some((m, "lora_down.weight")) => (m, 0),
                     Some((m, "lora_up.weight")) => (m, 1),
@@ -97,11 +104,7 @@ impl LoraFile {
                     _ => return Err(err(&source, format!("{key}: not a kohya LoRA tensor"))),
                 }
             } else {
-                let k = layout
-                    .peft
-                    .iter()
-                    .find_map(|p| key.strip_prefix(p))
-                    .unwrap_or(key);
+                let k = peft.unwrap_or(key);
                 if let Some(m) = k.strip_suffix(".lora_A.weight") {
                     (m, 0)
                 } else if let Some(m) = k.strip_suffix(".lora_B.weight") {
@@ -290,6 +293,31 @@ impl<B: Backend> Visitor<B> for WeightShapes {
     }
     fn running<const D: usize>(&mut self, _: &str, _: &mut RunningState<Tensor<B, D>>) {}
     fn buffer(&mut self, _: &str, _: Option<&[i64]>) {}
+}
+
+/// Targets by name: every layer weight (`<module>.weight`) of `shapes` whose module path, the path
+/// with dots as underscores (kohya), or `alias(path)` as is or with dots as underscores (e.g. a
+/// UNet layer's original SGM name) names a pair of `file`.
+pub fn targets_by_name(
+    file: &LoraFile,
+    shapes: &WeightShapes,
+    alias: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, LoraTarget> {
+    let mut targets = BTreeMap::new();
+    for key in shapes.0.keys() {
+        let Some(module) = key.strip_suffix(".weight") else {
+            continue;
+        };
+        let mut names = vec![module.to_string(), module.replace('.', "_")];
+        if let Some(a) = alias(module) {
+            names.push(a.replace('.', "_"));
+            names.push(a);
+        }
+        if let Some(pair) = names.into_iter().find(|n| file.pairs.contains_key(n)) {
+            targets.insert(module.to_string(), LoraTarget { pair, rows: None });
+        }
+    }
+    targets
 }
 
 /// Checks every target against its layer's weight shape and that every pair has a target;

@@ -524,7 +524,8 @@ impl<B: NnBackend> ClipAttention<B> {
 }
 
 impl<B: Backend> ClipTextModel<B> {
-    fn walk(&mut self, v: &mut impl Visitor<B>) {
+    /// Visits every weight under its transformers name.
+    pub(crate) fn walk(&mut self, v: &mut impl Visitor<B>) {
         let t = &mut self.text_model;
         v.param(
             "text_model.embeddings.token_embedding.weight",

@@ -14,6 +14,8 @@
 //! * [`SdxlTextEncoders`]: diffusers' SDXL `encode_prompt` over both towers (a pipeline folder
 //!   loads with [`SdxlTextEncoders::from_pipeline_dir`]); [`Sd3TextEncoders`]: SD3's over CLIP-L,
 //!   bigG and T5; [`FluxTextEncoders`]: Flux's over CLIP-L (pooled) and T5.
+//! * LoRA files merged into the CLIP towers ([`ClipTextModel::merge_lora`],
+//!   [`SdxlTextEncoders::merge_lora`]), kohya and diffusers/PEFT layouts.
 //!
 //! Spec: `shared/specs/sdxl.md` §4.1 (text towers), §5 (files, special tokens, the `!` pad of SDXL's second tokenizer).
 #![warn(missing_docs)]
@@ -23,6 +25,7 @@ mod clip_tokenizer;
 mod clip_vision;
 mod error;
 mod flux_prompt;
+mod lora;
 mod sd3_prompt;
 mod sdxl_prompt;
 mod t5_encoder;
@@ -42,6 +45,7 @@ pub use clip_vision::{
 };
 pub use error::TextError;
 pub use flux_prompt::{FluxPromptEmbeds, FluxTextEncoders};
+pub use lora::{ClipLoraPlan, ClipLoraTower};
 pub use sd3_prompt::{Sd3Prompt, Sd3TextEncoders};
 pub use sdxl_prompt::{PromptEmbeds, SdxlPrompt, SdxlTextEncoders};
 pub use t5_encoder::{T5Attention, T5Block, T5EncoderConfig, T5EncoderModel, T5EncoderOutput};

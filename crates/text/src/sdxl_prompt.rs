@@ -17,7 +17,7 @@ use burn::tensor::DType;
 use ultrares_nn::weights::model_weight_file;
 use ultrares_nn::{ConfigJson, NnBackend, StateDict};
 
-use crate::{ClipTextConfig, ClipTextModel, ClipTokenizer, TextError};
+use crate::{ClipLoraTower, ClipTextConfig, ClipTextModel, ClipTokenizer, TextError};
 
 /// What a denoiser is conditioned on, for a batch of `N` prompts (SDXL: `[N, 77, 2048]` and
 /// `[N, 1280]`; SD3: `[N, 77 + T, 4096]` and `[N, 2048]`).
@@ -112,6 +112,36 @@ impl<B: NnBackend> SdxlTextEncoders<B> {
                 .opt_bool("force_zeros_for_empty_prompt")?
                 .unwrap_or(true),
         })
+    }
+
+    /// Merges a LoRA file's pairs for `text_encoder` (kohya `lora_te1_`/`lora_te_`, PEFT
+    /// `text_encoder.`) and `text_encoder_2` (`lora_te2_`, `text_encoder_2.`) at `scale`, as
+    /// diffusers' `load_lora_weights` + `fuse_lora(lora_scale=scale)`; the UNet's pairs are
+    /// skipped (ultrares-unet merges them). Returns the number of layers changed.
+    ///
+    /// # Errors
+    /// As [`ClipTextModel::lora_plan`], for either tower, and pairs for `text_encoder` in a
+    /// pipeline without it (the refiner); no weight changes then.
+    pub fn merge_lora(&mut self, sd: &StateDict, scale: f64) -> Result<usize, TextError> {
+        let first = match &self.text_encoder {
+            Some(te) => Some(te.lora_plan(sd, ClipLoraTower::First)?),
+            None => match ClipLoraTower::First.pairs(sd)? {
+                0 => None,
+                n => {
+                    return Err(TextError::Input(format!(
+                        "{}: {n} LoRA pairs for text_encoder, which this pipeline does not have",
+                        sd.source()
+                    )));
+                }
+            },
+        };
+        let second = self.text_encoder_2.lora_plan(sd, ClipLoraTower::Second)?;
+        let n = first.as_ref().map_or(0, |p| p.len()) + second.len();
+        if let (Some(te), Some(plan)) = (self.text_encoder.as_mut(), first) {
+            te.apply_lora(plan, scale);
+        }
+        self.text_encoder_2.apply_lora(second, scale);
+        Ok(n)
     }
 
     /// `encode_prompt(prompt, prompt_2, negative_prompt, negative_prompt_2, clip_skip,

@@ -7,18 +7,20 @@
 //! SD 1.5 files often as diffusers, `down_blocks_0_attentions_0_…`; both resolve) and
 //! diffusers/PEFT (`unet.<module>.lora_A.weight`, `.lora_B.weight`, alpha = rank unless an
 //! `.alpha` tensor is given). Text-encoder tensors (`lora_te1_…`, `lora_te2_…`, `text_encoder…`)
-//! are reported by [`Lora::text_encoder_keys`] and not merged here. LoHa/LoKr and DoRA files are
+//! are reported by [`Lora::text_encoder_keys`] and merged by ultrares-text's
+//! `ClipTextModel::merge_lora`. LoHa/LoKr and DoRA files are
 //! refused. Every LoRA module that matches no UNet layer is listed in one error, before any
 //! weight changes.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::prelude::*;
 use ultrares_nn::StateDict;
-use ultrares_nn::lora::{LoraFile, LoraLayout, LoraMerge, LoraTarget, WeightShapes, check_targets};
+use ultrares_nn::lora::{
+    LoraFile, LoraLayout, LoraMerge, WeightShapes, check_targets, targets_by_name,
+};
 
-use crate::ldm::{Keys, Layout};
+use crate::ldm::Layout;
 use crate::unet::UNet2DConditionModel;
 use crate::{Result, UnetError};
 
@@ -27,6 +29,7 @@ const LAYOUT: LoraLayout<'static> = LoraLayout {
     kohya: &["lora_unet_"],
     peft: &["unet."],
     others: &["lora_te", "text_encoder"],
+    peft_unprefixed: true,
 };
 
 /// A LoRA file's UNet modules (see the module docs).
@@ -51,8 +54,8 @@ impl Lora {
     /// reverse), ranks that disagree, or no UNet pair at all.
     pub fn from_state_dict(sd: &StateDict) -> Result<Self> {
         let file = LoraFile::from_state_dict(sd, &LAYOUT)?;
-        if file.pairs.is_empty() {
-            return Err(UnetError::from(file.error("no UNet LoRA pairs")));
+        if file.pairs.is_empty() && file.others.is_empty() {
+            return Err(UnetError::from(file.error("no LoRA pairs")));
         }
         Ok(Self { file })
     }
@@ -67,7 +70,7 @@ impl Lora {
         self.file.pairs.len()
     }
 
-    /// Whether the file has no UNet pairs (never true for a loaded file).
+    /// Whether the file has no UNet pairs (text-encoder pairs only).
     pub fn is_empty(&self) -> bool {
         self.file.pairs.is_empty()
     }
@@ -83,28 +86,10 @@ impl Lora {
         scale: f64,
     ) -> Result<()> {
         let layout = Layout::of(unet);
-        let mut keys = Keys::default();
-        unet.clone().walk(&mut keys);
         let mut shapes = WeightShapes::default();
         unet.clone().walk(&mut shapes);
         // Each UNet module's LoRA, by diffusers name, SGM name or their underscore forms.
-        let mut targets = BTreeMap::new();
-        for key in keys.0.iter().filter(|k| k.ends_with(".weight")) {
-            let module = &key[..key.len() - ".weight".len()];
-            let mut names = vec![module.to_string(), module.replace('.', "_")];
-            if let Some(l) = layout.module(module) {
-                names.push(l.replace('.', "_"));
-            }
-            if let Some(name) = names.into_iter().find(|n| self.file.pairs.contains_key(n)) {
-                targets.insert(
-                    module.to_string(),
-                    LoraTarget {
-                        pair: name,
-                        rows: None,
-                    },
-                );
-            }
-        }
+        let targets = targets_by_name(&self.file, &shapes, |m| layout.module(m));
         check_targets(&self.file, &targets, &shapes, "UNet layer")?;
         unet.walk(&mut LoraMerge {
             file: &self.file,

@@ -2,8 +2,8 @@
 //! the tiny UNet, ultrares-text's tiny CLIP towers, ultrares-vae's tiny VAE; weights written here
 //! with `det_weight`): from diffusers' initial latents, the final latents equal
 //! `StableDiffusionXLPipeline(..., latents=init, output_type="latent")` with Euler and a negative
-//! prompt, with DDIM and no negative prompt (zeros), and without guidance. Bad input is one
-//! error line.
+//! prompt, with DDIM and no negative prompt (zeros), and without guidance; with LoRA files fused
+//! into the UNet and the text towers. Bad input is one error line.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -179,6 +179,42 @@ fn generate_direct_equals_diffusers_final_latents() {
         golden.by_name("euler_lora").expect("euler_lora"),
         "euler_lora",
     );
+
+    // The UNet pairs plus pairs on both text towers, in diffusers/PEFT's layout (diffusers'
+    // golden) and in kohya's (`lora_te1_`/`lora_te2_`, the same pairs: the same latents).
+    let want: ndarray::ArrayD<f32> = golden.by_name("euler_lora_te").expect("euler_lora_te");
+    for tag in ["peft", "kohya"] {
+        let lora = manifest(&format!("tests/fixtures/lora_te_{tag}.safetensors"));
+        let lora = format!("{}:0.7", lora.to_str().expect("utf-8"));
+        let latents = root.join(format!("lora_te_{tag}.npy"));
+        let out = ultrares(&[
+            "generate",
+            "--model",
+            m,
+            "--prompt",
+            "a photo of a cat",
+            "--negative-prompt",
+            "blurry, ugly",
+            "--guidance",
+            "5",
+            "--size",
+            "48x64",
+            "--steps",
+            "4",
+            "--lora",
+            &lora,
+            "--init-latents",
+            init.to_str().expect("utf-8"),
+            "--save-latents",
+            latents.to_str().expect("utf-8"),
+        ]);
+        assert!(
+            out.status.success(),
+            "lora_te_{tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_latents_close(&latents, want.clone(), &format!("euler_lora_te ({tag})"));
+    }
 
     // --init-image: a 32² picture upscaled ×2 through DemoFusion's phases.
     let small = root.join("small.png");

@@ -7,6 +7,7 @@ mod clip_vision;
 mod common;
 mod dtype;
 mod flux_prompt;
+mod lora;
 mod sd3_prompt;
 mod sdxl_prompt;
 mod t5_encoder;
