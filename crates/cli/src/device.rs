@@ -5,6 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use burn::tensor::DType;
 use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
@@ -65,6 +66,27 @@ impl fmt::Display for DeviceArg {
             Self::Wgpu(WgpuSelect::Cpu) => write!(f, "wgpu:cpu"),
         }
     }
+}
+
+/// `--dtype f32|f16|bf16`.
+pub(crate) fn parse_dtype(s: &str) -> Result<DType, String> {
+    match s {
+        "f32" => Ok(DType::F32),
+        "f16" => Ok(DType::F16),
+        "bf16" => Ok(DType::BF16),
+        _ => Err(format!("expected f32, f16 or bf16, got {s:?}")),
+    }
+}
+
+/// Half precision needs a GPU device: the CPU backend (burn-ndarray) computes in f32.
+pub(crate) fn check_dtype(dtype: DType, device: DeviceArg) -> Result<(), CliError> {
+    if dtype == DType::F32 || device != DeviceArg::Cpu {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "--dtype {} needs --device cuda or wgpu: the CPU backend (burn-ndarray) computes in f32",
+        format!("{dtype:?}").to_lowercase()
+    )))
 }
 
 /// Work that runs on any backend.

@@ -15,7 +15,7 @@ use ultrares::text::{
 use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
-use crate::device::{DeviceArg, Job, dispatch};
+use crate::device::{DeviceArg, Job, check_dtype, dispatch, parse_dtype};
 use crate::output::Output;
 
 /// Arguments of `ultrares encode-prompt`.
@@ -71,23 +71,9 @@ pub struct Args {
     dtype: DType,
 }
 
-pub(crate) fn parse_dtype(s: &str) -> Result<DType, String> {
-    match s {
-        "f32" => Ok(DType::F32),
-        "f16" => Ok(DType::F16),
-        "bf16" => Ok(DType::BF16),
-        _ => Err(format!("expected f32, f16 or bf16, got {s:?}")),
-    }
-}
-
 /// Runs `ultrares encode-prompt`, returning what to print.
 pub fn run(a: Args) -> Result<String, CliError> {
-    if a.dtype != DType::F32 && a.device == DeviceArg::Cpu {
-        return Err(CliError::Usage(format!(
-            "--dtype {} needs --device cuda or wgpu: the CPU backend (burn-ndarray) computes in f32",
-            format!("{:?}", a.dtype).to_lowercase()
-        )));
-    }
+    check_dtype(a.dtype, a.device)?;
     dispatch(a.device, Encode(a))
 }
 

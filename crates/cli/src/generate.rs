@@ -38,8 +38,7 @@ use ultrares::unet::{Lora, TextCond, UNet2DConditionModel, UnetDenoiser};
 use ultrares::vae::{AutoencoderKl, from_diffusers_dir};
 
 use crate::CliError;
-use crate::device::{DeviceArg, Job, dispatch};
-use crate::encode_prompt::parse_dtype;
+use crate::device::{DeviceArg, Job, check_dtype, dispatch, parse_dtype};
 use crate::output::Output;
 use ultrares::wavediff::WaveDiffBackend;
 
@@ -192,12 +191,7 @@ fn parse_lora(s: &str) -> Result<(PathBuf, f64), String> {
 
 /// Runs `ultrares generate`, returning what to print.
 pub fn run(a: Args) -> Result<String, CliError> {
-    if a.dtype != DType::F32 && a.device == DeviceArg::Cpu {
-        return Err(CliError::Usage(format!(
-            "--dtype {} needs --device cuda or wgpu: the CPU backend (burn-ndarray) computes in f32",
-            format!("{:?}", a.dtype).to_lowercase()
-        )));
-    }
+    check_dtype(a.dtype, a.device)?;
     if a.output.is_none() && a.save_latents.is_none() {
         return Err(CliError::Usage(
             "give --output IMAGE.png, --save-latents FILE.npy, or both".into(),

@@ -16,8 +16,7 @@ use ultrares::wavediff::{
 };
 
 use crate::CliError;
-use crate::device::{DeviceArg, Job, dispatch};
-use crate::encode_prompt::parse_dtype;
+use crate::device::{DeviceArg, Job, check_dtype, dispatch, parse_dtype};
 use crate::output::Output;
 
 /// `ultrares wavediff …`
@@ -106,12 +105,7 @@ fn sample(a: SampleArgs) -> Result<String, CliError> {
     if a.batch == Some(0) {
         return Err(CliError::Usage("--batch must be at least 1".into()));
     }
-    if a.dtype != DType::F32 && a.device == DeviceArg::Cpu {
-        return Err(CliError::Usage(format!(
-            "--dtype {} needs --device cuda or wgpu: the CPU backend (burn-ndarray) computes in f32",
-            format!("{:?}", a.dtype).to_lowercase()
-        )));
-    }
+    check_dtype(a.dtype, a.device)?;
     if !a.checkpoint.is_file() {
         return Err(CliError::Input(format!(
             "--checkpoint {}: no such file",
