@@ -20,6 +20,8 @@ pub struct DdganPosterior {
     coef: Vec<[f64; 3]>,
     /// `(ā_cum, σ_cum)` per t = 0..T (forward marginal `q(x_t | x₀)`).
     marginal: Vec<(f64, f64)>,
+    /// `(a, σ) = (√(1 − β), √β)` per t = 0..T (one forward step).
+    steps: Vec<(f64, f64)>,
     begin: usize,
 }
 
@@ -73,10 +75,13 @@ impl DdganPosterior {
         // `Diffusion_Coefficients` works in float32: 1 − 10⁻⁸ rounds to 1, so σ_cum[0] is 0
         // there (10⁻⁴ in exact arithmetic); mirror it.
         let mut marginal = Vec::with_capacity(n + 1);
+        let mut steps = Vec::with_capacity(n + 1);
         let mut acc = 1.0f32;
         for &b in &betas {
-            acc *= (1.0 - b as f32).sqrt();
+            let a = (1.0 - b as f32).sqrt();
+            acc *= a;
             marginal.push((f64::from(acc), f64::from((1.0 - acc * acc).sqrt())));
+            steps.push((f64::from(a), f64::from((b as f32).sqrt())));
         }
         let mut coef = Vec::with_capacity(n);
         let mut ac_prev = 1.0;
@@ -94,6 +99,7 @@ impl DdganPosterior {
             timesteps: (0..n).rev().map(|t| t as f64).collect(),
             coef,
             marginal,
+            steps,
             begin: 0,
         })
     }
@@ -107,6 +113,12 @@ impl DdganPosterior {
     /// WaveDiff computes them).
     pub fn marginal(&self) -> &[(f64, f64)] {
         &self.marginal
+    }
+
+    /// One forward step `(a_s, σ) = (√(1 − β), √β)` per `t = 0..T` (`Diffusion_Coefficients`'
+    /// `a_s` and `sigmas`, float32): `x_{t+1} = a_s[t+1]·x_t + σ[t+1]·ε` in `q_sample_pairs`.
+    pub fn forward_steps(&self) -> &[(f64, f64)] {
+        &self.steps
     }
 }
 

@@ -14,7 +14,9 @@
 //!   order, training hyper-parameters);
 //! * [`Sampler`]: `sample_from_model` with the DDGAN posterior, then `×2`, IDWT and clamp, from
 //!   seeded or replayed noise ([`SampleNoise`]);
-//! * [`checkpoint`]: the official `.pth` layout (DDP `module.` prefix).
+//! * [`checkpoint`]: the official `.pth` layout (DDP `module.` prefix);
+//! * [`Trainer`]: `train_wddgan.py`'s iteration (softplus GAN losses, lazy R1 through nested
+//!   autodiff, L1 reconstruction, Adam, EMA, cosine learning rate) on Burn's autodiff backend.
 //!
 //! Everything is generic over a Burn backend with `ultrares-nn`'s and `ultrares-wavelet`'s
 //! extension traits ([`WaveDiffBackend`]): convolutions as GEMMs and the Haar kernels on the CPU
@@ -36,6 +38,7 @@ mod preset;
 mod pyramid;
 mod resblock;
 mod sample;
+mod train;
 
 pub use adagn::AdaptiveGroupNorm;
 pub use attn_block::AttnBlock;
@@ -48,6 +51,7 @@ pub use preset::{Preset, TrainingConfig};
 pub use pyramid::PyramidDownsample;
 pub use resblock::{HighBands, Resample, ResnetBlock};
 pub use sample::{SampleNoise, Sampler};
+pub use train::{IterationLosses, IterationNoise, StepNoise, TrainBackend, TrainOptions, Trainer};
 
 /// The backend capabilities WaveDiff's networks use: `ultrares-nn`'s convolution, attention and
 /// matrix-product paths and `ultrares-wavelet`'s Haar kernels. Implemented for every backend
