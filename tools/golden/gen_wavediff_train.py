@@ -53,6 +53,9 @@ Files (crates/wavediff/tests/fixtures/):
       skips it), _errD, _errG_adv (softplus(-output).mean()), _rec_loss (l1), _errG (sum): scalars
     after1/g/<param>, after1/d/<param>: every parameter of netG / netD after iteration 1
     ema1/<param>: EMA.py's state['ema'] of every G parameter after iteration 1
+    adam1/d/<param>/exp_avg, adam1/d/<param>/exp_avg_sq: optimizerD's Adam moments after
+      iteration 1 (linear in both iterations' gradients, R1's included; the parameters divide by
+      sqrt(v) + eps, which amplifies f32 differences of near-zero gradients)
     (iteration 0's would add 1.2 MB: AFTER_ITERS)
   train_tiny.json  config, optimizer settings, draw order, array shapes, losses, parameters without
     gradient, the EMA observation, versions (torch, numpy, WaveDiff commit)
@@ -240,6 +243,10 @@ def iteration(off, args, st, real_data, global_step, rnd):
     # Update D
     optimizerD.step()
     rec.update(d_real=D_real.detach().clone(), d_fake=output.detach().clone())
+    # Adam's moments (linear in this and earlier gradients, R1's included): compared instead of
+    # relying on the parameters alone, whose update divides by sqrt(v) + eps.
+    rec["adam_d"] = {n: (optimizerD.state[p]["exp_avg"].clone(), optimizerD.state[p]["exp_avg_sq"].clone())
+                     for n, p in netD.named_parameters() if p in optimizerD.state}
 
     # update G
     for p in netD.parameters():
@@ -326,6 +333,8 @@ def fixture_arrays(x0, real_data, rnd, recs):
         arrays.update({f"after{k}/g/{n}": v.numpy() for n, v in recs[k]["g"].items()})
         arrays.update({f"after{k}/d/{n}": v.numpy() for n, v in recs[k]["d"].items()})
         arrays.update({f"ema{k}/{n}": v.numpy() for n, v in recs[k]["ema"].items()})
+        for n, (m, v) in recs[k]["adam_d"].items():
+            arrays[f"adam{k}/d/{n}/exp_avg"], arrays[f"adam{k}/d/{n}/exp_avg_sq"] = m.numpy(), v.numpy()
     return arrays
 
 
@@ -398,7 +407,7 @@ def metadata(off, args, st, recs, arrays, ema_note, commit):
         "ema": ema_note,
         "after_iters_stored": list(AFTER_ITERS),
         "arrays": {k: list(v.shape) for k, v in arrays.items() if "/" not in k},
-        "parameter_arrays": [f"after{k}/g/<key>, after{k}/d/<key>, ema{k}/<key> (shapes as in the key files)"
+        "parameter_arrays": [f"after{k}/g/<key>, after{k}/d/<key>, ema{k}/<key>, adam{k}/d/<key>/exp_avg(_sq) (shapes as in the key files)"
                              for k in AFTER_ITERS],
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "numpy": np.__version__, "pytorch_wavelets": version("pytorch_wavelets"),

@@ -51,7 +51,10 @@ pub use preset::{Preset, TrainingConfig};
 pub use pyramid::PyramidDownsample;
 pub use resblock::{HighBands, Resample, ResnetBlock};
 pub use sample::{SampleNoise, Sampler};
-pub use train::{IterationLosses, IterationNoise, StepNoise, TrainBackend, TrainOptions, Trainer};
+pub use train::{
+    AdamMoments, IterationLosses, IterationNoise, Net, StepNoise, TrainBackend, TrainOptions,
+    Trainer,
+};
 
 /// The backend capabilities WaveDiff's networks use: `ultrares-nn`'s convolution, attention and
 /// matrix-product paths and `ultrares-wavelet`'s Haar kernels. Implemented for every backend

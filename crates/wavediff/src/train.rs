@@ -29,9 +29,10 @@ use crate::{
     WaveDiffBackend, WaveDiffError,
 };
 
-/// The random draws of one discriminator or generator step, as `train_wddgan.py` makes them:
-/// `t = randint(0, T, (N,))` (in `0..T`), then `q_sample_pairs`' two normals (`noise_q` for `x_t`,
-/// `noise_pair` for `x_{t+1}`), the latent `z`, and `sample_posterior`'s `eps`.
+/// The random draws of one discriminator or generator step, in the order `train_wddgan.py`
+/// makes them: `t = randint(0, T, (N,))` (in `0..T`), then `q_sample_pairs`' two normals
+/// (`noise_pair` for `x_{t+1}` first, then `q_sample`'s `noise_q` for `x_t`), the latent `z`, and
+/// `sample_posterior`'s `eps`.
 #[derive(Debug, Clone)]
 pub struct StepNoise<B: Backend> {
     /// `[N]` steps in `0..T`.
@@ -77,8 +78,8 @@ impl<B: Backend> StepNoise<B> {
             let len = shape.iter().product();
             Ok(TensorData::new(rng.gaussian(draw, len)?, shape))
         };
-        let noise_q = Tensor::from_data(normal(Draw::Step, vec![n, c, s, s])?, device);
         let noise_pair = Tensor::from_data(normal(Draw::Step, vec![n, c, s, s])?, device);
+        let noise_q = Tensor::from_data(normal(Draw::Step, vec![n, c, s, s])?, device);
         let z = Tensor::from_data(normal(Draw::Latent, vec![n, nz])?, device);
         let eps = Tensor::from_data(normal(Draw::Step, vec![n, c, s, s])?, device);
         Ok(Self {
@@ -374,7 +375,8 @@ impl<B: WaveDiffBackend> Trainer<B> {
     ///
     /// # Errors
     /// [`WaveDiffError::Input`] for noise that does not fit the batch, and for NaN/∞ losses —
-    /// detected before any weight changes, so the trainer keeps its last good state.
+    /// the trainer then keeps the state it had before the iteration (a discriminator update
+    /// already made is undone).
     pub fn step(
         &mut self,
         real_data: Tensor<B, 4>,
@@ -429,8 +431,12 @@ impl<B: WaveDiffBackend> Trainer<B> {
             "discriminator loss",
             [Some(err_d_real), Some(err_d_fake), r1_value],
         )?;
+        // The discriminator's update (kept to be undone if the generator's loss is not finite).
+        let undo = (self.discriminator.clone(), self.opt_d.clone());
+        let grads = GradientsParams::from_grads(loss_d.backward(), &self.discriminator);
+        self.discriminator = self.opt_d.step(lr_d, self.discriminator.clone(), grads);
 
-        // Generator step on the same data (the discriminator frozen), new draws.
+        // Generator step on the same data against the updated discriminator (frozen), new draws.
         let (_, x_tp1) = self.pairs(real_data.clone(), &tg, &noise.g);
         let t_ad = Tensor::<Autodiff<B>, 1, Int>::from_inner(noise.g.t.clone());
         let x_tp1 = lift(x_tp1);
@@ -448,11 +454,10 @@ impl<B: WaveDiffBackend> Trainer<B> {
         } else {
             (adv, None)
         };
-        finite("generator loss", [Some(err_g_adv), rec])?;
-
-        // The updates, once both losses are known to be finite.
-        let grads = GradientsParams::from_grads(loss_d.backward(), &self.discriminator);
-        self.discriminator = self.opt_d.step(lr_d, self.discriminator.clone(), grads);
+        if let Err(e) = finite("generator loss", [Some(err_g_adv), rec]) {
+            (self.discriminator, self.opt_d) = undo;
+            return Err(e);
+        }
         let grads = GradientsParams::from_grads(loss_g.backward(), &self.generator);
         let updated = {
             let mut u = Updated::new(&grads);
@@ -520,11 +525,108 @@ impl<B: WaveDiffBackend> Trainer<B> {
         Ok((softplus(d_real.neg()).mean(), r1))
     }
 
+    /// Adam's state of every parameter of `net` that has one, by official name, in PyTorch's
+    /// layout (linear weights `[out, in]`): what `torch.optim.Adam.state_dict()` holds per
+    /// parameter.
+    pub fn adam_state(&self, net: Net) -> BTreeMap<String, AdamMoments> {
+        let mut names = Names::default();
+        let records = match net {
+            Net::Generator => {
+                self.generator.clone().walk(&mut names, "");
+                self.opt_g.to_record()
+            }
+            Net::Discriminator => {
+                self.discriminator.clone().walk(&mut names, "");
+                self.opt_d.to_record()
+            }
+        };
+        let mut out = BTreeMap::new();
+        for (name, id, rank, transposed) in names.0 {
+            let Some(record) = records.get(&id).cloned() else {
+                continue;
+            };
+            let data = |t: TensorPrimitive<B>, rank: usize| -> TensorData {
+                match (rank, transposed) {
+                    (2, true) => Tensor::<B, 2>::from_primitive(t).transpose().into_data(),
+                    _ => Tensor::<B, 1>::from_primitive(t).into_data(),
+                }
+            };
+            let moments = |state: (usize, TensorPrimitive<B>, TensorPrimitive<B>)| AdamMoments {
+                step: state.0,
+                exp_avg: data(state.1, rank),
+                exp_avg_sq: data(state.2, rank),
+            };
+            macro_rules! take {
+                ($d:literal) => {{
+                    let m = record.into_state::<$d>().momentum;
+                    (
+                        m.time,
+                        m.moment_1.into_primitive(),
+                        m.moment_2.into_primitive(),
+                    )
+                }};
+            }
+            let state = match rank {
+                1 => take!(1),
+                2 => take!(2),
+                3 => take!(3),
+                4 => take!(4),
+                _ => continue,
+            };
+            out.insert(name, moments(state));
+        }
+        out
+    }
+
     /// The generator with the EMA weights where a parameter has them (`EMA.py`'s
     /// `swap_parameters_with_ema`), on the inner backend: what the released checkpoints hold.
     pub fn ema_generator(&self) -> Ncsnpp<B> {
         self.generator.valid().map(&mut EmaApply { ema: &self.ema })
     }
+}
+
+/// One of the two networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Net {
+    /// The generator.
+    Generator,
+    /// The discriminator.
+    Discriminator,
+}
+
+/// Adam's state of one parameter, as `torch.optim.Adam` names it.
+#[derive(Debug, Clone)]
+pub struct AdamMoments {
+    /// Updates made (`step`).
+    pub step: usize,
+    /// First moment `m` (`exp_avg`).
+    pub exp_avg: TensorData,
+    /// Second moment `v` (`exp_avg_sq`).
+    pub exp_avg_sq: TensorData,
+}
+
+/// `(official name, id, rank, stored transposed)` of every float parameter a model visits.
+#[derive(Default)]
+struct Names(Vec<(String, ParamId, usize, bool)>);
+
+impl<C: Backend> ultrares_nn::weights::Visitor<C> for Names {
+    fn param<const D: usize>(&mut self, key: &str, param: &mut Param<Tensor<C, D>>) {
+        self.0.push((key.to_string(), param.id, D, false));
+    }
+    fn linear(&mut self, prefix: &str, linear: &mut burn::nn::Linear<C>) {
+        self.0
+            .push((format!("{prefix}.weight"), linear.weight.id, 2, true));
+        if let Some(b) = &linear.bias {
+            self.0.push((format!("{prefix}.bias"), b.id, 1, false));
+        }
+    }
+    fn running<const D: usize>(
+        &mut self,
+        _: &str,
+        _: &mut burn::module::RunningState<Tensor<C, D>>,
+    ) {
+    }
+    fn buffer(&mut self, _: &str, _: Option<&[i64]>) {}
 }
 
 /// `log(1 + eˣ)` without overflow: `max(x, 0) + log1p(e^(−|x|))` (PyTorch's `F.softplus`).
