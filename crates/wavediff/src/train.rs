@@ -157,6 +157,9 @@ fn cosine_lr(base: f64, epoch: usize, num_epoch: usize) -> f64 {
     ETA_MIN + (base - ETA_MIN) * (1.0 + phase.cos()) / 2.0
 }
 
+/// A scalar loss on the training backend.
+type Scalar<B> = Tensor<Autodiff<B>, 1>;
+
 /// Gradient-tracking backend of training.
 pub type TrainBackend<B> = Autodiff<B>;
 
@@ -490,7 +493,7 @@ impl<B: WaveDiffBackend> Trainer<B> {
         x_t: Tensor<B, 4>,
         x_tp1: Tensor<B, 4>,
         t: Tensor<B, 1, Int>,
-    ) -> Result<(Tensor<Autodiff<B>, 1>, Tensor<Autodiff<B>, 1>)> {
+    ) -> Result<(Scalar<B>, Scalar<B>)> {
         type Outer<B> = Autodiff<Autodiff<B>>;
         let device = x_t.device();
         let mut params = Collect::default();
