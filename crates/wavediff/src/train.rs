@@ -12,14 +12,19 @@
 //! (that step holds about twice the discriminator's activations).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use burn::backend::Autodiff;
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::optim::record::AdaptorRecord;
+use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use ultrares_core::{Draw, Randomness, check_finite};
+use ultrares_nn::StateDict;
+use ultrares_nn::weights::Exporter;
+use ultrares_nn::weights::safetensors::write_f32;
 use ultrares_schedulers::DdganPosterior;
 use ultrares_wavelet::fast::dwt2;
 use ultrares_wavelet::{BandOrder, Mode, Stacking, Wavelet};
@@ -581,6 +586,160 @@ impl<B: WaveDiffBackend> Trainer<B> {
         out
     }
 
+    /// Writes everything a run needs to continue into `dir` (created if missing):
+    /// `generator.safetensors`, `discriminator.safetensors` and `ema.safetensors` (official
+    /// names, PyTorch layout), `adam_g.safetensors` / `adam_d.safetensors` (per parameter
+    /// `<name>.exp_avg`, `<name>.exp_avg_sq`, `<name>.step`, as `torch.optim.Adam` keeps them),
+    /// and `trainer.json` (`global_step`, `epoch`). Each file is written whole, then renamed.
+    ///
+    /// # Errors
+    /// I/O failures, naming the file.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let export = |walk: &mut dyn FnMut(&mut Exporter)| {
+            let mut ex = Exporter::default();
+            walk(&mut ex);
+            ex.tensors
+        };
+        let files = [
+            (
+                "generator",
+                export(&mut |ex| self.generator.clone().walk(ex, "")),
+            ),
+            (
+                "discriminator",
+                export(&mut |ex| self.discriminator.clone().walk(ex, "")),
+            ),
+            ("ema", export(&mut |ex| self.ema_generator().walk(ex, ""))),
+            ("adam_g", adam_tensors(self.adam_state(Net::Generator))),
+            ("adam_d", adam_tensors(self.adam_state(Net::Discriminator))),
+        ];
+        for (name, tensors) in files {
+            write_f32(&dir.join(format!("{name}.safetensors")), &tensors)?;
+        }
+        let path = dir.join("trainer.json");
+        let state = format!(
+            "{{\n  \"global_step\": {},\n  \"epoch\": {}\n}}\n",
+            self.global_step, self.epoch
+        );
+        std::fs::write(&path, state).map_err(|e| io(&path, e))
+    }
+
+    /// Continues a run [`Trainer::save`] wrote: the networks of `generator`/`discriminator`
+    /// loaded from `dir`, the EMA, both optimisers' moments and the counters.
+    ///
+    /// # Errors
+    /// Missing or unreadable files, tensors that do not fit the configurations (listed by the
+    /// loaders), a corrupt `trainer.json`.
+    pub fn resume(
+        dir: &Path,
+        generator: GeneratorConfig,
+        discriminator: DiscriminatorConfig,
+        options: TrainOptions,
+        device: &B::Device,
+    ) -> Result<Self> {
+        let read = |name: &str| StateDict::read(dir.join(format!("{name}.safetensors")));
+        let mut g = Ncsnpp::<Autodiff<B>>::new(generator.clone(), device)?;
+        g.load(&read("generator")?, "", device)?;
+        let mut d = Discriminator::<Autodiff<B>>::new(discriminator, device)?;
+        d.load(&read("discriminator")?, "", device)?;
+        let mut trainer = Self::new(g, d, options)?;
+        // The EMA, by position: a generator of the same configuration visits its parameters in
+        // the same order as the trainer's.
+        let mut ema = Ncsnpp::<B>::new(generator, device)?;
+        ema.load(&read("ema")?, "", device)?;
+        let mut values = Collect::default();
+        ema.visit(&mut values);
+        let mut ids = Ids::default();
+        trainer.generator.visit(&mut ids);
+        trainer.ema = ids
+            .0
+            .into_iter()
+            .zip(values.0)
+            .map(|(id, t)| (id, Tensor::<B, 1>::from_primitive(t)))
+            .map(|(id, t)| {
+                let n = t.shape().num_elements();
+                (id, t.reshape([n]))
+            })
+            .collect();
+        for (net, file) in [(Net::Generator, "adam_g"), (Net::Discriminator, "adam_d")] {
+            trainer.load_adam_state(net, &read(file)?, device)?;
+        }
+        let json = ultrares_nn::ConfigJson::read(dir.join("trainer.json"))?;
+        let count = |k: &'static str| -> Result<usize> {
+            json.opt_usize(k)?
+                .ok_or_else(|| WaveDiffError::input(k, "a count in trainer.json", "nothing"))
+        };
+        trainer.global_step = count("global_step")?;
+        trainer.epoch = count("epoch")?;
+        Ok(trainer)
+    }
+
+    /// Puts Adam moments (`<name>.exp_avg`, `<name>.exp_avg_sq`, `<name>.step`, PyTorch layout)
+    /// into the optimiser of `net`.
+    fn load_adam_state(&mut self, net: Net, sd: &StateDict, device: &B::Device) -> Result<()> {
+        let mut names = Names::default();
+        match net {
+            Net::Generator => self.generator.clone().walk(&mut names, ""),
+            Net::Discriminator => self.discriminator.clone().walk(&mut names, ""),
+        }
+        let get = |key: String, shape: &[usize]| -> Result<TensorData> {
+            let data = sd
+                .data(&key)
+                .ok_or_else(|| WaveDiffError::input("optimizer state", "a tensor", &key))??;
+            if data.shape.as_slice() != shape {
+                return Err(WaveDiffError::input(
+                    "optimizer state",
+                    format!("{key} of shape {shape:?}"),
+                    &data.shape,
+                ));
+            }
+            Ok(data)
+        };
+        let mut records = self.opt_g.to_record();
+        records.clear();
+        for (name, id, rank, transposed) in names.0 {
+            // No state: the parameter has had no gradient yet.
+            let Some(info) = sd.info(&format!("{name}.exp_avg")) else {
+                continue;
+            };
+            let shape = info.shape.clone();
+            let m = get(format!("{name}.exp_avg"), &shape)?;
+            let v = get(format!("{name}.exp_avg_sq"), &shape)?;
+            let step: Vec<f32> = get(format!("{name}.step"), &[1])?
+                .convert::<f32>()
+                .into_vec()
+                .map_err(|e| WaveDiffError::input("optimizer state", "f32", format!("{e:?}")))?;
+            let time = step.first().copied().unwrap_or(0.0) as usize;
+            macro_rules! record {
+                ($d:literal) => {{
+                    let t = |x: TensorData| {
+                        let t = Tensor::<B, $d>::from_data(x, device);
+                        if transposed { t.transpose() } else { t }
+                    };
+                    AdaptorRecord::from_state::<$d>(AdamState::new(AdaptiveMomentumState::new(
+                        time,
+                        t(m),
+                        t(v),
+                    )))
+                }};
+            }
+            let record = match rank {
+                1 => record!(1),
+                2 => record!(2),
+                3 => record!(3),
+                4 => record!(4),
+                _ => continue,
+            };
+            records.insert(id, record);
+        }
+        match net {
+            Net::Generator => self.opt_g = self.opt_g.clone().load_record(records),
+            Net::Discriminator => self.opt_d = self.opt_d.clone().load_record(records),
+        }
+        Ok(())
+    }
+
     /// The generator with the EMA weights where a parameter has them (`EMA.py`'s
     /// `swap_parameters_with_ema`), on the inner backend: what the released checkpoints hold.
     pub fn ema_generator(&self) -> Ncsnpp<B> {
@@ -606,6 +765,37 @@ pub struct AdamMoments {
     pub exp_avg: TensorData,
     /// Second moment `v` (`exp_avg_sq`).
     pub exp_avg_sq: TensorData,
+}
+
+fn io(path: &Path, e: std::io::Error) -> WaveDiffError {
+    WaveDiffError::from(ultrares_core::Error::weights(
+        path.display().to_string(),
+        e.to_string(),
+    ))
+}
+
+/// Adam moments as tensors `<name>.exp_avg`, `<name>.exp_avg_sq`, `<name>.step`.
+fn adam_tensors(state: BTreeMap<String, AdamMoments>) -> BTreeMap<String, TensorData> {
+    let mut out = BTreeMap::new();
+    for (name, m) in state {
+        out.insert(
+            format!("{name}.step"),
+            TensorData::new(vec![m.step as f32], [1]),
+        );
+        out.insert(format!("{name}.exp_avg"), m.exp_avg);
+        out.insert(format!("{name}.exp_avg_sq"), m.exp_avg_sq);
+    }
+    out
+}
+
+/// The ids of a module's float parameters in visiting order.
+#[derive(Default)]
+struct Ids(Vec<ParamId>);
+
+impl<C: Backend> ModuleVisitor<C> for Ids {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<C, D>>) {
+        self.0.push(param.id);
+    }
 }
 
 /// `(official name, id, rank, stored transposed)` of every float parameter a model visits.

@@ -1,7 +1,8 @@
 //! `Trainer`: WaveDiff's training iteration against the official `train_wddgan.py` loop
 //! (`tools/golden/gen_wavediff_train.py`: a tiny cifar10-style NCSNpp and `Discriminator_small`
 //! with `det_weight` weights, two iterations — R1 in the first, lazy_reg 2 — with every random
-//! draw replayed): losses, parameters, EMA and Adam moments.
+//! draw replayed, the second iteration on a trainer resumed from a checkpoint of the first):
+//! losses, parameters, EMA and Adam moments.
 
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
@@ -155,6 +156,22 @@ fn two_iterations_equal_the_official_training_loop() {
     let scalar =
         |f: &mut common::Golden, k: &str| f64::from(f.array(k).iter().copied().sum::<f32>());
     for k in 0..2 {
+        if k == 1 {
+            // Continue from a checkpoint: iteration 1 then runs on the resumed trainer, whose
+            // moments, EMA and step count must carry over for the checks below to hold.
+            let dir = std::env::temp_dir().join(format!("ultrares-train-{}", std::process::id()));
+            trainer.save(&dir).expect("save");
+            trainer = Trainer::resume(
+                &dir,
+                args.generator.clone(),
+                args.discriminator.clone(),
+                *trainer.options(),
+                &device,
+            )
+            .expect("resume");
+            assert_eq!(trainer.global_step, 1);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         let mut step = |s: &str| StepNoise::<B> {
             t: f.ints(&format!("it{k}_{s}_t")),
             noise_q: f.tensor(&format!("it{k}_{s}_noise_q")),
