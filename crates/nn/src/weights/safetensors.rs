@@ -194,6 +194,36 @@ fn parse_header(
     Ok(out)
 }
 
+/// Writes `tensors` (any float dtype, stored as F32) to a safetensors file at `path`, through a
+/// temporary file renamed into place so a reader never sees half a file (checkpoints).
+///
+/// # Errors
+/// [`Error::Weights`] naming the file for unconvertible data or I/O failures.
+pub fn write_f32(path: &Path, tensors: &BTreeMap<String, burn::tensor::TensorData>) -> Result<()> {
+    let fail = |m: String| Error::weights(path.display().to_string(), m);
+    let mut buffers = Vec::with_capacity(tensors.len());
+    for (name, data) in tensors {
+        let values = data
+            .clone()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|e| fail(format!("{name}: {e:?}")))?;
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        buffers.push((name, data.shape.to_vec(), bytes));
+    }
+    let views = buffers
+        .iter()
+        .map(|(name, shape, bytes)| {
+            ::safetensors::tensor::TensorView::new(::safetensors::Dtype::F32, shape.clone(), bytes)
+                .map(|v| (name.to_string(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| fail(e.to_string()))?;
+    let tmp = path.with_extension("safetensors.tmp");
+    ::safetensors::serialize_to_file(views, None, &tmp).map_err(|e| fail(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| fail(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,34 +276,4 @@ mod tests {
         assert_eq!(h.tensors["a"].shape, vec![2, 2]);
         assert_eq!((h.tensors["b"].start, h.tensors["b"].end), (16, 24));
     }
-}
-
-/// Writes `tensors` (any float dtype, stored as F32) to a safetensors file at `path`, through a
-/// temporary file renamed into place so a reader never sees half a file (checkpoints).
-///
-/// # Errors
-/// [`Error::Weights`] naming the file for unconvertible data or I/O failures.
-pub fn write_f32(path: &Path, tensors: &BTreeMap<String, burn::tensor::TensorData>) -> Result<()> {
-    let fail = |m: String| Error::weights(path.display().to_string(), m);
-    let mut buffers = Vec::with_capacity(tensors.len());
-    for (name, data) in tensors {
-        let values = data
-            .clone()
-            .convert::<f32>()
-            .into_vec::<f32>()
-            .map_err(|e| fail(format!("{name}: {e:?}")))?;
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        buffers.push((name, data.shape.to_vec(), bytes));
-    }
-    let views = buffers
-        .iter()
-        .map(|(name, shape, bytes)| {
-            ::safetensors::tensor::TensorView::new(::safetensors::Dtype::F32, shape.clone(), bytes)
-                .map(|v| (name.to_string(), v))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| fail(e.to_string()))?;
-    let tmp = path.with_extension("safetensors.tmp");
-    ::safetensors::serialize_to_file(views, None, &tmp).map_err(|e| fail(e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| fail(e.to_string()))
 }
