@@ -26,6 +26,7 @@ mod output;
 mod schedule;
 mod tokenize;
 mod wavediff;
+mod wavediff_train;
 #[cfg(feature = "ndarray")]
 mod wavelet;
 mod weights;

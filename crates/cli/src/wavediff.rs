@@ -1,5 +1,6 @@
 //! `ultrares wavediff sample`: images from a WaveDiff generator checkpoint, as the official
-//! `test_wddgan.py` makes them (2–4 posterior steps, `×2`, IDWT, clamp).
+//! `test_wddgan.py` makes them (2–4 posterior steps, `×2`, IDWT, clamp); `wavediff train` is in
+//! `wavediff_train.rs`.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -30,6 +31,8 @@ pub struct Args {
 enum Sub {
     /// Samples images from a generator checkpoint (the official `netG_*.pth`).
     Sample(SampleArgs),
+    /// Trains a generator and discriminator on a folder of images, as `train_wddgan.py`.
+    Train(crate::wavediff_train::TrainArgs),
 }
 
 /// `ultrares wavediff sample`.
@@ -85,6 +88,7 @@ pub struct SampleArgs {
 pub fn run(a: Args) -> Result<String, CliError> {
     match a.command {
         Sub::Sample(s) => sample(s),
+        Sub::Train(t) => crate::wavediff_train::train(t),
     }
 }
 
@@ -349,7 +353,7 @@ fn write_folder(images: &ArrayD<f32>, dir: &Path) -> Result<(), CliError> {
 }
 
 /// `torchvision.utils.save_image(x, nrow=8, padding=0)`: 8 images per row.
-fn write_grid(images: &ArrayD<f32>, path: &Path) -> Result<(), CliError> {
+pub(crate) fn write_grid(images: &ArrayD<f32>, path: &Path) -> Result<(), CliError> {
     let imgs = rgb_images(images)?;
     let (w, h) = imgs
         .first()

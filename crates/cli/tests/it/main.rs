@@ -9,3 +9,4 @@ mod encode_prompt;
 mod first_hour;
 mod generate;
 mod tokenize;
+mod wavediff_train;
