@@ -39,7 +39,8 @@ pub struct TrainArgs {
     #[arg(long)]
     data: PathBuf,
     /// Run folder: `checkpoint/` (resumable state), `netG_<epoch>.safetensors` (EMA
-    /// generator, official names), `samples/epoch_<k>.png`, `losses.csv`.
+    /// generator, official names with `module.`; `netG_0` is the untrained one),
+    /// `samples/epoch_<k>.png`, `losses.csv`.
     #[arg(long)]
     out: PathBuf,
     /// Epochs (default: the preset's `num_epoch`); with --resume, the total to reach.
@@ -55,6 +56,10 @@ pub struct TrainArgs {
     /// Add the L1 reconstruction loss (`--rec_loss`).
     #[arg(long)]
     rec_loss: bool,
+    /// EMA decay of the generator (default: the preset's, 0.9999 or 0.999; short runs want
+    /// less, e.g. 0.999).
+    #[arg(long)]
+    ema_decay: Option<f64>,
     /// Continue the run in --out from its `checkpoint/`.
     #[arg(long)]
     resume: bool,
@@ -88,6 +93,9 @@ pub fn train(a: TrainArgs) -> Result<String, CliError> {
     };
     if a.save_every == 0 {
         return Err(CliError::Usage("--save-every must be at least 1".into()));
+    }
+    if a.ema_decay.is_some_and(|d| !(0.0..1.0).contains(&d)) {
+        return Err(CliError::Usage("--ema-decay must be in [0, 1)".into()));
     }
     if a.batch == Some(0) {
         return Err(CliError::Usage("--batch must be at least 1".into()));
@@ -158,6 +166,9 @@ impl Job for TrainJob<'_> {
         if let Some(e) = a.epochs {
             options.training.num_epoch = e;
         }
+        if let Some(d) = a.ema_decay {
+            options.training.ema_decay = d;
+        }
         let (gen_cfg, disc_cfg) = (
             self.model.generator.clone(),
             self.model.discriminator.clone(),
@@ -170,6 +181,10 @@ impl Job for TrainJob<'_> {
             B::seed(device, a.seed);
             Trainer::<B>::init(gen_cfg.clone(), disc_cfg, options, device).map_err(fail)?
         };
+        if !a.resume {
+            // The untrained generator, for comparisons.
+            export(&trainer, &a.out.join("netG_0.safetensors"))?;
+        }
         let epochs = options.training.num_epoch;
         let batch = a
             .batch
@@ -281,15 +296,7 @@ impl Job for TrainJob<'_> {
             }
             if done % a.save_every == 0 || done == stop {
                 trainer.save(&ckpt).map_err(fail)?;
-                let mut ex = Exporter::default();
-                trainer.ema_generator().walk(&mut ex, "");
-                let tensors = ex
-                    .tensors
-                    .into_iter()
-                    .map(|(k, v)| (format!("module.{k}"), v))
-                    .collect();
-                write_f32(&a.out.join(format!("netG_{done}.safetensors")), &tensors)
-                    .map_err(|e| CliError::Failure(e.to_string()))?;
+                export(&trainer, &a.out.join(format!("netG_{done}.safetensors")))?;
             }
         }
         let secs = start.elapsed().as_secs_f64();
@@ -310,6 +317,22 @@ impl Job for TrainJob<'_> {
             ),
         })
     }
+}
+
+/// The EMA generator under the official names with DDP's `module.` prefix, as
+/// `train_wddgan.py` saves `netG_<epoch>.pth`.
+fn export<B: WaveDiffBackend>(
+    trainer: &Trainer<B>,
+    path: &std::path::Path,
+) -> Result<(), CliError> {
+    let mut ex = Exporter::default();
+    trainer.ema_generator().walk(&mut ex, "");
+    let tensors = ex
+        .tensors
+        .into_iter()
+        .map(|(k, v)| (format!("module.{k}"), v))
+        .collect();
+    write_f32(path, &tensors).map_err(|e| CliError::Failure(e.to_string()))
 }
 
 fn epoch_bar(n: u64, epoch: usize, epochs: usize) -> ProgressBar {
