@@ -143,50 +143,20 @@ fn generate_direct_equals_diffusers_final_latents() {
         );
     }
 
-    // A kohya LoRA fused at 0.7, as diffusers' load_lora_weights + fuse_lora.
-    let lora = manifest("../unet/tests/fixtures/lora_kohya.safetensors");
-    let lora = format!("{}:0.7", lora.to_str().expect("utf-8"));
-    let init = manifest("tests/fixtures/sdxl_init_euler.npy");
-    let latents = root.join("lora.npy");
-    let out = ultrares(&[
-        "generate",
-        "--model",
-        m,
-        "--prompt",
-        "a photo of a cat",
-        "--negative-prompt",
-        "blurry, ugly",
-        "--guidance",
-        "5",
-        "--size",
-        "48x64",
-        "--steps",
-        "4",
-        "--lora",
-        &lora,
-        "--init-latents",
-        init.to_str().expect("utf-8"),
-        "--save-latents",
-        latents.to_str().expect("utf-8"),
-    ]);
-    assert!(
-        out.status.success(),
-        "lora: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_latents_close(
-        &latents,
-        golden.by_name("euler_lora").expect("euler_lora"),
-        "euler_lora",
-    );
-
-    // The UNet pairs plus pairs on both text towers, in diffusers/PEFT's layout (diffusers'
+    // LoRA files fused at 0.7, as diffusers' load_lora_weights + fuse_lora: kohya UNet pairs;
+    // then the UNet pairs plus pairs on both text towers in diffusers/PEFT's layout (diffusers'
     // golden) and in kohya's (`lora_te1_`/`lora_te2_`, the same pairs: the same latents).
-    let want: ndarray::ArrayD<f32> = golden.by_name("euler_lora_te").expect("euler_lora_te");
-    for tag in ["peft", "kohya"] {
-        let lora = manifest(&format!("tests/fixtures/lora_te_{tag}.safetensors"));
-        let lora = format!("{}:0.7", lora.to_str().expect("utf-8"));
-        let latents = root.join(format!("lora_te_{tag}.npy"));
+    let init = manifest("tests/fixtures/sdxl_init_euler.npy");
+    for (golden_name, file) in [
+        (
+            "euler_lora",
+            "../unet/tests/fixtures/lora_kohya.safetensors",
+        ),
+        ("euler_lora_te", "tests/fixtures/lora_te_peft.safetensors"),
+        ("euler_lora_te", "tests/fixtures/lora_te_kohya.safetensors"),
+    ] {
+        let lora = format!("{}:0.7", manifest(file).to_str().expect("utf-8"));
+        let latents = root.join("lora.npy");
         let out = ultrares(&[
             "generate",
             "--model",
@@ -210,10 +180,11 @@ fn generate_direct_equals_diffusers_final_latents() {
         ]);
         assert!(
             out.status.success(),
-            "lora_te_{tag}: {}",
+            "{file}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_latents_close(&latents, want.clone(), &format!("euler_lora_te ({tag})"));
+        let want = golden.by_name(golden_name).expect(golden_name);
+        assert_latents_close(&latents, want, &format!("{golden_name} ({file})"));
     }
 
     // --init-image: a 32² picture upscaled ×2 through DemoFusion's phases.
