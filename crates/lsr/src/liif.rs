@@ -31,6 +31,7 @@ use burn::prelude::*;
 use burn::tensor::{Int, TensorData};
 use serde_json::Value;
 use ultrares_core::{Reporter, Stage};
+use ultrares_nn::NnBackend;
 
 use crate::coord::{axis_shift, bicubic_taps, make_coord};
 use crate::edsr::{Edsr, EdsrConfig};
@@ -270,7 +271,7 @@ pub enum Encoder<B: Backend> {
     Edsr(Edsr<B>),
 }
 
-impl<B: Backend> Encoder<B> {
+impl<B: NnBackend> Encoder<B> {
     /// Features `[N, C, h, w]`.
     pub fn forward(&self, x: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
         match self {
@@ -278,7 +279,9 @@ impl<B: Backend> Encoder<B> {
             Self::Edsr(m) => Ok(m.forward(x)),
         }
     }
+}
 
+impl<B: Backend> Encoder<B> {
     /// Input channels.
     pub fn in_chans(&self) -> usize {
         match self {
@@ -385,7 +388,9 @@ impl<B: Backend> Liif<B> {
     pub fn out_dim(&self) -> usize {
         self.imnet.layers.last().map_or(0, |l| l.weight.dims()[1])
     }
+}
 
+impl<B: NnBackend> Liif<B> {
     /// Runs the encoder on `input` `[N, C_in, h, w]` and tabulates the first MLP layer.
     ///
     /// # Errors

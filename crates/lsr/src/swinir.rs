@@ -13,11 +13,14 @@ use burn::module::Param;
 use burn::nn::conv::Conv2d;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, leaky_relu, softmax};
+use burn::tensor::activation::{gelu, leaky_relu};
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Int, TensorData};
 
 use crate::{Error, Result};
+use ultrares_nn::NnBackend;
+use ultrares_nn::attention::attention;
 use ultrares_nn::conv::same_conv as conv;
 use ultrares_nn::weights::Visitor;
 
@@ -306,8 +309,13 @@ fn window_reverse<B: Backend>(
         .reshape([b, h, w, c])
 }
 
-impl<B: Backend> WindowAttention<B> {
-    /// `x` `[B·nW, N, C]` → `[B·nW, N, C]`; `mask` `[nW, N, N]` for shifted windows.
+impl<B: NnBackend> WindowAttention<B> {
+    /// `x` `[B·nW, N, C]` → `[B·nW, N, C]`; `bias` `[heads, N, N]`; `mask` `[nW, N, N]` for
+    /// shifted windows.
+    ///
+    /// `softmax(q·kᵀ/√d + bias + mask)·v` through [`ultrares_nn::attention::attention`]: the
+    /// bias (plus the mask, as one `[1, nW·heads, N, N]` table with the windows joined to the
+    /// heads) broadcasts over the images instead of being expanded to every window.
     fn forward(
         &self,
         x: Tensor<B, 3>,
@@ -317,6 +325,8 @@ impl<B: Backend> WindowAttention<B> {
         let [bw, n, c] = x.dims();
         let nh = self.num_heads;
         let hd = c / nh;
+        // Windows per image in the attention batch: all of them with a mask, else one.
+        let nw = mask.map_or(1, |m| m.dims()[0]);
         let qkv = self
             .qkv
             .forward(x)
@@ -325,19 +335,18 @@ impl<B: Backend> WindowAttention<B> {
         let mut parts = qkv
             .chunk(3, 0)
             .into_iter()
-            .map(|t| t.reshape([bw, nh, n, hd]));
+            .map(|t| t.reshape([bw / nw, nw * nh, n, hd]));
         let (Some(q), Some(k), Some(v)) = (parts.next(), parts.next(), parts.next()) else {
             unreachable!("chunk(3) of a dimension of size 3 gives 3 parts")
         };
-        let q = q * (hd as f64).powf(-0.5);
-        let mut attn = q.matmul(k.swap_dims(2, 3)) + bias.unsqueeze::<4>();
-        if let Some(mask) = mask {
-            let nw = mask.dims()[0];
-            attn = (attn.reshape([bw / nw, nw, nh, n, n]) + mask.clone().reshape([1, nw, 1, n, n]))
-                .reshape([bw, nh, n, n]);
-        }
-        let out = softmax(attn, 3)
-            .matmul(v)
+        let bias =
+            match mask {
+                Some(mask) => (bias.unsqueeze::<4>() + mask.clone().reshape([nw, 1, n, n]))
+                    .reshape([1, nw * nh, n, n]),
+                None => bias.unsqueeze::<4>(),
+            };
+        let out = attention(q, k, v, None, Some(bias), AttentionModuleOptions::default())
+            .reshape([bw, nh, n, hd])
             .swap_dims(1, 2)
             .reshape([bw, n, c]);
         self.proj.forward(out)
@@ -354,7 +363,7 @@ impl<B: Backend> WindowAttention<B> {
     }
 }
 
-impl<B: Backend> SwinBlock<B> {
+impl<B: NnBackend> SwinBlock<B> {
     fn forward(
         &self,
         x: Tensor<B, 3>,
@@ -389,7 +398,7 @@ impl<B: Backend> SwinBlock<B> {
     }
 }
 
-impl<B: Backend> SwinIr<B> {
+impl<B: NnBackend> SwinIr<B> {
     /// Features `[N, 64, h, w]` of `x` `[N, in_chans, h, w]`.
     ///
     /// # Errors
@@ -467,7 +476,9 @@ impl<B: Backend> SwinIr<B> {
             feat
         })
     }
+}
 
+impl<B: Backend> SwinIr<B> {
     /// Input channels.
     pub fn in_chans(&self) -> usize {
         self.conv_first.weight.dims()[1]

@@ -3,11 +3,12 @@
 
 use burn::prelude::*;
 use ultrares_core::{LatentUpsampler, Reporter, Stage};
+use ultrares_nn::NnBackend;
 
 use crate::liif::Liif;
 use crate::{Error, Result};
 
-impl<B: Backend> Liif<B> {
+impl<B: NnBackend> Liif<B> {
     /// Upscales RGB images `[N, 3, h, w]` with values in `[0, 1]` to `[N, 3, H, W]`
     /// (`size = [H, W]`), as LIIF's `demo.py`: input `(x − 0.5)/0.5`, cell `(2/H, 2/W)`, output
     /// `x·0.5 + 0.5` clamped to `[0, 1]`.
@@ -55,7 +56,7 @@ impl<B: Backend> Liif<B> {
 /// LSRNA's LSR (or any latent → latent LIIF) maps a model-space latent `[N, C, h, w]` to
 /// `[N, C, H, W]` in one call at any scale (`3587jjh/LSRNA:pipeline_lsrna_demofusion_sdxl.py`,
 /// §1.4 of the spec: no rescaling around the call).
-impl<B: Backend> LatentUpsampler<B> for Liif<B> {
+impl<B: NnBackend> LatentUpsampler<B> for Liif<B> {
     type Error = Error;
 
     fn upsample(&self, latent: Tensor<B, 4>, size: [usize; 2]) -> Result<Tensor<B, 4>> {

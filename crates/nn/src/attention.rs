@@ -39,7 +39,9 @@ pub const DEFAULT_MAX_SCORES: usize = 1 << 24;
 ///
 /// # Shapes
 /// - `q`: `[N, H, Lq, D]`, `k`: `[N, H, Lk, D]`, `v`: `[N, H, Lk, Dv]`
-/// - `mask`: `[N, H, Lq, Lk]`, true where a key is hidden; `bias`: `[N, H, Lq, Lk]`
+/// - `mask`: `[N, H, Lq, Lk]`, true where a key is hidden
+/// - `bias`: `[N | 1, H | 1, Lq, Lk]`, broadcast over a batch or head axis of size 1 (a
+///   relative-position table shared by every batch, as Swin's, T5's and ALiBi's)
 /// - output: `[N, H, Lq, Dv]`, in `q`'s dtype
 pub fn attention<B: NnBackend>(
     q: Tensor<B, 4>,
@@ -122,7 +124,9 @@ pub fn attention_chunked<B: Backend>(
             s = s.mask_fill(hidden.expand([n, h, r1 - r0, lk]), f32::NEG_INFINITY);
         }
         if let Some(b) = &bias {
-            s = s + b.clone().slice([0..n, 0..h, r0..r1, 0..lk]);
+            // Batch and head axes of size 1 broadcast.
+            let [bn, bh, _, _] = b.dims();
+            s = s + b.clone().slice([0..bn, 0..bh, r0..r1, 0..lk]);
         }
         // NaN-safe softmax as attention_fallback: a fully masked row gives zeros.
         let max = s.clone().max_dim(3).clamp_min(f32::MIN);
@@ -158,12 +162,22 @@ pub fn merge_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 3> {
 #[cfg(feature = "ndarray")]
 pub(crate) const HOST_ROWS: usize = 128;
 
-/// Unmasked, unbiased attention of contiguous f32 host arrays: burn-ndarray's
-/// [`NnBackend::nn_attention`] (Burn's CPU matmul runs batched products on one thread). Tasks of
-/// [`HOST_ROWS`] query rows of one (batch, head) run in parallel (rayon), each `S = q·kᵀ·scale`
-/// and `S·v` with faer's single-threaded GEMM and the softmax in place, so at most
-/// `threads · HOST_ROWS · Lk · 4` bytes of scores exist at a time (8 MiB per thread at 16,384
-/// keys).
+/// An additive attention bias on the host: row-major `[Bn, Bh, Lq, Lk]` values with `Bn` 1 or
+/// `N` and `Bh` 1 or `H` (axes of size 1 broadcast).
+#[cfg(feature = "ndarray")]
+pub(crate) struct HostBias<'a> {
+    /// The values.
+    pub values: &'a [f32],
+    /// `[Bn, Bh]`.
+    pub dims: [usize; 2],
+}
+
+/// Unmasked attention of contiguous f32 host arrays, with an optional broadcast additive bias:
+/// burn-ndarray's [`NnBackend::nn_attention`] (Burn's CPU matmul runs batched products on one
+/// thread). Tasks of [`HOST_ROWS`] query rows of one (batch, head) run in parallel (rayon), each
+/// `S = bias + q·kᵀ·scale` and `S·v` with faer's single-threaded GEMM and the softmax in place,
+/// so at most `threads · HOST_ROWS · Lk · 4` bytes of scores exist at a time (8 MiB per thread
+/// at 16,384 keys).
 ///
 /// # Shapes
 /// `q` `[N·H, Lq, D]`, `k` `[N·H, Lk, D]`, `v` `[N·H, Lk, Dv]` (row-major) → `[N·H, Lq, Dv]`.
@@ -172,9 +186,11 @@ pub(crate) fn host_attention(
     q: &[f32],
     k: &[f32],
     v: &[f32],
-    [bh, lq, lk, d, dv]: [usize; 5],
+    bias: Option<HostBias<'_>>,
+    [n, h, lq, lk, d, dv]: [usize; 6],
     scale: f32,
 ) -> Vec<f32> {
+    let bh = n * h;
     use faer::{Accum, MatMut, MatRef, Par};
     use rayon::prelude::*;
     let mut out = vec![0f32; bh * lq * dv];
@@ -194,9 +210,22 @@ pub(crate) fn host_attention(
                 let ks = &k[head * lk * d..][..lk * d];
                 let vs = &v[head * lk * dv..][..lk * dv];
                 scores.resize(rows * lk, 0.0);
+                let accum = match &bias {
+                    Some(HostBias {
+                        values,
+                        dims: [bn, bhd],
+                    }) => {
+                        let (b, hh) = (head / h, head % h);
+                        let at =
+                            if *bn == 1 { 0 } else { b } * bhd + if *bhd == 1 { 0 } else { hh };
+                        scores.copy_from_slice(&values[(at * lq + r0) * lk..][..rows * lk]);
+                        Accum::Add
+                    }
+                    None => Accum::Replace,
+                };
                 faer::linalg::matmul::matmul(
                     MatMut::from_row_major_slice_mut(scores, rows, lk),
-                    Accum::Replace,
+                    accum,
                     MatRef::from_row_major_slice(qs, rows, d),
                     MatRef::from_row_major_slice(ks, lk, d).transpose(),
                     scale,

@@ -280,9 +280,9 @@ mod ndarray_impl {
             burn::prelude::Tensor::from_data(TensorData::new(out, dims), &device)
         }
 
-        /// f32 without mask, bias, softcap or causal masking: parallel tasks of query rows with
-        /// faer products ([`crate::attention`]'s `host_attention`); anything else the chunked
-        /// default.
+        /// f32 without mask, softcap or causal masking, with or without a (broadcast) bias:
+        /// parallel tasks of query rows with faer products ([`crate::attention`]'s
+        /// `host_attention`); anything else the chunked default.
         fn nn_attention(
             q: burn::prelude::Tensor<Self, 4>,
             k: burn::prelude::Tensor<Self, 4>,
@@ -292,10 +292,10 @@ mod ndarray_impl {
             options: burn::tensor::ops::AttentionModuleOptions,
         ) -> burn::prelude::Tensor<Self, 4> {
             use burn::tensor::{TensorData, TensorPrimitive};
-            let plain =
-                mask.is_none() && bias.is_none() && options.softcap.is_none() && !options.is_causal;
-            let f32s = [&q, &k, &v]
+            let plain = mask.is_none() && options.softcap.is_none() && !options.is_causal;
+            let f32s = [Some(&q), Some(&k), Some(&v), bias.as_ref()]
                 .iter()
+                .flatten()
                 .all(|t| t.dtype() == burn::tensor::DType::F32);
             if !plain || !f32s {
                 return crate::attention::attention_chunked(
@@ -322,13 +322,23 @@ mod ndarray_impl {
                     _ => unreachable!("an f32 cast of a float tensor is f32"),
                 },
             };
+            let bias_dims = bias.as_ref().map(|b| {
+                let [bn, bh, _, _] = b.dims();
+                [bn, bh]
+            });
+            let ba = bias.map(prim);
+            let bv = ba.as_ref().map(|a| a.view());
+            let bias = bv.as_ref().map(|v| crate::ops::row_major(v));
             let (qa, ka, va) = (prim(q), prim(k), prim(v));
             let (qv, kv, vv) = (qa.view(), ka.view(), va.view());
             let out = crate::attention::host_attention(
                 &crate::ops::row_major(&qv),
                 &crate::ops::row_major(&kv),
                 &crate::ops::row_major(&vv),
-                [n * h, lq, lk, d, dv],
+                bias.as_deref()
+                    .zip(bias_dims)
+                    .map(|(values, dims)| crate::attention::HostBias { values, dims }),
+                [n, h, lq, lk, d, dv],
                 scale,
             );
             burn::prelude::Tensor::from_data(TensorData::new(out, [n, h, lq, dv]), &device)
@@ -365,6 +375,10 @@ mod cube_impl {
                 bias: Option<burn::prelude::Tensor<Self, 4>>,
                 options: burn::tensor::ops::AttentionModuleOptions,
             ) -> burn::prelude::Tensor<Self, 4> {
+                // Burn's kernels take a bias of the scores' full shape.
+                let [n, h, lq, _] = q.dims();
+                let lk = k.dims()[2];
+                let bias = bias.map(|b| b.expand([n, h, lq, lk]));
                 burn::tensor::module::attention(q, k, v, mask, bias, options)
             }
         };

@@ -275,3 +275,56 @@ fn host_attention_with_value_width_and_ragged_tasks_equals_the_fallback() {
         }
     }
 }
+
+/// A bias broadcast over the batch or head axis (Swin's window table `[1, H, L, L]`, a per-batch
+/// mask `[N, 1, L, L]`, one shared `[1, 1, L, L]`) equals the fallback with the bias expanded, on
+/// the chunked path and the backend's (burn-ndarray's host path takes it), including a bias made
+/// non-contiguous by a permutation as SwinIR's gather leaves it.
+#[test]
+fn broadcast_bias_equals_the_fallback_with_the_bias_expanded() {
+    let (n, h, lq, lk, d) = (3, 4, 130, 49, 16);
+    let q = rand([n, h, lq, d], 21);
+    let k = rand([n, h, lk, d], 22);
+    let v = rand([n, h, lk, d], 23);
+    for (bn, bh, permuted) in [
+        (1, h, false),
+        (n, 1, false),
+        (1, 1, false),
+        (n, h, false),
+        (1, h, true),
+    ] {
+        let bias = if permuted {
+            rand([lq, lk, bn, bh], 24).permute([2, 3, 0, 1])
+        } else {
+            rand([bn, bh, lq, lk], 24)
+        }
+        .mul_scalar(2.0);
+        for o in [opts(None, false), opts(Some(0.2), false)] {
+            let want = attention_fallback(
+                q.clone(),
+                k.clone(),
+                v.clone(),
+                None,
+                Some(bias.clone().expand([n, h, lq, lk])),
+                o,
+            );
+            let label = format!("bias [{bn}, {bh}] permuted {permuted} scale {:?}", o.scale);
+            for max_scores in [1 << 24, 3 * lk * n * h] {
+                let got = attention_chunked(
+                    q.clone(),
+                    k.clone(),
+                    v.clone(),
+                    None,
+                    Some(bias.clone()),
+                    o,
+                    max_scores,
+                );
+                let err = max_rel(got, want.clone());
+                assert!(err <= 1e-5, "{label} chunked({max_scores}): {err:e}");
+            }
+            let got = attention(q.clone(), k.clone(), v.clone(), None, Some(bias.clone()), o);
+            let err = max_rel(got, want);
+            assert!(err <= 1e-5, "{label} backend: {err:e}");
+        }
+    }
+}
