@@ -236,7 +236,7 @@ impl<B: NnBackend> T5EncoderModel<B> {
         input_ids: Tensor<B, 2, Int>,
         output_hidden_states: bool,
     ) -> Result<T5EncoderOutput<B>, TextError> {
-        let [n, l] = input_ids.dims();
+        let [_, l] = input_ids.dims();
         let [vocab, _] = self.shared.weight.dims();
         let ids: Vec<i64> = input_ids
             .to_data()
@@ -269,9 +269,7 @@ impl<B: NnBackend> T5EncoderModel<B> {
             .forward(buckets)
             .permute([2, 0, 1])
             .unsqueeze::<4>()
-            .cast(dtype); // [1, H, L, L]
-        let heads = bias.dims()[1];
-        let bias = bias.expand([n, heads, l, l]);
+            .cast(dtype); // [1, H, L, L], broadcast over the batch by `attention`
         let mut hidden_states = Vec::new();
         for block in &self.block {
             if output_hidden_states {
@@ -301,7 +299,7 @@ fn clamp_f16<B: Backend>(x: Tensor<B, 3>) -> Tensor<B, 3> {
 }
 
 impl<B: NnBackend> T5Block<B> {
-    /// `[N, L, d_model] → [N, L, d_model]`; `bias` `[N, H, L, L]`.
+    /// `[N, L, d_model] → [N, L, d_model]`; `bias` `[N | 1, H, L, L]`.
     pub fn forward(&self, x: Tensor<B, 3>, bias: Tensor<B, 4>) -> Tensor<B, 3> {
         let a = &self.attention;
         let h = self.attention_norm.forward(x.clone());
