@@ -28,7 +28,7 @@
 //! input per chunk.
 
 use burn::prelude::*;
-use burn::tensor::{Int, TensorData};
+use burn::tensor::{DType, Int, TensorData};
 use serde_json::Value;
 use ultrares_core::{Reporter, Stage};
 use ultrares_nn::NnBackend;
@@ -39,6 +39,7 @@ use crate::mlp::{Mlp, MlpConfig};
 use crate::swinir::{NUM_FEAT, SwinIr, SwinIrConfig};
 use crate::{Error, Result};
 use ultrares_nn::ConfigJson;
+use ultrares_nn::ops::{CastMapper, cast_to};
 use ultrares_nn::weights::{Exporter, Loader, StateDict, Visitor};
 
 /// LIIF's EDSR-baseline weights (`crates/lsr/assets/liif/edsr-baseline-liif.safetensors`, BSD-3,
@@ -388,6 +389,18 @@ impl<B: Backend> Liif<B> {
     pub fn out_dim(&self) -> usize {
         self.imnet.layers.last().map_or(0, |l| l.weight.dims()[1])
     }
+
+    /// The dtype of the weights (and of the computation).
+    pub fn dtype(&self) -> DType {
+        self.imnet.layers[0].weight.val().dtype()
+    }
+
+    /// The model with every weight cast to `dtype`: f16/bf16 halve the memory and, on GPU
+    /// backends, the time. Inputs of any float dtype are cast to it and outputs cast back (see
+    /// [`Liif::forward`]); attention softmax runs in f32 (`ultrares_nn::attention`).
+    pub fn with_dtype(self, dtype: DType) -> Self {
+        self.map(&mut CastMapper { dtype })
+    }
 }
 
 impl<B: NnBackend> Liif<B> {
@@ -406,6 +419,7 @@ impl<B: NnBackend> Liif<B> {
             .into());
         }
         check_finite(&input, "input")?;
+        let input = cast_to(input, self.dtype());
         let feat = self.encoder.forward(input.clone())?;
         let cf = feat.dims()[1];
         let first = &self.imnet.layers[0];
@@ -444,6 +458,7 @@ impl<B: NnBackend> Liif<B> {
         cell: [f32; 2],
     ) -> Tensor<B, 4> {
         let device = f.table.device();
+        let dtype = f.table.dtype();
         let [h, w] = f.size;
         let (nr, nc) = (rows.len(), cols.len());
         let q = nr * nc;
@@ -455,11 +470,14 @@ impl<B: NnBackend> Liif<B> {
         let mut bias = first
             .bias
             .as_ref()
-            .map_or_else(|| Tensor::zeros([hidden], &device), |b| b.val());
+            .map_or_else(|| Tensor::zeros([hidden], (&device, dtype)), |b| b.val());
         if self.cell_decode {
             let rel_cell = [cell[0] * h as f32, cell[1] * w as f32];
             let w_cell = weight.slice([cf + 2..cf + 4, 0..hidden]);
-            let c = Tensor::<B, 2>::from_data(TensorData::new(rel_cell.to_vec(), [1, 2]), &device);
+            let c = Tensor::<B, 2>::from_data(
+                TensorData::new(rel_cell.to_vec(), [1, 2]),
+                (&device, dtype),
+            );
             bias = bias + c.matmul(w_cell).reshape([hidden]);
         }
         let bias = bias.reshape([1, 1, hidden]);
@@ -484,7 +502,7 @@ impl<B: NnBackend> Liif<B> {
                 }
             }
             let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [q]), &device);
-            let rel = Tensor::<B, 2>::from_data(TensorData::new(rel, [q, 2]), &device);
+            let rel = Tensor::<B, 2>::from_data(TensorData::new(rel, [q, 2]), (&device, dtype));
             let pre = f.table.clone().select(1, idx)
                 + rel.matmul(w_rel.clone()).unsqueeze::<3>()
                 + bias.clone();
@@ -499,7 +517,8 @@ impl<B: NnBackend> Liif<B> {
         let mut ret: Option<Tensor<B, 3>> = None;
         for (k, pred) in preds.into_iter().enumerate() {
             let weights: Vec<f32> = areas[k].iter().zip(&tot).map(|(a, t)| a / t).collect();
-            let wt = Tensor::<B, 3>::from_data(TensorData::new(weights, [1, q, 1]), &device);
+            let wt =
+                Tensor::<B, 3>::from_data(TensorData::new(weights, [1, q, 1]), (&device, dtype));
             let term = pred * wt;
             ret = Some(match ret {
                 Some(r) => r + term,
@@ -509,7 +528,7 @@ impl<B: NnBackend> Liif<B> {
         let n = f.table.dims()[0];
         let out_dim = self.out_dim();
         let ret = ret
-            .unwrap_or_else(|| Tensor::zeros([n, q, out_dim], &device))
+            .unwrap_or_else(|| Tensor::zeros([n, q, out_dim], (&device, dtype)))
             .reshape([n, nr, nc, out_dim])
             .permute([0, 3, 1, 2]);
         if !self.residual {
@@ -527,6 +546,7 @@ impl<B: NnBackend> Liif<B> {
 
     /// Resamples `input` `[N, C_in, h, w]` to `[N, out, H, W]` (`size = [H, W]`), as upstream's
     /// `forward(inp, make_coord((H, W)), cell = (2/H, 2/W))`, in chunks of whole output rows.
+    /// The network runs in the weights' dtype ([`Liif::with_dtype`]); the output has the input's.
     ///
     /// # Errors
     /// [`Error::Argument`] for a target smaller than the input or larger than
@@ -564,6 +584,7 @@ impl<B: NnBackend> Liif<B> {
             }
             .into());
         }
+        let dtype = input.dtype();
         let f = self.prepare(input)?;
         let rows = make_coord(oh);
         let cols = make_coord(ow);
@@ -575,7 +596,7 @@ impl<B: NnBackend> Liif<B> {
             parts.push(self.query(&f, &rows[r0..r1], &cols, cell));
             progress.report(r1, oh)?;
         }
-        Ok(ultrares_nn::ops::concat(parts, 2))
+        Ok(cast_to(ultrares_nn::ops::concat(parts, 2), dtype))
     }
 }
 
@@ -601,7 +622,7 @@ fn bicubic_axis<B: Backend>(
         let idx: Vec<i64> = taps.iter().map(|t| t.0[k] as i64).collect();
         let wts: Vec<f32> = taps.iter().map(|t| t.1[k]).collect();
         let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [m]), &device);
-        let wts = Tensor::<B, 4>::from_data(TensorData::new(wts, shape), &device);
+        let wts = Tensor::<B, 4>::from_data(TensorData::new(wts, shape), (&device, x.dtype()));
         let term = x.clone().select(dim, idx) * wts;
         out = Some(match out {
             Some(o) => o + term,

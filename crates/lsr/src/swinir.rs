@@ -22,6 +22,7 @@ use crate::{Error, Result};
 use ultrares_nn::NnBackend;
 use ultrares_nn::attention::attention;
 use ultrares_nn::conv::same_conv as conv;
+use ultrares_nn::ops::{cast_to, to_f32};
 use ultrares_nn::weights::Visitor;
 
 /// SwinIR hyper-parameters; the defaults are LSRNA's SwinIR-light
@@ -423,7 +424,10 @@ impl<B: NnBackend> SwinIr<B> {
             .into());
         }
         let x = if ph + pw > 0 {
-            x.pad([(0, ph), (0, pw)], PadMode::Reflect)
+            // In f32: Burn 0.21's reflect padding allocates its output in the backend's default
+            // float dtype and fails on f16/bf16 inputs. The input is small (a few channels).
+            let dtype = x.dtype();
+            cast_to(to_f32(x).pad([(0, ph), (0, pw)], PadMode::Reflect), dtype)
         } else {
             x
         };
@@ -452,7 +456,7 @@ impl<B: NnBackend> SwinIr<B> {
                 shifted_window_mask(hp, wp, ws, shift),
                 [hp / ws * (wp / ws), n, n],
             ),
-            &device,
+            (&device, x0.dtype()),
         );
         for layer in &self.layers {
             let mut y = t.clone();

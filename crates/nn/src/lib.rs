@@ -40,6 +40,8 @@ mod rms_norm;
 pub mod sample;
 #[cfg(feature = "ndarray")]
 mod simd;
+#[doc(hidden)]
+pub mod testing;
 pub mod weights;
 
 pub use backend::NnBackend;

@@ -20,6 +20,7 @@ use ultrares_dit::{
     Sd3Transformer2DModel, Sd3TransformerConfig, latent_image_ids, pack_latents, scale_timestep,
     unpack_latents,
 };
+use ultrares_nn::testing::DetInit;
 use ultrares_nn::weights::Visitor;
 
 /// Relative tolerance (max error over the reference's max |value|) of every tap: f32 end to
@@ -289,30 +290,6 @@ fn real_topologies_have_diffusers_keys_and_parameter_counts() {
     }
 }
 
-/// Sets every parameter to `det_weight(key, PyTorch shape)` as it is visited (no full model is
-/// ever initialised first).
-struct DetInit;
-
-impl Visitor<B> for DetInit {
-    fn param<const D: usize>(&mut self, key: &str, param: &mut Param<Tensor<B, D>>) {
-        let shape: [usize; D] = param.lazy_shape().dims();
-        let data = TensorData::new(ultrares_core::testing::det_weight(key, &shape), shape);
-        *param = Param::from_tensor(Tensor::from_data(data, &Default::default()));
-    }
-    fn linear(&mut self, prefix: &str, linear: &mut Linear<B>) {
-        let [i, o] = linear.weight.lazy_shape().dims();
-        let key = format!("{prefix}.weight");
-        let data = TensorData::new(ultrares_core::testing::det_weight(&key, &[o, i]), [o, i]);
-        linear.weight =
-            Param::from_tensor(Tensor::<B, 2>::from_data(data, &Default::default()).transpose());
-        if let Some(b) = linear.bias.as_mut() {
-            self.param(&format!("{prefix}.bias"), b);
-        }
-    }
-    fn running<const D: usize>(&mut self, _: &str, _: &mut RunningState<Tensor<B, D>>) {}
-    fn buffer(&mut self, _: &str, _: Option<&[i64]>) {}
-}
-
 fn uniform<const D: usize>(seed: u64, shape: [usize; D], scale: f64) -> Tensor<B, D> {
     let n = shape.iter().product();
     let v: Vec<f32> = ultrares_core::testing::splitmix_uniform(seed, n)
@@ -339,7 +316,9 @@ fn wide_topologies_equal_diffusers() {
         ..Sd3TransformerConfig::sd3_medium()
     };
     let mut model = cfg.init::<B>(&device).expect("init");
-    model.walk(&mut DetInit);
+    model.walk(&mut DetInit {
+        device: &Default::default(),
+    });
     let t = Tensor::<B, 1>::from_floats([981.0, 120.5], &device);
     let out = model
         .forward(
@@ -360,7 +339,9 @@ fn wide_topologies_equal_diffusers() {
         ..FluxTransformerConfig::flux_dev()
     };
     let mut model = cfg.init::<B>(&device).expect("init");
-    model.walk(&mut DetInit);
+    model.walk(&mut DetInit {
+        device: &Default::default(),
+    });
     let packed = pack_latents(uniform(511, [1, 16, 16, 16], 2.0)).expect("pack");
     let out = model
         .forward(

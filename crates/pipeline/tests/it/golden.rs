@@ -3,84 +3,22 @@
 
 use crate::common;
 
-use std::collections::{HashMap, VecDeque};
-use std::fs::File;
-use std::path::PathBuf;
+use std::collections::VecDeque;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn_ndarray::NdArray;
-use common::{DiffusersTiled, Replay, StandIn, StandInCond, det_gaussian, hashed, tiny_vae_config};
+use common::{
+    B, DiffusersTiled, Fixture, Keep, Replay, StandIn, StandInCond, check, det_gaussian, hashed,
+    sub, tiny_vae_config,
+};
 use ndarray::ArrayD;
-use ndarray_npy::NpzReader;
-use ultrares_core::image::{RgbImage, ValueRange, tensor_to_rgb8};
+use ultrares_core::image::{ValueRange, tensor_to_rgb8};
 use ultrares_core::{LatentCodec, LatentUpsampler};
 use ultrares_pipeline::{
-    BicubicUpsampler, DecodeMode, Guided, GuidedCond, HighResConfig, HighResOutput,
-    HighResPipeline, Intermediate, Observer,
+    BicubicUpsampler, DecodeMode, Guided, GuidedCond, HighResConfig, HighResOutput, HighResPipeline,
 };
 use ultrares_rna::RegionNoiseConfig;
 use ultrares_schedulers::{Ddim, SchedulerConfig};
-
-type B = NdArray<f32>;
-
-struct Fixture(NpzReader<File>);
-
-impl Fixture {
-    fn open() -> Self {
-        Self::named("lsrna_demofusion.npz")
-    }
-
-    fn named(name: &str) -> Self {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name);
-        Self(NpzReader::new(File::open(p).expect("fixture")).expect("npz"))
-    }
-
-    fn tensor<const D: usize>(&mut self, key: &str) -> Tensor<B, D> {
-        let a: ArrayD<f32> = self.0.by_name(key).expect(key);
-        let shape: Vec<usize> = a.shape().to_vec();
-        Tensor::from_data(
-            TensorData::new(a.iter().copied().collect(), shape),
-            &Default::default(),
-        )
-    }
-
-    fn ints(&mut self, key: &str) -> Vec<i64> {
-        let a: ArrayD<i64> = self.0.by_name(key).expect(key);
-        a.iter().copied().collect()
-    }
-
-    fn image(&mut self, key: &str) -> RgbImage {
-        let a: ArrayD<u8> = self.0.by_name(key).expect(key);
-        let (h, w) = (a.shape()[0] as u32, a.shape()[1] as u32);
-        RgbImage::from_raw(w, h, a.iter().copied().collect()).expect("image")
-    }
-}
-
-/// Max abs error (the stand-in denoiser is no real ε-predictor: its latents reach |z| ≈ 58,
-/// the random-weight decoder's images |x| ≈ 7; the relative error is printed too).
-fn check<const D: usize>(name: &str, got: &Tensor<B, D>, want: &Tensor<B, D>, tol: f32) {
-    assert_eq!(got.dims(), want.dims(), "{name}: shapes differ");
-    let err: f32 = (got.clone() - want.clone()).abs().max().into_scalar();
-    let scale: f32 = want.clone().abs().max().into_scalar();
-    println!(
-        "{name}: max abs error {err:.2e} (max |x| = {scale:.1}, relative {:.1e})",
-        err / scale
-    );
-    assert!(err <= tol, "{name}: max abs error {err} > {tol}");
-}
-
-/// Keeps every intermediate latent.
-#[derive(Default)]
-struct Keep(HashMap<String, Tensor<B, 4>>);
-
-impl Observer<B> for Keep {
-    fn on_latent(&mut self, what: Intermediate, latent: &Tensor<B, 4>) {
-        self.0.insert(format!("{what:?}"), latent.clone());
-    }
-}
 
 /// An upsampler that returns a fixed latent: injects the reference run's guide.
 struct Fixed(Tensor<B, 4>);
@@ -144,21 +82,6 @@ fn run_with<C: LatentCodec<B>, U: LatentUpsampler<B>>(
         rng.jitter.len()
     );
     (out, keep)
-}
-
-fn sub<const S: usize>(x: &Tensor<B, 4>) -> Tensor<B, 3> {
-    let [_, c, h, w] = x.dims();
-    let v: Vec<f32> = x.to_data().to_vec().expect("f32");
-    let (hs, ws) = (h.div_ceil(S), w.div_ceil(S));
-    let mut out = Vec::with_capacity(c * hs * ws);
-    for ch in 0..c {
-        for y in (0..h).step_by(S) {
-            for xx in (0..w).step_by(S) {
-                out.push(v[(ch * h + y) * w + xx]);
-            }
-        }
-    }
-    Tensor::from_data(TensorData::new(out, [c, hs, ws]), &Default::default())
 }
 
 #[test]

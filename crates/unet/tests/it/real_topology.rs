@@ -5,37 +5,12 @@
 
 use crate::common;
 
-use burn::module::{Param, RunningState};
-use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use common::{B, Golden, rel_err};
-use ultrares_core::testing::{det_weight, splitmix_uniform};
-use ultrares_nn::weights::Visitor;
+use ultrares_core::testing::splitmix_uniform;
+use ultrares_nn::testing::DetInit;
 use ultrares_unet::{AddedCond, UNet2DConditionConfig};
-
-/// Sets every parameter to `det_weight(key, PyTorch shape)` as it is visited.
-struct DetInit;
-
-impl Visitor<B> for DetInit {
-    fn param<const D: usize>(&mut self, key: &str, param: &mut Param<Tensor<B, D>>) {
-        let shape: [usize; D] = param.lazy_shape().dims();
-        let data = TensorData::new(det_weight(key, &shape), shape);
-        *param = Param::from_tensor(Tensor::from_data(data, &Default::default()));
-    }
-    fn linear(&mut self, prefix: &str, linear: &mut Linear<B>) {
-        let [i, o] = linear.weight.lazy_shape().dims();
-        let key = format!("{prefix}.weight");
-        let data = TensorData::new(det_weight(&key, &[o, i]), [o, i]);
-        let w = Tensor::<B, 2>::from_data(data, &Default::default()).transpose();
-        linear.weight = Param::from_tensor(w);
-        if let Some(b) = linear.bias.as_mut() {
-            self.param(&format!("{prefix}.bias"), b);
-        }
-    }
-    fn running<const D: usize>(&mut self, _: &str, _: &mut RunningState<Tensor<B, D>>) {}
-    fn buffer(&mut self, _: &str, _: Option<&[i64]>) {}
-}
 
 fn uniform<const D: usize>(seed: u64, shape: [usize; D], scale: f64) -> Tensor<B, D> {
     let n = shape.iter().product();
@@ -47,7 +22,9 @@ fn uniform<const D: usize>(seed: u64, shape: [usize; D], scale: f64) -> Tensor<B
 
 fn check(name: &str, cfg: UNet2DConditionConfig, ctx: usize) {
     let mut unet = cfg.init::<B>(&Default::default()).expect("init");
-    unet.walk(&mut DetInit);
+    unet.walk(&mut DetInit {
+        device: &Default::default(),
+    });
     let t = Tensor::<B, 1>::from_data(
         TensorData::new(vec![999f32, 21.0], [2]),
         &Default::default(),

@@ -1,14 +1,24 @@
 //! Shared by the pipeline tests: gen_pipeline.py's stand-in denoiser, its recomputable noise,
-//! the hashed tiny VAE, and a replay of the reference run's draws.
+//! the hashed tiny VAE, a replay of the reference run's draws, fixtures and their comparison.
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::path::PathBuf;
 
 use burn::prelude::*;
+use burn::tensor::TensorData;
+use ndarray::ArrayD;
+use ndarray_npy::NpzReader;
+use ultrares_core::image::RgbImage;
 use ultrares_core::{CodecTiling, LatentCodec, Reporter};
 pub use ultrares_pipeline::testing::{StandIn, StandInCond, det_gaussian};
 use ultrares_pipeline::{Draw, Randomness};
+use ultrares_pipeline::{Intermediate, Observer};
 use ultrares_vae::{AutoencoderKl, AutoencoderKlConfig, DiffusersTiling};
+
+/// The test backend.
+pub type B = burn_ndarray::NdArray<f32>;
 
 /// Replays gen_pipeline.py's draws: noise by purpose (seeds 990, 1000, 1002), jitter as recorded.
 #[derive(Default)]
@@ -121,4 +131,79 @@ impl<B: ultrares_nn::NnBackend> LatentCodec<B> for DiffusersTiled<B> {
     ) -> Result<Tensor<B, 4>, Self::Error> {
         self.0.decode_tiled_with(latent, tiling, progress)
     }
+}
+
+/// An npz fixture of `tests/fixtures`.
+pub struct Fixture(pub NpzReader<File>);
+
+impl Fixture {
+    pub fn open() -> Self {
+        Self::named("lsrna_demofusion.npz")
+    }
+
+    pub fn named(name: &str) -> Self {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        Self(NpzReader::new(File::open(p).expect("fixture")).expect("npz"))
+    }
+
+    pub fn tensor<const D: usize>(&mut self, key: &str) -> Tensor<B, D> {
+        let a: ArrayD<f32> = self.0.by_name(key).expect(key);
+        let shape: Vec<usize> = a.shape().to_vec();
+        Tensor::from_data(
+            TensorData::new(a.iter().copied().collect(), shape),
+            &Default::default(),
+        )
+    }
+
+    pub fn ints(&mut self, key: &str) -> Vec<i64> {
+        let a: ArrayD<i64> = self.0.by_name(key).expect(key);
+        a.iter().copied().collect()
+    }
+
+    pub fn image(&mut self, key: &str) -> RgbImage {
+        let a: ArrayD<u8> = self.0.by_name(key).expect(key);
+        let (h, w) = (a.shape()[0] as u32, a.shape()[1] as u32);
+        RgbImage::from_raw(w, h, a.iter().copied().collect()).expect("image")
+    }
+}
+
+/// Max abs error (the stand-in denoiser is no real ε-predictor: its latents reach |z| ≈ 58,
+/// the random-weight decoder's images |x| ≈ 7; the relative error is printed too).
+pub fn check<const D: usize>(name: &str, got: &Tensor<B, D>, want: &Tensor<B, D>, tol: f32) {
+    assert_eq!(got.dims(), want.dims(), "{name}: shapes differ");
+    let err: f32 = (got.clone() - want.clone()).abs().max().into_scalar();
+    let scale: f32 = want.clone().abs().max().into_scalar();
+    println!(
+        "{name}: max abs error {err:.2e} (max |x| = {scale:.1}, relative {:.1e})",
+        err / scale
+    );
+    assert!(err <= tol, "{name}: max abs error {err} > {tol}");
+}
+
+/// Keeps every intermediate latent.
+#[derive(Default)]
+pub struct Keep(pub HashMap<String, Tensor<B, 4>>);
+
+impl Observer<B> for Keep {
+    fn on_latent(&mut self, what: Intermediate, latent: &Tensor<B, 4>) {
+        self.0.insert(format!("{what:?}"), latent.clone());
+    }
+}
+
+/// Every `S`-th pixel of the first image: `[C, ⌈H/S⌉, ⌈W/S⌉]`.
+pub fn sub<const S: usize>(x: &Tensor<B, 4>) -> Tensor<B, 3> {
+    let [_, c, h, w] = x.dims();
+    let v: Vec<f32> = x.to_data().to_vec().expect("f32");
+    let (hs, ws) = (h.div_ceil(S), w.div_ceil(S));
+    let mut out = Vec::with_capacity(c * hs * ws);
+    for ch in 0..c {
+        for y in (0..h).step_by(S) {
+            for xx in (0..w).step_by(S) {
+                out.push(v[(ch * h + y) * w + xx]);
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(out, [c, hs, ws]), &Default::default())
 }
