@@ -4,13 +4,15 @@
 
 use std::path::PathBuf;
 
+use burn::tensor::DType;
+
 use indicatif::ProgressBar;
 use ultrares::core::image::read_rgb8;
 use ultrares::metrics::AestheticPredictor;
 use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
-use crate::device::{DeviceArg, Job, dispatch};
+use crate::device::{DeviceArg, Job, check_dtype, dispatch, parse_dtype};
 use crate::metrics::{collect_files, progress_bar};
 
 /// Arguments of `ultrares aesthetics`.
@@ -33,6 +35,10 @@ pub struct Args {
     /// Device: cpu, cuda[:N], wgpu[:N|:cpu].
     #[arg(long, default_value = "cpu")]
     device: DeviceArg,
+    /// The CLIP image tower' weight dtype: f32 (as upstream), f16 or bf16 (GPU devices only; LayerNorms
+    /// and softmax in f32; scores are computed in f32 from the embeddings).
+    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    dtype: DType,
     /// Print JSON: the mean and every image's score.
     #[arg(long)]
     json: bool,
@@ -46,6 +52,7 @@ pub fn run(a: Args) -> Result<String, CliError> {
     if a.batch == 0 {
         return Err(CliError::Usage("--batch must be at least 1".into()));
     }
+    check_dtype(a.dtype, a.device)?;
     let files = collect_files(&a.images).map_err(CliError::Input)?;
     let scores = dispatch(
         a.device,
@@ -80,7 +87,8 @@ impl Job for Score<'_> {
 
     fn run<B: WaveDiffBackend>(self, device: &B::Device) -> Result<Vec<f32>, CliError> {
         let input = |e: ultrares::metrics::Error| CliError::Input(e.to_string());
-        let clip = AestheticPredictor::<B>::clip_from_dir(&self.a.clip, device).map_err(input)?;
+        let clip = AestheticPredictor::<B>::clip_from_dir(&self.a.clip, self.a.dtype, device)
+            .map_err(input)?;
         let mlp = AestheticPredictor::<B>::from_file(&self.a.predictor, device).map_err(input)?;
         let bar = if self.a.json {
             ProgressBar::hidden()

@@ -4,13 +4,15 @@
 
 use std::path::PathBuf;
 
+use burn::tensor::DType;
+
 use indicatif::ProgressBar;
 use ultrares::core::image::read_rgb8;
 use ultrares::metrics::{ClipScorer, clip_score};
 use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
-use crate::device::{DeviceArg, Job, dispatch};
+use crate::device::{DeviceArg, Job, check_dtype, dispatch, parse_dtype};
 use crate::metrics::{collect_files, progress_bar};
 
 /// Arguments of `ultrares clip-score`.
@@ -33,6 +35,10 @@ pub struct Args {
     /// Device: cpu, cuda[:N], wgpu[:N|:cpu].
     #[arg(long, default_value = "cpu")]
     device: DeviceArg,
+    /// The CLIP towers' weight dtype: f32 (as upstream), f16 or bf16 (GPU devices only; LayerNorms
+    /// and softmax in f32; scores are computed in f32 from the embeddings).
+    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    dtype: DType,
     /// Print JSON: the metric and every pair's score.
     #[arg(long)]
     json: bool,
@@ -47,6 +53,7 @@ pub fn run(a: Args) -> Result<String, CliError> {
     if a.batch == 0 {
         return Err(CliError::Usage("--batch must be at least 1".into()));
     }
+    check_dtype(a.dtype, a.device)?;
     let files = collect_files(&a.images).map_err(CliError::Input)?;
     let text = std::fs::read_to_string(&a.prompts)
         .map_err(|e| CliError::Input(format!("{}: {e}", a.prompts.display())))?;
@@ -94,7 +101,7 @@ impl Job for Score<'_> {
     type Output = Vec<f32>;
 
     fn run<B: WaveDiffBackend>(self, device: &B::Device) -> Result<Vec<f32>, CliError> {
-        let scorer = ClipScorer::<B>::from_dir(&self.a.model, device)
+        let scorer = ClipScorer::<B>::from_dir(&self.a.model, self.a.dtype, device)
             .map_err(|e| CliError::Input(e.to_string()))?;
         let bar = if self.a.json {
             ProgressBar::hidden()

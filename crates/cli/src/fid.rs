@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::DType;
 use ndarray::{ArrayD, Ix2};
 use ndarray_npy::ReadNpyExt;
 use ultrares::core::image::{RgbImage, ValueRange, read_rgb8, rgb8_batch_to_tensor};
@@ -15,7 +16,7 @@ use ultrares::nn::NnBackend;
 use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
-use crate::device::{DeviceArg, Job, dispatch};
+use crate::device::{DeviceArg, Job, check_dtype, dispatch, parse_dtype};
 use crate::metrics::{collect_files, for_each_file};
 
 /// Options shared by `fid` and `kid`.
@@ -47,6 +48,11 @@ pub struct Common {
     /// Device for InceptionV3 on image folders: cpu, cuda[:N], wgpu[:N|:cpu].
     #[arg(long, default_value = "cpu")]
     device: DeviceArg,
+    /// Inception's weight and compute dtype for image folders: f32 (as pytorch-fid and published
+    /// figures), f16 or bf16 (GPU devices only; features are returned in f32 but differ slightly,
+    /// so compare FIDs computed with the same dtype).
+    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    dtype: DType,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -156,9 +162,11 @@ struct Extractor<B: NnBackend> {
 }
 
 impl<B: NnBackend> Extractor<B> {
-    fn new(weights: Option<&Path>, device: &B::Device) -> Result<Self, String> {
+    fn new(weights: Option<&Path>, dtype: DType, device: &B::Device) -> Result<Self, String> {
         let w = weights.ok_or("image folders need --weights (pytorch-fid's Inception .pth)")?;
-        let model = InceptionV3::load_file(w, device).map_err(|e| e.to_string())?;
+        let model = InceptionV3::load_file(w, device)
+            .map_err(|e| e.to_string())?
+            .with_dtype(dtype);
         Ok(Self {
             model,
             device: device.clone(),
@@ -186,6 +194,7 @@ impl<B: NnBackend> Extractor<B> {
 
 /// Both sets (image folders through Inception on `c.device`).
 fn load_sets(c: &Common) -> Result<(Set, Set, serde_json::Value), CliError> {
+    check_dtype(c.dtype, c.device)?;
     dispatch(c.device, LoadSets(c))
 }
 
@@ -229,7 +238,7 @@ fn load_sets_on<B: NnBackend>(
     if ka != "images" || kb != "images" {
         return Err("mixing an image folder with a feature file is not supported".into());
     }
-    let ex = Extractor::<B>::new(c.weights.as_deref(), device)?;
+    let ex = Extractor::<B>::new(c.weights.as_deref(), c.dtype, device)?;
     let (fa, fb) = (
         collect_files(std::slice::from_ref(&c.a))?,
         collect_files(std::slice::from_ref(&c.b))?,

@@ -134,8 +134,8 @@ pub struct Args {
     /// Device: cpu, cuda[:N], wgpu[:N|:cpu].
     #[arg(long, default_value_t)]
     pub(crate) device: DeviceArg,
-    /// UNet and text-tower dtype: f32, f16 or bf16 (half on GPU devices only; norm statistics
-    /// and softmax in f32; the VAE runs in f32 as diffusers' force_upcast).
+    /// UNet, text-tower and LSR dtype: f32, f16 or bf16 (half on GPU devices only; norm
+    /// statistics and softmax in f32; the VAE runs in f32 as diffusers' force_upcast).
     #[arg(long, default_value = "f32", value_parser = parse_dtype)]
     pub(crate) dtype: DType,
 }
@@ -500,7 +500,8 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
     let lsr = match &a.lsr {
         Some(p) if lsrna => Some(
             ultrares::lsr::Liif::<B>::from_checkpoint(p, device)
-                .map_err(|e| CliError::Input(format!("--lsr: {e}")))?,
+                .map_err(|e| CliError::Input(format!("--lsr: {e}")))?
+                .with_dtype(a.dtype),
         ),
         _ => None,
     };

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
@@ -17,7 +17,7 @@ use ultrares::nn::NnBackend;
 use ultrares::wavediff::WaveDiffBackend;
 
 use crate::CliError;
-use crate::device::{DeviceArg, Job, dispatch};
+use crate::device::{DeviceArg, Job, check_dtype, dispatch, parse_dtype};
 use crate::output::Output;
 
 /// Largest output `upscale` makes without `--force`: 8192² pixels (8K).
@@ -82,6 +82,10 @@ pub struct UpscaleArgs {
     /// Device: cpu, cuda[:N], wgpu[:N|:cpu] (the backend must be compiled in).
     #[arg(long, default_value = "cpu")]
     device: DeviceArg,
+    /// Weight and compute dtype: f32, f16 or bf16 (half precision needs a GPU device; input
+    /// and output stay f32).
+    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    dtype: DType,
     /// Print a JSON summary.
     #[arg(long)]
     json: bool,
@@ -111,6 +115,10 @@ pub struct LsrArgs {
     /// Device: cpu, cuda[:N], wgpu[:N|:cpu] (the backend must be compiled in).
     #[arg(long, default_value = "cpu")]
     device: DeviceArg,
+    /// Weight and compute dtype: f32, f16 or bf16 (half precision needs a GPU device; input
+    /// and output stay f32).
+    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    dtype: DType,
     /// Print a JSON summary.
     #[arg(long)]
     json: bool,
@@ -120,6 +128,7 @@ pub struct LsrArgs {
 fn load<B: NnBackend>(
     path: Option<&std::path::Path>,
     chunk: usize,
+    dtype: DType,
     device: &B::Device,
 ) -> Result<Liif<B>, CliError> {
     if chunk == 0 {
@@ -129,7 +138,8 @@ fn load<B: NnBackend>(
         Some(p) => Liif::<B>::from_checkpoint(p, device),
         None => Liif::<B>::edsr_baseline_pretrained(device),
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    .with_dtype(dtype);
     model.chunk = chunk;
     Ok(model)
 }
@@ -153,6 +163,7 @@ fn bar(total: usize) -> Result<ProgressBar, String> {
 
 /// Runs `ultrares upscale` on the device it names.
 pub fn run_upscale(a: UpscaleArgs) -> Result<String, CliError> {
+    check_dtype(a.dtype, a.device)?;
     dispatch(a.device, Upscale(a))
 }
 
@@ -178,7 +189,7 @@ fn upscale<B: NnBackend>(a: UpscaleArgs, device: &B::Device) -> Result<String, C
     };
     // 2048² took 219 s on 2 cores; output f32 + u8 planes and the encoder's features.
     check_size([oh, ow], MAX_UPSCALE_PIXELS, 19_000.0, 27.0, a.force)?;
-    let model = load::<B>(a.weights.as_deref(), a.chunk, device)?;
+    let model = load::<B>(a.weights.as_deref(), a.chunk, a.dtype, device)?;
     if model.in_chans() != 3 || model.out_dim() != 3 {
         return Err(CliError::Input(format!(
             "{}: a {} → {} channel model; `ultrares upscale` needs an RGB → RGB LIIF (for LSRNA's latent models use `ultrares lsr`)",
@@ -243,6 +254,7 @@ pub(crate) fn read_latent(path: &std::path::Path) -> Result<(Vec<f32>, Vec<usize
 
 /// Runs `ultrares lsr` on the device it names.
 pub fn run_lsr(a: LsrArgs) -> Result<String, CliError> {
+    check_dtype(a.dtype, a.device)?;
     dispatch(a.device, Lsr(a))
 }
 
@@ -262,7 +274,7 @@ fn lsr<B: NnBackend>(a: LsrArgs, device: &B::Device) -> Result<String, CliError>
     // 128² → 512² took 17.7 s on 2 cores; f32 output and the features of the input.
     check_size(a.size, MAX_LSR_PIXELS, 14_800.0, 64.0, a.force)?;
     let (data, shape) = read_latent(&a.input)?;
-    let model = load::<B>(Some(&a.checkpoint), a.chunk, device)?;
+    let model = load::<B>(Some(&a.checkpoint), a.chunk, a.dtype, device)?;
     let c = shape[shape.len().saturating_sub(3)..]
         .first()
         .copied()

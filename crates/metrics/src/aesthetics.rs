@@ -16,6 +16,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use image::RgbImage;
 use ultrares_nn::linear::linear;
+use ultrares_nn::ops::to_f32;
 use ultrares_nn::weights::Loader;
 use ultrares_nn::{ConfigJson, NnBackend, StateDict};
 use ultrares_text::{ClipVisionConfig, ClipVisionModel};
@@ -87,16 +88,22 @@ impl<B: NnBackend> AestheticPredictor<B> {
     }
 
     /// The image tower of a transformers `CLIPModel` or `CLIPVisionModelWithProjection` folder
-    /// (`openai/clip-vit-large-patch14` for this predictor), in f32.
+    /// (`openai/clip-vit-large-patch14` for this predictor), its linear and embedding weights in
+    /// `dtype` (f32 as upstream, or f16/bf16 on GPU backends; LayerNorms stay f32; the predictor
+    /// itself always runs in f32).
     ///
     /// # Errors
     /// [`Error::Text`] for a missing or wrong config or weights.
-    pub fn clip_from_dir(dir: impl AsRef<Path>, device: &B::Device) -> Result<ClipVisionModel<B>> {
+    pub fn clip_from_dir(
+        dir: impl AsRef<Path>,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<ClipVisionModel<B>> {
         let dir = dir.as_ref();
         let config =
             ClipVisionConfig::from_config_json(&ConfigJson::read(dir.join("config.json"))?)?;
         let sd = crate::clip_score::model_weights(dir)?;
-        Ok(config.load(&sd, DType::F32, device)?)
+        Ok(config.load(&sd, dtype, device)?)
     }
 
     /// Scores of images through `clip` (OpenAI ViT-L/14 with `visual_projection`) and upstream's
@@ -114,6 +121,6 @@ impl<B: NnBackend> AestheticPredictor<B> {
         let e = clip.forward(x, false)?.image_embeds.ok_or_else(|| {
             Error::argument("clip", "a vision tower with visual_projection", "none")
         })?;
-        self.score_embeddings(e)
+        self.score_embeddings(to_f32(e))
     }
 }

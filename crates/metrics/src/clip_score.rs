@@ -21,6 +21,7 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use image::RgbImage;
 use ultrares_core::resize::{PilFilter, resize_pil, resize_torch_antialias};
+use ultrares_nn::ops::to_f32;
 use ultrares_nn::{ConfigJson, NnBackend, StateDict};
 use ultrares_text::{
     ClipTextConfig, ClipTextModel, ClipTokenizer, ClipVisionConfig, ClipVisionModel, TextError,
@@ -234,11 +235,13 @@ pub struct ClipScorer<B: Backend> {
 impl<B: NnBackend> ClipScorer<B> {
     /// Loads a transformers `CLIPModel` folder: `config.json`, the weights (`model.safetensors`,
     /// sharded, or `pytorch_model.bin`), the tokenizer files and `preprocessor_config.json`
-    /// (defaults when absent), in f32.
+    /// (defaults when absent). The towers' linear and embedding weights are loaded in `dtype`
+    /// (f32 as torchmetrics, or f16/bf16 on GPU backends; LayerNorms stay f32); features and
+    /// scores are f32.
     ///
     /// # Errors
     /// [`Error::Text`] for a missing or wrong config, weights or tokenizer.
-    pub fn from_dir(dir: impl AsRef<Path>, device: &B::Device) -> Result<Self> {
+    pub fn from_dir(dir: impl AsRef<Path>, dtype: DType, device: &B::Device) -> Result<Self> {
         let dir = dir.as_ref();
         let config = ConfigJson::read(dir.join("config.json"))?;
         config.check_class(&["CLIPModel"])?;
@@ -248,10 +251,11 @@ impl<B: NnBackend> ClipScorer<B> {
             _ => ClipImageProcessor::default(),
         };
         let tokenizer = ClipTokenizer::from_dir(dir)?;
-        Self::from_state_dict(&config, &sd, tokenizer, processor, device)
+        Self::from_state_dict(&config, &sd, tokenizer, processor, dtype, device)
     }
 
-    /// Both towers from a `CLIPModel` config and state dict.
+    /// Both towers from a `CLIPModel` config and state dict, in `dtype` (see
+    /// [`ClipScorer::from_dir`]).
     ///
     /// # Errors
     /// [`Error::Text`] for a wrong config or missing, mis-shaped or unreadable weights.
@@ -260,6 +264,7 @@ impl<B: NnBackend> ClipScorer<B> {
         sd: &StateDict,
         tokenizer: ClipTokenizer,
         processor: ClipImageProcessor,
+        dtype: DType,
         device: &B::Device,
     ) -> Result<Self> {
         let text_cfg = ClipTextConfig::from_config_json(config)?;
@@ -268,8 +273,8 @@ impl<B: NnBackend> ClipScorer<B> {
             (k.starts_with("text_model.") || k.starts_with("text_projection."))
                 .then(|| k.to_string())
         })?;
-        let text = text_cfg.load(&text_sd, DType::F32, device)?;
-        let vision = vision_cfg.load(sd, DType::F32, device)?;
+        let text = text_cfg.load(&text_sd, dtype, device)?;
+        let vision = vision_cfg.load(sd, dtype, device)?;
         if vision.image_size() != processor.crop_size {
             return Err(Error::argument(
                 "preprocessor_config.json",
@@ -296,7 +301,7 @@ impl<B: NnBackend> ClipScorer<B> {
         let e = out.image_embeds.ok_or_else(|| {
             Error::argument("model", "a vision tower with visual_projection", "none")
         })?;
-        Ok(normalize(e))
+        Ok(normalize(to_f32(e)))
     }
 
     /// L2-normalised text embeddings `[N, P]`: each caption tokenized without truncation and cut
@@ -329,7 +334,7 @@ impl<B: NnBackend> ClipScorer<B> {
         let e = out
             .text_embeds
             .ok_or_else(|| Error::argument("model", "a text tower with text_projection", "none"))?;
-        Ok(normalize(e))
+        Ok(normalize(to_f32(e)))
     }
 
     /// `100·cos` of every (image, caption) pair.

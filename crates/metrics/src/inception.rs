@@ -19,7 +19,9 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
+use burn::tensor::DType;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
+use ultrares_nn::ops::{CastMapper, cast_to, to_f32};
 use ultrares_nn::weights::{Loader, StateDict, Visitor};
 
 use crate::Error;
@@ -87,9 +89,12 @@ impl<B: Backend> BasicConv2d<B> {
         let x = self.conv.forward(x);
         let bn = &self.bn;
         let c = bn.gamma.dims()[0];
-        let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
-        let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
-        let x = x * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1]);
+        // The folded batch norm in f32, applied in the activations' dtype.
+        let scale = to_f32(bn.gamma.val()) / (to_f32(bn.running_var.value()) + bn.epsilon).sqrt();
+        let shift = to_f32(bn.beta.val()) - to_f32(bn.running_mean.value()) * scale.clone();
+        let dtype = x.dtype();
+        let x = x * cast_to(scale, dtype).reshape([1, c, 1, 1])
+            + cast_to(shift, dtype).reshape([1, c, 1, 1]);
         burn::tensor::activation::relu(x)
     }
 }
@@ -507,10 +512,18 @@ impl<B: Backend> InceptionV3<B> {
         Ok(model)
     }
 
+    /// The model with its weights cast to `dtype` (f16/bf16 on GPU backends). [`Self::features`]
+    /// then runs the network in `dtype` and returns f32 features; pytorch-fid and published FID
+    /// figures use f32, so half-precision features shift FID slightly (measure before comparing).
+    pub fn with_dtype(self, dtype: DType) -> Self {
+        self.map(&mut CastMapper { dtype })
+    }
+
     /// pool3 features `[N, 2048]` of images `[N, 3, H, W]` with values in `[0, 1]`, as
     /// pytorch-fid's `InceptionV3([3])` computes them: bilinear resize to 299² (PyTorch's
     /// `interpolate(align_corners=False)`, no antialiasing), `2x − 1`, the network, global
-    /// average pool.
+    /// average pool. The network runs in the weights' dtype ([`Self::with_dtype`]): the resize
+    /// in f32, the average pool and the features in f32.
     pub fn features(&self, images: Tensor<B, 4>) -> crate::Result<Tensor<B, 2>> {
         let [n, c, h, w] = images.dims();
         if c != 3 || n == 0 || h == 0 || w == 0 {
@@ -519,7 +532,9 @@ impl<B: Backend> InceptionV3<B> {
                 [n, c, h, w]
             )));
         }
-        let x = resize_bilinear(images, INCEPTION_SIZE, INCEPTION_SIZE) * 2.0 - 1.0;
+        let dtype = self.fc.weight.val().dtype();
+        let x = resize_bilinear(to_f32(images), INCEPTION_SIZE, INCEPTION_SIZE) * 2.0 - 1.0;
+        let x = cast_to(x, dtype);
         let x = [
             &self.Conv2d_1a_3x3,
             &self.Conv2d_2a_3x3,
@@ -546,12 +561,18 @@ impl<B: Backend> InceptionV3<B> {
             .Mixed_7c
             .forward(self.Mixed_7b.forward(self.Mixed_7a.forward(x)));
         let [n, c, _, _] = x.dims();
-        Ok(x.mean_dim(3).mean_dim(2).reshape([n, c]))
+        Ok(to_f32(x).mean_dim(3).mean_dim(2).reshape([n, c]))
     }
 
-    /// Logits `[N, num_classes]` of pool3 features (`fc`, with its bias).
+    /// Logits `[N, num_classes]` of pool3 features (`fc`, with its bias), in f32 whatever the
+    /// weights' dtype (a half-precision sum of 2048 products that largely cancel would lose
+    /// ~15 units of its rounding; the layer is 2 M multiply-adds per image).
     pub fn logits(&self, features: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.fc.forward(features)
+        let y = to_f32(features).matmul(to_f32(self.fc.weight.val()));
+        match &self.fc.bias {
+            Some(b) => y + to_f32(b.val()).unsqueeze(),
+            None => y,
+        }
     }
 }
 
@@ -587,7 +608,9 @@ fn resize_axis<B: Backend>(x: Tensor<B, 4>, dim: usize, out: usize) -> Tensor<B,
     let mut shape = [1usize; 4];
     shape[dim] = out;
     let l0: Vec<f32> = l1.iter().map(|l| 1.0 - l).collect();
-    let weights = |v: Vec<f32>| Tensor::<B, 1>::from_floats(v.as_slice(), &device).reshape(shape);
+    let dtype = x.dtype();
+    let weights =
+        |v: Vec<f32>| Tensor::<B, 4>::from_data(TensorData::new(v, shape), (&device, dtype));
     let idx = |v: Vec<i64>| Tensor::<B, 1, Int>::from_data(TensorData::new(v, [out]), &device);
     let a = x.clone().select(dim, idx(i0));
     let b = x.select(dim, idx(i1));

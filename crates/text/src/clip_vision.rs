@@ -16,6 +16,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use ultrares_nn::activation::Activation;
 use ultrares_nn::linear::linear;
+use ultrares_nn::ops::cast_to;
 use ultrares_nn::weights::{Loader, Visitor};
 use ultrares_nn::{ConfigJson, LayerNorm, LayerNormConfig, NnBackend, StateDict};
 
@@ -294,9 +295,8 @@ impl<B: NnBackend> ClipVisionModel<B> {
         let patches = emb.patch_embedding.forward(x); // [N, D, S/P, S/P]
         let t = patches.dims()[2] * patches.dims()[3];
         let patches = patches.reshape([n, d, t]).swap_dims(1, 2);
-        let class = emb
-            .class_embedding
-            .val()
+        // The loader keeps rank-1 weights (this one and the norms) in f32.
+        let class = cast_to(emb.class_embedding.val(), dtype)
             .reshape([1, 1, d])
             .expand([n, 1, d]);
         let device = patches.device();

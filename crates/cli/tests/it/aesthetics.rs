@@ -93,7 +93,8 @@ fn aesthetics_cli_equals_the_library() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     type B = NdArray<f32>;
     let device = Default::default();
-    let tower = AestheticPredictor::<B>::clip_from_dir(&clip, &device).expect("clip");
+    let tower = AestheticPredictor::<B>::clip_from_dir(&clip, burn::tensor::DType::F32, &device)
+        .expect("clip");
     let mlp = AestheticPredictor::<B>::from_file(&predictor, &device).expect("mlp");
     let imgs: Vec<_> = images
         .iter()

@@ -522,6 +522,23 @@ fn lsr_and_upscale_match_the_official_code() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such file"));
+    // Half precision needs a GPU backend (burn-ndarray has no f16 tensors).
+    for sub in [
+        &["upscale", png.to_str().unwrap(), up.to_str().unwrap()][..],
+        &[
+            "lsr",
+            "--checkpoint",
+            "x.pth",
+            "in.npy",
+            "out.npy",
+            "--size",
+            "8x8",
+        ],
+    ] {
+        let o = ultrares(&[sub, &["--dtype", "bf16"]].concat());
+        assert_eq!(o.status.code(), Some(2), "{sub:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--dtype bf16 needs --device"));
+    }
     std::fs::remove_dir_all(dir).ok();
 }
 

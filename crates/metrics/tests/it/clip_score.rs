@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use burn::backend::NdArray;
-use burn::tensor::TensorData;
+use burn::tensor::{DType, TensorData};
 use image::RgbImage;
 use ndarray::ArrayD;
 use ndarray_npy::NpzReader;
 use ultrares_core::testing::det_weight;
 use ultrares_metrics::{ClipImageProcessor, ClipScorer, Error, clip_score};
-use ultrares_nn::{ConfigJson, StateDict};
+use ultrares_nn::{ConfigJson, NnBackend, StateDict};
 use ultrares_text::{ClipPad, ClipTokenizer};
 
 type B = NdArray<f32>;
@@ -24,6 +24,10 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn scorer() -> ClipScorer<B> {
+    scorer_in(DType::F32)
+}
+
+fn scorer_in<Bk: NnBackend>(dtype: DType) -> ClipScorer<Bk> {
     let keys: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
         &std::fs::read_to_string(fixture("clip_score_keys.json")).expect("keys"),
     )
@@ -42,8 +46,15 @@ fn scorer() -> ClipScorer<B> {
     .expect("processor");
     assert_eq!(processor, ClipImageProcessor::default());
     let tokenizer = ClipTokenizer::openai(ClipPad::EndOfText).expect("tokenizer");
-    ClipScorer::from_state_dict(&config, &sd, tokenizer, processor, &Default::default())
-        .expect("load")
+    ClipScorer::from_state_dict(
+        &config,
+        &sd,
+        tokenizer,
+        processor,
+        dtype,
+        &Default::default(),
+    )
+    .expect("load")
 }
 
 fn inputs() -> (NpzReader<std::fs::File>, Vec<RgbImage>, Vec<String>) {
@@ -152,6 +163,35 @@ fn clip_score_bad_inputs() {
     .expect("json");
     let e = ClipImageProcessor::from_config_json(&bad).expect_err("crop");
     assert!(e.to_string().contains("crop_size"), "{e}");
-    let e = ClipScorer::<B>::from_dir(fixture("no-such-clip"), &device).expect_err("dir");
+    let e =
+        ClipScorer::<B>::from_dir(fixture("no-such-clip"), DType::F32, &device).expect_err("dir");
     assert!(e.to_string().contains("config.json"), "{e}");
+}
+
+/// Half precision on burn-flex: the towers' linear and embedding weights in f16 or bf16
+/// (LayerNorms and softmax in f32) give scores within a few units of the dtype's rounding of
+/// torchmetrics' f32 scores.
+#[test]
+fn half_precision_scores_stay_within_their_rounding_of_torchmetrics() {
+    type F = burn_flex::Flex;
+    let (mut npz, images, captions) = inputs();
+    let refs: Vec<&str> = captions.iter().map(String::as_str).collect();
+    let want: ArrayD<f32> = npz.by_name("scores").expect("scores");
+    let want: Vec<f32> = want.iter().copied().collect();
+    for (dtype, u) in [(DType::F16, 2f64.powi(-11)), (DType::BF16, 2f64.powi(-8))] {
+        let s = scorer_in::<F>(dtype);
+        let scores = s
+            .scores(&images, &refs, &Default::default())
+            .expect("scores");
+        let err = max_rel(&scores, &want);
+        println!(
+            "{dtype:?}: scores relative error {err:.2e} ({:.1} u)",
+            err / u
+        );
+        assert!(err <= 8.0 * u, "{dtype:?}: relative error {err:.2e}");
+        assert!(
+            err > 0.01 * u,
+            "{dtype:?}: {err:.2e} is too small to have run in half precision"
+        );
+    }
 }

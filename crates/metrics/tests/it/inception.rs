@@ -190,3 +190,54 @@ fn resize_to_the_same_size_is_the_identity() {
     let y = resize_bilinear(x.clone(), 7, 5);
     assert_eq!(x.into_data(), y.into_data());
 }
+
+/// Half precision on burn-flex (CPU f16/bf16 tensors): `with_dtype` runs the network in f16 or
+/// bf16 and returns f32 features within a few units of the dtype's rounding of pytorch-fid's
+/// f32 features (the batch norms folded in f32, the resize and the average pool in f32; the
+/// logits computed in f32 from them).
+#[test]
+fn half_precision_features_stay_within_their_rounding_of_pytorch_fid() {
+    type F = burn_flex::Flex;
+    let device = Default::default();
+    let path = tmp("det_half.safetensors");
+    write_weights(&path, &[]);
+    let model = InceptionV3::<F>::load_file(&path, &device).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let fx = load_fixture();
+    let imgs = [procedural(320, 400)];
+    for (dtype, u) in [
+        (burn::tensor::DType::F16, 2f64.powi(-11)),
+        (burn::tensor::DType::BF16, 2f64.powi(-8)),
+    ] {
+        let m = model.clone().with_dtype(dtype);
+        let x = rgb8_batch_to_tensor::<F>(&imgs, ValueRange::ZeroOne, &device).unwrap();
+        let pool = m.features(x).unwrap();
+        assert_eq!(pool.dtype(), burn::tensor::DType::F32);
+        let logits = m.logits(pool.clone());
+        let rel = |t: Tensor<F, 2>, r: &ArrayD<f32>| {
+            let ours = t.into_data().to_vec::<f32>().unwrap();
+            let scale = r.iter().fold(0f64, |m, &v| m.max(f64::from(v).abs()));
+            ours.iter()
+                .zip(r.iter())
+                .fold(0f64, |m, (&a, &b)| m.max(f64::from(a - b).abs()))
+                / scale
+        };
+        let (ep, el) = (
+            rel(pool, &fx["procedural_320x400_pool3"]),
+            rel(logits, &fx["procedural_320x400_logits"]),
+        );
+        println!(
+            "{dtype:?}: pool3 rel err {ep:.2e} ({:.1} u), logits {el:.2e} ({:.1} u)",
+            ep / u,
+            el / u
+        );
+        assert!(
+            ep <= 8.0 * u && el <= 8.0 * u,
+            "{dtype:?}: pool3 {ep:e}, logits {el:e}"
+        );
+        assert!(
+            ep > 0.1 * u,
+            "{dtype:?}: {ep:e} is too small to have run in half precision"
+        );
+    }
+}
