@@ -3,7 +3,7 @@
 //! cross-attention, 64–4096 query tokens, 1–20 heads, head dims 40/64/128, with and without
 //! masks, bias, causal masking and custom scales; and torch's SDPA on a fixture.
 //!
-//! `--features wgpu` runs the same checks with the fused CubeCL kernel (on lavapipe without a
+//! `--features wgpu,ndarray` runs the same checks with the fused CubeCL kernel (on lavapipe without a
 //! GPU); tolerances there are TF32-free (wgpu computes f32 matmuls in f32).
 
 use std::fs::File;
