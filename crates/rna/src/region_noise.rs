@@ -88,16 +88,26 @@ impl RegionNoiseConfig {
     /// # Errors
     /// Invalid parameters, an empty image, or a latent larger than the reference along an axis.
     pub fn std_map(&self, reference: &RgbImage, size: [usize; 2]) -> Result<Vec<f32>> {
-        let (w, h) = reference.dimensions();
+        self.std_map_from_edges(&self.edge_map(reference)?, size)
+    }
+
+    /// σ from a given 0/255 edge map (e.g. [`RegionNoiseConfig::edge_map`] of another run, or
+    /// edges from another detector): adaptive average pooling to `size`, then the min-max map
+    /// onto `[e_min, e_max]`.
+    ///
+    /// # Errors
+    /// Invalid parameters, an empty map, or a latent larger than the map along an axis.
+    pub fn std_map_from_edges(&self, edges: &GrayImage, size: [usize; 2]) -> Result<Vec<f32>> {
+        self.validate()?;
+        let (w, h) = edges.dimensions();
         let (h, w) = (h as usize, w as usize);
         if size[0] == 0 || size[1] == 0 || size[0] > h || size[1] > w {
             return Err(Error::argument(
                 "size",
-                format!("a latent size between 1×1 and the reference size {h}×{w}"),
+                format!("a latent size between 1×1 and the edge map's size {h}×{w}"),
                 format!("{}×{}", size[0], size[1]),
             ));
         }
-        let edges = self.edge_map(reference)?;
         let d = adaptive_avg_pool2d(edges.as_raw(), [h, w], size)?;
         Ok(self.min_max(d))
     }

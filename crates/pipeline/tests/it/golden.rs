@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use common::{
-    B, DiffusersTiled, Fixture, Keep, Replay, StandIn, StandInCond, check, det_gaussian, hashed,
-    sub, tiny_vae_config,
+    B, DiffusersTiled, Fixed, Fixture, Keep, Replay, StandIn, StandInCond, check, det_gaussian,
+    hashed, sub, tiny_vae_config,
 };
 use ndarray::ArrayD;
 use ultrares_core::image::{ValueRange, tensor_to_rgb8};
@@ -19,17 +19,6 @@ use ultrares_pipeline::{
 };
 use ultrares_rna::RegionNoiseConfig;
 use ultrares_schedulers::{Ddim, SchedulerConfig};
-
-/// An upsampler that returns a fixed latent: injects the reference run's guide.
-struct Fixed(Tensor<B, 4>);
-
-impl LatentUpsampler<B> for Fixed {
-    type Error = std::convert::Infallible;
-    fn upsample(&self, _: Tensor<B, 4>, size: [usize; 2]) -> Result<Tensor<B, 4>, Self::Error> {
-        assert_eq!(self.0.dims()[2..], size);
-        Ok(self.0.clone())
-    }
-}
 
 fn cond() -> GuidedCond<StandInCond> {
     let c = |pooled| StandInCond {

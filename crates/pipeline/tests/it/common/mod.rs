@@ -11,7 +11,7 @@ use burn::tensor::TensorData;
 use ndarray::ArrayD;
 use ndarray_npy::NpzReader;
 use ultrares_core::image::RgbImage;
-use ultrares_core::{CodecTiling, LatentCodec, Reporter};
+use ultrares_core::{CodecTiling, LatentCodec, LatentUpsampler, Reporter};
 pub use ultrares_pipeline::testing::{StandIn, StandInCond, det_gaussian};
 use ultrares_pipeline::{Draw, Randomness};
 use ultrares_pipeline::{Intermediate, Observer};
@@ -182,6 +182,17 @@ pub fn check<const D: usize>(name: &str, got: &Tensor<B, D>, want: &Tensor<B, D>
     assert!(err <= tol, "{name}: max abs error {err} > {tol}");
 }
 
+/// Max abs error relative to the reference's max |x| (a random-weight UNet's latents reach
+/// |x| ≈ 80, so an absolute bound would be looser at small and stricter at large magnitudes).
+pub fn check_rel<const D: usize>(name: &str, got: &Tensor<B, D>, want: &Tensor<B, D>, tol: f32) {
+    assert_eq!(got.dims(), want.dims(), "{name}: shapes differ");
+    let err: f32 = (got.clone() - want.clone()).abs().max().into_scalar();
+    let scale: f32 = want.clone().abs().max().into_scalar();
+    let rel = err / scale.max(f32::MIN_POSITIVE);
+    println!("{name}: relative error {rel:.1e} (max abs {err:.2e}, max |x| = {scale:.1})");
+    assert!(rel <= tol, "{name}: relative error {rel:e} > {tol}");
+}
+
 /// Keeps every intermediate latent.
 #[derive(Default)]
 pub struct Keep(pub HashMap<String, Tensor<B, 4>>);
@@ -206,4 +217,15 @@ pub fn sub<const S: usize>(x: &Tensor<B, 4>) -> Tensor<B, 3> {
         }
     }
     Tensor::from_data(TensorData::new(out, [c, hs, ws]), &Default::default())
+}
+
+/// An upsampler that returns a fixed latent: injects the reference run's guide.
+pub struct Fixed(pub Tensor<B, 4>);
+
+impl LatentUpsampler<B> for Fixed {
+    type Error = std::convert::Infallible;
+    fn upsample(&self, _: Tensor<B, 4>, size: [usize; 2]) -> Result<Tensor<B, 4>, Self::Error> {
+        assert_eq!(self.0.dims()[2..], size);
+        Ok(self.0.clone())
+    }
 }
