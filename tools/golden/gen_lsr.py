@@ -37,7 +37,7 @@ import torch
 from skimage import data
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from npz import det_weight, save_file, save_npz, splitmix_uniform  # noqa: E402
+from npz import det_weight, save_file, save_npz, shim_timm, splitmix_uniform  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "crates/lsr/tests/fixtures"
@@ -132,13 +132,7 @@ def lsrna_modules(lsrna_dir):
             (tmp / name).write_bytes(src)
     # The official code is CUDA-only in two places (`.cuda()` in gen_feat) and imports three timm
     # helpers; both are shimmed without touching its arithmetic.
-    timm = types.ModuleType("timm")
-    timm.models = types.ModuleType("timm.models")
-    layers = types.ModuleType("timm.models.layers")
-    layers.DropPath = lambda p: torch.nn.Identity()
-    layers.to_2tuple = lambda x: tuple(x) if isinstance(x, (tuple, list)) else (x, x)
-    layers.trunc_normal_ = torch.nn.init.trunc_normal_
-    sys.modules.update({"timm": timm, "timm.models": timm.models, "timm.models.layers": layers})
+    shim_timm()
     torch.Tensor.cuda = lambda self, *a, **k: self
     sys.path.insert(0, str(tmp))
     import lsr

@@ -108,7 +108,7 @@ import gen_unet  # noqa: E402
 from gen_pipeline import (OUT, ROOT, Recorder, commit_of, ddim, det_gaussian, make_pipe,  # noqa: E402
                           pixelsmith_pipe, stub_imports, vae_config)
 from gen_vae import hashed  # noqa: E402
-from npz import save_npz  # noqa: E402
+from npz import save_npz, shim_timm  # noqa: E402
 
 from diffusers import AutoencoderKL  # noqa: E402
 
@@ -174,13 +174,7 @@ def import_lsrna(lsrna_dir):
     files = ["pipeline_lsrna_demofusion_sdxl.py", "utils.py"] + [
         f"lsr/{n}.py" for n in ("__init__", "models", "liif", "swinir", "mlp")]
     sys.path.insert(0, str(extract(lsrna_dir, files)))
-    timm = types.ModuleType("timm")
-    timm.models = types.ModuleType("timm.models")
-    layers = types.ModuleType("timm.models.layers")
-    layers.DropPath = lambda p: torch.nn.Identity()
-    layers.to_2tuple = lambda x: tuple(x) if isinstance(x, (tuple, list)) else (x, x)
-    layers.trunc_normal_ = torch.nn.init.trunc_normal_
-    sys.modules.update({"timm": timm, "timm.models": timm.models, "timm.models.layers": layers})
+    shim_timm()
     stub_imports()
     import lsr
     import pipeline_lsrna_demofusion_sdxl as pm

@@ -69,3 +69,20 @@ def det_weight(key, shape):
     else:
         v = 0.1 * u
     return v.astype(np.float32).reshape(shape)
+
+
+def shim_timm():
+    """The three `timm` helpers LSRNA's `lsr/swinir.py` imports, without timm: `DropPath` as the
+    identity (eval-mode stochastic depth), `to_2tuple`, `trunc_normal_`."""
+    import sys
+    import types
+
+    import torch
+
+    timm = types.ModuleType("timm")
+    timm.models = types.ModuleType("timm.models")
+    layers = types.ModuleType("timm.models.layers")
+    layers.DropPath = lambda p: torch.nn.Identity()
+    layers.to_2tuple = lambda x: tuple(x) if isinstance(x, (tuple, list)) else (x, x)
+    layers.trunc_normal_ = torch.nn.init.trunc_normal_
+    sys.modules.update({"timm": timm, "timm.models": timm.models, "timm.models.layers": layers})
