@@ -88,6 +88,8 @@ impl RegionNoiseConfig {
     /// # Errors
     /// Invalid parameters, an empty image, or a latent larger than the reference along an axis.
     pub fn std_map(&self, reference: &RgbImage, size: [usize; 2]) -> Result<Vec<f32>> {
+        // Checked before running Canny.
+        check_latent_size(size, reference.dimensions(), "the reference")?;
         self.std_map_from_edges(&self.edge_map(reference)?, size)
     }
 
@@ -99,15 +101,7 @@ impl RegionNoiseConfig {
     /// Invalid parameters, an empty map, or a latent larger than the map along an axis.
     pub fn std_map_from_edges(&self, edges: &GrayImage, size: [usize; 2]) -> Result<Vec<f32>> {
         self.validate()?;
-        let (w, h) = edges.dimensions();
-        let (h, w) = (h as usize, w as usize);
-        if size[0] == 0 || size[1] == 0 || size[0] > h || size[1] > w {
-            return Err(Error::argument(
-                "size",
-                format!("a latent size between 1×1 and the edge map's size {h}×{w}"),
-                format!("{}×{}", size[0], size[1]),
-            ));
-        }
+        let [h, w] = check_latent_size(size, edges.dimensions(), "the edge map")?;
         let d = adaptive_avg_pool2d(edges.as_raw(), [h, w], size)?;
         Ok(self.min_max(d))
     }
@@ -201,4 +195,17 @@ impl RegionNoiseConfig {
         let sigma = self.std_map_tensor::<B>(reference, [h, w], &latent.device())?;
         Ok(latent + noise * sigma)
     }
+}
+
+/// `size` must lie between 1×1 and the image's `(width, height)`; returns `[h, w]`.
+fn check_latent_size(size: [usize; 2], (w, h): (u32, u32), what: &str) -> Result<[usize; 2]> {
+    let (h, w) = (h as usize, w as usize);
+    if size[0] == 0 || size[1] == 0 || size[0] > h || size[1] > w {
+        return Err(Error::argument(
+            "size",
+            format!("a latent size between 1×1 and {what}'s size {h}×{w}"),
+            format!("{}×{}", size[0], size[1]),
+        ));
+    }
+    Ok([h, w])
 }
