@@ -28,7 +28,8 @@ are stored (small) or `splitmix_uniform` draws.
 * dit_keys.json: every (key, shape) of SD3-medium, SD3.5-medium, SD3.5-large, Flux-dev and
   Flux-schnell (meta device) and of the tiny models, with parameter counts.
 * crates/cli/tests/fixtures/tiny_sd3/, tiny_flux/, dit_generate.npz, {sd3_cfg,sd3_nocfg,flux}_init.npy:
-  tiny `StableDiffusion3Pipeline` / `FluxPipeline` folders and their final latents (see `pipelines`).
+  tiny `StableDiffusion3Pipeline` / `FluxPipeline` folders and their final latents, Flux also with
+  true CFG (`flux_true_cfg`: negative prompt, `true_cfg_scale`; see `pipelines`).
 * dit_wide.npz (only with --big, ≈ 6 GB and a few minutes): SD3-medium's width (1536, 24 heads of
   64, 4096/2048 conditioning) at 2 layers with a 32-patch table, 16×16 latent, 77+16 tokens; and
   Flux-dev's width (3072, 24 heads of 128, guidance) at 1 double + 1 single block, 16×16 latent
@@ -266,8 +267,10 @@ def pipelines():
     tiny_flux; JSON files only, the Rust test writes det_weight weights, the tokenizers and the tiny VAE)
     and their final latents (`output_type="latent"`) from given initial latents, 4 steps:
     `sd3_cfg` (guidance 5, negative prompt), `sd3_nocfg` (guidance 1), `flux` (guidance 3.5, packed
-    latents in and out). Text towers as ultrares-text's sd3_prompt / flux_prompt fixtures (T5 tokenizer
-    from its tokenizer.json), max_sequence_length 32."""
+    latents in and out), `flux_true_cfg` (the same run from the same flux_init.npy with Flux's true CFG:
+    negative prompt "blurry, ugly", `true_cfg_scale` 4, embedded guidance 3.5 given to both passes;
+    asserted to differ from `flux` by > 1e-3). Text towers as ultrares-text's sd3_prompt / flux_prompt
+    fixtures (T5 tokenizer from its tokenizer.json), max_sequence_length 32."""
     import shutil
     import tempfile
 
@@ -347,6 +350,11 @@ def pipelines():
     with torch.no_grad():
         arrays["flux"] = flux(prompt="a photo of a cat", height=h, width=w, num_inference_steps=4, latents=init.clone(),
                               output_type="latent", max_sequence_length=32, guidance_scale=3.5).images.numpy()
+        arrays["flux_true_cfg"] = flux(prompt="a photo of a cat", negative_prompt="blurry, ugly", true_cfg_scale=4.0,
+                                       height=h, width=w, num_inference_steps=4, latents=init.clone(), output_type="latent",
+                                       max_sequence_length=32, guidance_scale=3.5).images.numpy()
+    true_cfg_diff = float(np.abs(arrays["flux_true_cfg"] - arrays["flux"]).max())
+    assert true_cfg_diff > 1e-3, f"true CFG changed the Flux latents by only {true_cfg_diff}"
     save_npz(cli / "dit_generate.npz", arrays)
 
 

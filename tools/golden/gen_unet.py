@@ -23,6 +23,16 @@
   kohya's layout, which diffusers 0.36 cannot load into transformers 5's CLIPTextModel: see
   pipeline()).
 
+* crates/cli/tests/fixtures/sdxl_single_file.json: the tiny pipeline's four models as one SDXL
+  single file in the original SGM layout of sd_xl_base_1.0.safetensors (`model.diffusion_model.`,
+  `first_stage_model.`, CLIP-L under `conditioner.embedders.0.transformer.text_model.`, OpenCLIP
+  bigG under `conditioner.embedders.1.model.`): for each single-file key the (component, diffusers
+  key) tensors concatenated on dim 0 (q;k;v for bigG's fused `attn.in_proj_*`), transposed where
+  `transpose` (bigG's `text_projection`, [width, projection]), reshaped to `shape` (the VAE's
+  mid-block attention as 1×1 convs); `extra` / `extra_int64`: keys a real file carries that
+  diffusers ignores. Checked by writing that file and loading it with diffusers' `from_single_file`
+  (see single_file()): every tensor comes back exactly and the `euler` case is reproduced.
+
 * unet_real.npz (only with `--big`: ≈ 12 GB of memory and a few minutes): the real SDXL base
   and SD 1.5 topologies with `det_weight` weights (generated tensor by tensor, never stored), N=2,
   a 16×16 latent, 77 text tokens; inputs are `splitmix_uniform` draws the Rust test recomputes;
@@ -226,40 +236,44 @@ SDXL_SCHEDULER = {
 }
 
 
-def pipeline():
-    import shutil
+def tiny_sdxl():
+    """The tiny StableDiffusionXLPipeline of pipeline(), built afresh: det_weight CLIP towers and
+    UNet, the tiny VAE, tokenizers from OpenAI's vocabulary, SDXL's Euler scheduler."""
     import tempfile
 
-    from diffusers import AutoencoderKL, DDIMScheduler, EulerDiscreteScheduler, StableDiffusionXLPipeline
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
     import gen_text
 
     root = pathlib.Path(__file__).resolve().parents[2]
-    cli = root / "crates/cli/tests/fixtures"
-    dst = cli / "tiny_sdxl"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         gen_text.write_folders(gen_text.ASSET.read_bytes(), tmp)
         tok1 = CLIPTokenizer.from_pretrained(tmp / "tokenizer")
         tok2 = CLIPTokenizer.from_pretrained(tmp / "tokenizer_2")
-    def towers():
-        te1 = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, num_hidden_layers=3,
-                                           num_attention_heads=4, intermediate_size=37, hidden_act="quick_gelu",
-                                           eos_token_id=2)).eval()
-        te2 = CLIPTextModelWithProjection(CLIPTextConfig(vocab_size=49408, hidden_size=64, num_hidden_layers=4,
-                                                         num_attention_heads=4, intermediate_size=96,
-                                                         hidden_act="gelu", projection_dim=40)).eval()
-        gen_text.det_state_dict(te1)
-        gen_text.det_state_dict(te2)
-        return te1, te2
-
-    te1, te2 = towers()
+    te1 = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                                       intermediate_size=37, hidden_act="quick_gelu", eos_token_id=2)).eval()
+    te2 = CLIPTextModelWithProjection(CLIPTextConfig(vocab_size=49408, hidden_size=64, num_hidden_layers=4,
+                                                     num_attention_heads=4, intermediate_size=96, hidden_act="gelu",
+                                                     projection_dim=40)).eval()
+    gen_text.det_state_dict(te1)
+    gen_text.det_state_dict(te2)
     vae = AutoencoderKL.from_pretrained(root / "crates/vae/tests/fixtures/tiny_vae", torch_dtype=torch.float32).eval()
-    unet = det_model(TINY)
-    scheduler = EulerDiscreteScheduler.from_config(SDXL_SCHEDULER)
-    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=te1, text_encoder_2=te2, tokenizer=tok1, tokenizer_2=tok2,
-                                     unet=unet, scheduler=scheduler, force_zeros_for_empty_prompt=True)
+    return StableDiffusionXLPipeline(vae=vae, text_encoder=te1, text_encoder_2=te2, tokenizer=tok1, tokenizer_2=tok2,
+                                     unet=det_model(TINY), scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER),
+                                     force_zeros_for_empty_prompt=True)
+
+
+def pipeline():
+    import shutil
+    import tempfile
+
+    from diffusers import DDIMScheduler, EulerDiscreteScheduler
+
+    cli = pathlib.Path(__file__).resolve().parents[2] / "crates/cli/tests/fixtures"
+    dst = cli / "tiny_sdxl"
+    pipe = tiny_sdxl()
     if dst.exists():
         shutil.rmtree(dst)
     with tempfile.TemporaryDirectory() as tmp:
@@ -302,12 +316,9 @@ def pipeline():
     # text-encoder pairs by the tower's `named_modules()`, and transformers 5's CLIPTextModel has
     # no `text_model` level, so it cannot load kohya text_encoder pairs (IndexError in
     # get_peft_kwargs). The PEFT copy names text_encoder's modules as transformers 5 does.
-    te1, te2 = towers()
-    te_lora_file(cli, "kohya", te1, te2)
-    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=te1, text_encoder_2=te2, tokenizer=tok1, tokenizer_2=tok2,
-                                     unet=det_model(TINY), scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER),
-                                     force_zeros_for_empty_prompt=True)
-    pipe.load_lora_weights(str(te_lora_file(cli, "peft", te1, te2)))
+    pipe = tiny_sdxl()
+    te_lora_file(cli, "kohya", pipe.text_encoder, pipe.text_encoder_2)
+    pipe.load_lora_weights(str(te_lora_file(cli, "peft", pipe.text_encoder, pipe.text_encoder_2)))
     pipe.fuse_lora(lora_scale=0.7)
     with torch.no_grad():
         out = pipe(prompt="a photo of a cat", height=h, width=w, num_inference_steps=4,
@@ -448,6 +459,127 @@ def ldm_keys():
     (OUT / "unet_ldm_keys.json").write_text(json.dumps(out, indent=0, sort_keys=True) + "\n")
 
 
+
+def vae_ldm_name(key, n_up):
+    """The LDM name of a diffusers AutoencoderKL key (the inverse of convert_ldm_vae_checkpoint)."""
+    import re
+
+    key = re.sub(r"up_blocks\.(\d+)\.(resnets|upsamplers\.0)",
+                 lambda m: f"up.{n_up - 1 - int(m[1])}." + ("block" if m[2] == "resnets" else "upsample"), key)
+    key = re.sub(r"down_blocks\.(\d+)\.(resnets|downsamplers\.0)",
+                 lambda m: f"down.{m[1]}." + ("block" if m[2] == "resnets" else "downsample"), key)
+    key = re.sub(r"mid_block\.resnets\.(\d+)", lambda m: f"mid.block_{int(m[1]) + 1}", key)
+    for a, b in (("mid_block.attentions.0", "mid.attn_1"), ("group_norm", "norm"), ("to_q", "q"), ("to_k", "k"),
+                 ("to_v", "v"), ("to_out.0", "proj_out"), ("conv_norm_out", "norm_out"),
+                 ("conv_shortcut", "nin_shortcut")):
+        key = key.replace(a, b)
+    return key
+
+
+def open_clip_name(key):
+    """The OpenCLIP name of a CLIPTextModelWithProjection key (q/k/v_proj all name the fused in_proj)."""
+    import re
+
+    key = key.removeprefix("text_model.")
+    top = {"embeddings.token_embedding.weight": "token_embedding.weight",
+           "embeddings.position_embedding.weight": "positional_embedding", "final_layer_norm.weight": "ln_final.weight",
+           "final_layer_norm.bias": "ln_final.bias", "text_projection.weight": "text_projection"}
+    if key in top:
+        return top[key]
+    for a, b in (("encoder.layers.", "transformer.resblocks."), ("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"),
+                 ("mlp.fc1", "mlp.c_fc"), ("mlp.fc2", "mlp.c_proj"), ("self_attn.out_proj", "attn.out_proj")):
+        key = key.replace(a, b)
+    return re.sub(r"self_attn\.[qkv]_proj\.(weight|bias)", r"attn.in_proj_\1", key)
+
+
+# Keys of sd_xl_base_1.0.safetensors that diffusers drops: OpenCLIP's logit_scale (float, shape [])
+# and CLIP-L's position_ids buffer (int64 [1, 77], saved by the transformers of 2023).
+SDXL_EXTRA = {"conditioner.embedders.1.model.logit_scale": []}
+SDXL_EXTRA_INT64 = {"conditioner.embedders.0.transformer.text_model.embeddings.position_ids": [1, 77]}
+
+
+def single_file():
+    """sdxl_single_file.json: how an SDXL single-file checkpoint (the SGM layout of
+    sd_xl_base_1.0.safetensors) is built from the tiny pipeline's diffusers tensors, checked by
+    building that file and loading it with diffusers' `from_single_file`."""
+    import tempfile
+
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
+    from diffusers.loaders.single_file_utils import convert_ldm_clip_checkpoint
+    from safetensors.torch import save_file as st_save
+    from transformers import CLIPTextModel
+
+    cli = pathlib.Path(__file__).resolve().parents[2] / "crates/cli/tests/fixtures"
+    pipe = tiny_sdxl()
+    comps = ("unet", "vae", "text_encoder", "text_encoder_2")
+    sds = {c: getattr(pipe, c).state_dict() for c in comps}
+    n_up = len(pipe.vae.config.up_block_types)
+    groups = {}
+    for c in comps:
+        for k in sds[c]:
+            if c == "unet":
+                module, leaf = k.rsplit(".", 1)
+                key = "model.diffusion_model." + ldm_name(module, dict(pipe.unet.config)) + "." + leaf
+            elif c == "vae":
+                key = "first_stage_model." + vae_ldm_name(k, n_up)
+            elif c == "text_encoder":  # transformers 4's names (transformers 5 dropped `text_model.` here)
+                key = "conditioner.embedders.0.transformer.text_model." + k.removeprefix("text_model.")
+            else:
+                key = "conditioner.embedders.1.model." + open_clip_name(k)
+            groups.setdefault(key, []).append([c, k])
+    tensors = []
+    for key, src in sorted(groups.items()):
+        src.sort(key=lambda ck: "qkv".index(ck[1].split(".")[-2][0]) if ".in_proj_" in key else 0)
+        t = torch.cat([sds[c][k] for c, k in src])
+        transpose = key.endswith(".text_projection")  # OpenCLIP keeps x @ P: [width, projection_dim]
+        shape = list(t.T.shape if transpose else t.shape)
+        if key.startswith("first_stage_model.") and ".attn_1." in key and t.dim() == 2:
+            shape += [1, 1]  # 1x1 convs in the LDM VAE, Linear in diffusers
+        tensors.append({"key": key, "from": src, "transpose": transpose, "shape": shape})
+    assert sorted((c, k) for e in tensors for c, k in e["from"]) == sorted((c, k) for c in comps for k in sds[c])
+    (cli / "sdxl_single_file.json").write_text(json.dumps(
+        {"tensors": tensors, "extra": SDXL_EXTRA, "extra_int64": SDXL_EXTRA_INT64}, indent=0, sort_keys=True) + "\n")
+
+    ckpt = {}
+    for e in tensors:
+        t = torch.cat([sds[c][k] for c, k in e["from"]])
+        ckpt[e["key"]] = (t.T if e["transpose"] else t).reshape(e["shape"]).contiguous()
+    ckpt.update({k: torch.full(s, 4.6052) for k, s in SDXL_EXTRA.items()})
+    ckpt.update({k: torch.arange(s[-1]).expand(s).contiguous() for k, s in SDXL_EXTRA_INT64.items()})
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        st_save(ckpt, str(tmp / "sdxl.safetensors"))
+        # Configs and tokenizers only: with no weights in the folder, a component the single file
+        # does not provide fails to load instead of coming from the folder.
+        pipe.save_pretrained(tmp / "config")
+        for f in (tmp / "config").rglob("*.safetensors"):
+            f.unlink()
+        # diffusers 0.36's create_diffusers_clip_model_from_ldm reads `model.text_model…` (and its
+        # converted keys are `text_model.…`), which transformers 5's CLIPTextModel no longer has:
+        # AttributeError. So CLIP-L goes through diffusers' own convert_ldm_clip_checkpoint and then
+        # transformers' from_pretrained (which drops the `text_model.` prefix and position_ids), and
+        # is passed in; the UNet, VAE and bigG come from the single file alone.
+        st_save(convert_ldm_clip_checkpoint(ckpt), str(tmp / "config/text_encoder/model.safetensors"))
+        te1 = CLIPTextModel.from_pretrained(tmp / "config/text_encoder", local_files_only=True)
+        (tmp / "config/text_encoder/model.safetensors").unlink()
+        sf = StableDiffusionXLPipeline.from_single_file(str(tmp / "sdxl.safetensors"), config=str(tmp / "config"),
+                                                        local_files_only=True, torch_dtype=torch.float32,
+                                                        text_encoder=te1)
+    for c in comps:
+        got = getattr(sf, c).state_dict()
+        assert set(got) == set(sds[c]), c
+        for k, v in sds[c].items():
+            assert got[k].dtype == v.dtype and torch.equal(got[k], v), (c, k)
+    sf.scheduler = EulerDiscreteScheduler.from_config(SDXL_SCHEDULER)
+    with torch.no_grad():
+        out = sf(prompt="a photo of a cat", negative_prompt="blurry, ugly", guidance_scale=5.0, height=48, width=64,
+                 num_inference_steps=4, latents=torch.from_numpy(np.load(cli / "sdxl_init_euler.npy")),
+                 output_type="latent").images.numpy()
+    d = np.abs(out - np.load(cli / "sdxl_generate.npz")["euler"]).max()
+    print(f"sdxl_single_file.json: {len(tensors)} tensors, from_single_file euler max |diff| {d:.2e}")
+    assert d <= 1e-6, d
+
+
 LORA_MODULES = [
     "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q",
     "down_blocks.2.attentions.1.transformer_blocks.2.attn2.to_k",
@@ -513,6 +645,7 @@ def main():
     ldm_keys()
     lora()
     pipeline()
+    single_file()
     sd15_tiny()
     keys()
     (OUT / "GENERATOR.json").write_text(json.dumps({
