@@ -30,6 +30,11 @@ are stored (small) or `splitmix_uniform` draws.
 * crates/cli/tests/fixtures/tiny_sd3/, tiny_flux/, dit_generate.npz, {sd3_cfg,sd3_nocfg,flux}_init.npy:
   tiny `StableDiffusion3Pipeline` / `FluxPipeline` folders and their final latents, Flux also with
   true CFG (`flux_true_cfg`: negative prompt, `true_cfg_scale`; see `pipelines`).
+* crates/cli/tests/fixtures/{sd3,flux}_lora_te_peft.safetensors: LoRA files (diffusers/PEFT layout,
+  rank 4, alpha 2 pre-scaled into lora_B) with pairs on the transformer and on the CLIP text encoders
+  (SD3: `text_encoder` and `text_encoder_2`; Flux: `text_encoder`, CLIP-L); dit_generate.npz's
+  `sd3_cfg_lora_te` / `flux_lora_te` are the `sd3_cfg` / `flux` runs with them fused at 0.7 (see
+  `pipelines`).
 * dit_wide.npz (only with --big, ≈ 6 GB and a few minutes): SD3-medium's width (1536, 24 heads of
   64, 4096/2048 conditioning) at 2 layers with a 32-patch table, 16×16 latent, 77+16 tokens; and
   Flux-dev's width (3072, 24 heads of 128, guidance) at 1 double + 1 single block, 16×16 latent
@@ -270,11 +275,38 @@ def pipelines():
     latents in and out), `flux_true_cfg` (the same run from the same flux_init.npy with Flux's true CFG:
     negative prompt "blurry, ugly", `true_cfg_scale` 4, embedded guidance 3.5 given to both passes;
     asserted to differ from `flux` by > 1e-3). Text towers as ultrares-text's sd3_prompt / flux_prompt
-    fixtures (T5 tokenizer from its tokenizer.json), max_sequence_length 32."""
+    fixtures (T5 tokenizer from its tokenizer.json), max_sequence_length 32.
+
+    LoRA with text-encoder pairs, each on a fresh pipeline (same det weights), `load_lora_weights` +
+    `fuse_lora(lora_scale=0.7)` (peft 0.21.2), diffusers/PEFT layout, rank 4, alpha 2 (lora_B
+    pre-scaled by alpha / rank = 0.5, as PEFT files carry no alpha), values `uniform(seed, …, 0.3)`:
+    * `sd3_cfg_lora_te`: `sd3_cfg` (same init) with sd3_lora_te_peft.safetensors (SD3_TE_LORA):
+      `transformer.transformer_blocks.0.attn.to_q`, `transformer.transformer_blocks.1.ff.net.0.proj`,
+      `text_encoder.text_model.encoder.layers.{0.self_attn.q_proj,2.mlp.fc1}` (CLIP-L) and
+      `text_encoder_2.text_model.encoder.layers.{1.self_attn.v_proj,3.mlp.fc2}` (bigG). diffusers
+      0.36's SD3LoraLoaderMixin loads `transformer.`, `text_encoder.` and `text_encoder_2.` pairs
+      only: `text_encoder_3.` (T5) pairs are dropped with no message of their own, and it has no
+      kohya converter at all (`lora_unet_…`, `lora_te1_/2_/3_…` are all dropped, with only the
+      generic "No LoRA keys associated to …" warnings).
+    * `flux_lora_te`: `flux` (same init, guidance 3.5) with flux_lora_te_peft.safetensors
+      (FLUX_TE_LORA): `transformer.transformer_blocks.0.attn.to_q`,
+      `transformer.single_transformer_blocks.0.proj_mlp`,
+      `text_encoder.encoder.layers.{0.self_attn.q_proj,2.mlp.fc1}` (CLIP-L, which only gives the
+      pooled vector; transformers 5's CLIPTextModel has no `text_model` level, and diffusers 0.36 drops
+      `text_encoder.text_model.…` PEFT pairs with only transformers' "UNEXPECTED" load report).
+      FluxLoraLoaderMixin loads `transformer.` and `text_encoder.` pairs only: `text_encoder_2.` (T5)
+      pairs are dropped with no message of their own (kohya files: `lora_te_` goes to CLIP-L,
+      `lora_te1_`/`lora_te2_` are dropped silently, `text_encoders.t5xxl.` with an info log). Its
+      `fuse_lora` fuses only the transformer by default, leaving CLIP pairs active, unfused, at
+      scale 1; this fixture passes `components=["transformer", "text_encoder"]`, so every pair is
+      fused at 0.7.
+    Each is asserted to differ from the run without LoRA by > 1e-3, and from the same run with the
+    file's text-encoder pairs removed by > 1e-4."""
     import shutil
     import tempfile
 
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, StableDiffusion3Pipeline
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, StableDiffusion3Pipeline
+    from safetensors.torch import load_file
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
     from transformers import T5Config, T5EncoderModel, T5TokenizerFast
 
@@ -320,29 +352,68 @@ def pipelines():
                 (dst / rel).parent.mkdir(parents=True, exist_ok=True)
                 (dst / rel).write_text(json.dumps(json.loads(f.read_text()), indent=1, sort_keys=True) + "\n")
 
+    def make_sd3():
+        return StableDiffusion3Pipeline(
+            transformer=det_model(SD3Transformer2DModel, SD3_PIPE),
+            scheduler=FlowMatchEulerDiscreteScheduler(**SD3_SCHEDULER), vae=vae,
+            text_encoder=clip(CLIPTextModelWithProjection, 32, 3, 37, "quick_gelu", projection_dim=24), tokenizer=tok1,
+            text_encoder_2=clip(CLIPTextModelWithProjection, 64, 4, 96, "gelu", projection_dim=40), tokenizer_2=tok2,
+            text_encoder_3=t5(128, 16, 96, 2, 8), tokenizer_3=tok3)
+
+    def make_flux():
+        return FluxPipeline(
+            transformer=det_model(FluxTransformer2DModel, FLUX_PIPE),
+            scheduler=FlowMatchEulerDiscreteScheduler(**FLUX_SCHEDULER), vae=vae,
+            text_encoder=clip(CLIPTextModel, 32, 3, 37, "quick_gelu", eos_token_id=2), tokenizer=tok1,
+            text_encoder_2=t5(32, 8, 48, 3, 4), tokenizer_2=tok3)
+
+    def with_lora(make, path, components, keep=lambda k: True):
+        """A fresh pipeline with the pairs of `path` whose key passes `keep`, fused at 0.7."""
+        pipe = make()
+        with tempfile.TemporaryDirectory() as tmp:
+            part = pathlib.Path(tmp) / "lora.safetensors"
+            save_file({k: v for k, v in load_file(str(path)).items() if keep(k)}, part, {"format": "pt"})
+            pipe.load_lora_weights(str(part))
+        pipe.fuse_lora(components=components, lora_scale=0.7)
+        return pipe
+
+    def not_te(k):
+        return not k.startswith("text_encoder")
+
     arrays = {}
-    sd3 = StableDiffusion3Pipeline(
-        transformer=det_model(SD3Transformer2DModel, SD3_PIPE),
-        scheduler=FlowMatchEulerDiscreteScheduler(**SD3_SCHEDULER), vae=vae,
-        text_encoder=clip(CLIPTextModelWithProjection, 32, 3, 37, "quick_gelu", projection_dim=24), tokenizer=tok1,
-        text_encoder_2=clip(CLIPTextModelWithProjection, 64, 4, 96, "gelu", projection_dim=40), tokenizer_2=tok2,
-        text_encoder_3=t5(128, 16, 96, 2, 8), tokenizer_3=tok3)
+    sd3 = make_sd3()
     save(sd3, "tiny_sd3")
     h, w = 24, 32
-    for i, (tag, kw) in enumerate([("sd3_cfg", dict(negative_prompt="blurry, ugly", guidance_scale=5.0)),
-                                   ("sd3_nocfg", dict(guidance_scale=1.0))]):
+    sd3_cases = [("sd3_cfg", dict(negative_prompt="blurry, ugly", guidance_scale=5.0)), ("sd3_nocfg", dict(guidance_scale=1.0))]
+    sd3_inits = {}
+    for i, (tag, kw) in enumerate(sd3_cases):
         init = torch.randn((1, 4, h // 2, w // 2), generator=torch.Generator().manual_seed(10 + i))
         np.save(cli / f"{tag}_init.npy", init.numpy())
+        sd3_inits[tag] = init
         with torch.no_grad():
             arrays[tag] = sd3(prompt="a photo of a cat", height=h, width=w, num_inference_steps=4, latents=init.clone(),
                               output_type="latent", max_sequence_length=32, **kw).images.numpy()
 
-    from diffusers import FluxPipeline
-    flux = FluxPipeline(
-        transformer=det_model(FluxTransformer2DModel, FLUX_PIPE),
-        scheduler=FlowMatchEulerDiscreteScheduler(**FLUX_SCHEDULER), vae=vae,
-        text_encoder=clip(CLIPTextModel, 32, 3, 37, "quick_gelu", eos_token_id=2), tokenizer=tok1,
-        text_encoder_2=t5(32, 8, 48, 3, 4), tokenizer_2=tok3)
+    # sd3_cfg with sd3_lora_te_peft.safetensors (transformer + both CLIP towers) fused at 0.7 on a
+    # fresh pipeline; SD3LoraLoaderMixin.fuse_lora's default components are all three.
+    lora = sd3_te_lora_file(cli, make_sd3())
+    sd3_components = ["transformer", "text_encoder", "text_encoder_2"]
+
+    def sd3_lora_run(keep):
+        pipe = with_lora(make_sd3, lora, sd3_components, keep)
+        with torch.no_grad():
+            return pipe(prompt="a photo of a cat", height=h, width=w, num_inference_steps=4,
+                        latents=sd3_inits["sd3_cfg"].clone(), output_type="latent", max_sequence_length=32,
+                        **sd3_cases[0][1]).images.numpy()
+
+    arrays["sd3_cfg_lora_te"] = sd3_lora_run(lambda k: True)
+    d_lora = float(np.abs(arrays["sd3_cfg_lora_te"] - arrays["sd3_cfg"]).max())
+    d_te = float(np.abs(arrays["sd3_cfg_lora_te"] - sd3_lora_run(not_te)).max())
+    print(f"sd3_cfg_lora_te: max |Δ| vs sd3_cfg {d_lora:.3e}, vs without the text-encoder pairs {d_te:.3e}")
+    assert d_lora > 1e-3, f"the LoRA changed the SD3 latents by only {d_lora}"
+    assert d_te > 1e-4, f"the text-encoder pairs changed the SD3 latents by only {d_te}"
+
+    flux = make_flux()
     save(flux, "tiny_flux")
     h, w = 32, 48
     init = torch.randn((1, (h // 4) * (w // 4), 16), generator=torch.Generator().manual_seed(20))
@@ -355,7 +426,69 @@ def pipelines():
                                        max_sequence_length=32, guidance_scale=3.5).images.numpy()
     true_cfg_diff = float(np.abs(arrays["flux_true_cfg"] - arrays["flux"]).max())
     assert true_cfg_diff > 1e-3, f"true CFG changed the Flux latents by only {true_cfg_diff}"
+
+    # flux with flux_lora_te_peft.safetensors (transformer + CLIP-L) fused at 0.7 on a fresh pipeline.
+    # FluxLoraLoaderMixin.fuse_lora fuses only ["transformer"] by default, leaving the CLIP pairs
+    # unfused at scale 1; the fixture fuses both at 0.7 (components given), one scale for every pair.
+    lora = flux_te_lora_file(cli, make_flux())
+
+    def flux_lora_run(keep, components=("transformer", "text_encoder")):
+        pipe = with_lora(make_flux, lora, list(components), keep)
+        with torch.no_grad():
+            return pipe(prompt="a photo of a cat", height=h, width=w, num_inference_steps=4, latents=init.clone(),
+                        output_type="latent", max_sequence_length=32, guidance_scale=3.5).images.numpy()
+
+    arrays["flux_lora_te"] = flux_lora_run(lambda k: True)
+    d_lora = float(np.abs(arrays["flux_lora_te"] - arrays["flux"]).max())
+    d_te = float(np.abs(arrays["flux_lora_te"] - flux_lora_run(not_te)).max())
+    d_default = float(np.abs(arrays["flux_lora_te"] - flux_lora_run(lambda k: True, ["transformer"])).max())
+    print(f"flux_lora_te: max |Δ| vs flux {d_lora:.3e}, vs without the text-encoder pairs {d_te:.3e}, "
+          f"vs diffusers' default fuse_lora components (CLIP pairs at scale 1) {d_default:.3e}")
+    assert d_lora > 1e-3, f"the LoRA changed the Flux latents by only {d_lora}"
+    assert d_te > 1e-4, f"the text-encoder pairs changed the Flux latents by only {d_te}"
     save_npz(cli / "dit_generate.npz", arrays)
+
+
+def te_lora_pairs(sd, prefix, model, modules, seed, rank=4, alpha=2.0):
+    """Rank-4 pairs (alpha 2) on `modules` of `model` under `prefix` in the diffusers/PEFT layout
+    (`<prefix><module>.lora_A/B.weight`); PEFT files carry no alpha, so lora_B is pre-scaled by
+    alpha / rank (as gen_unet.py's te_lora_file)."""
+    for i, m in enumerate(modules):
+        w = model.get_submodule(m).weight
+        sd[f"{prefix}{m}.lora_A.weight"] = uniform(seed + 2 * i, (rank, w.shape[1]), 0.3)
+        sd[f"{prefix}{m}.lora_B.weight"] = uniform(seed + 2 * i + 1, (w.shape[0], rank), 0.3) * (alpha / rank)
+
+
+# Module names as diffusers 0.36 + transformers 5 name them: SD3's towers are
+# CLIPTextModelWithProjection (which keeps the `text_model` level), Flux's CLIP-L is CLIPTextModel
+# (which transformers 5 builds without it; `text_encoder.text_model.…` pairs are dropped there).
+SD3_TE_LORA = [
+    ("transformer.", "transformer", ["transformer_blocks.0.attn.to_q", "transformer_blocks.1.ff.net.0.proj"], 1301),
+    ("text_encoder.", "text_encoder", ["text_model.encoder.layers.0.self_attn.q_proj", "text_model.encoder.layers.2.mlp.fc1"], 1311),
+    ("text_encoder_2.", "text_encoder_2", ["text_model.encoder.layers.1.self_attn.v_proj", "text_model.encoder.layers.3.mlp.fc2"], 1321),
+]
+FLUX_TE_LORA = [
+    ("transformer.", "transformer", ["transformer_blocks.0.attn.to_q", "single_transformer_blocks.0.proj_mlp"], 1401),
+    ("text_encoder.", "text_encoder", ["encoder.layers.0.self_attn.q_proj", "encoder.layers.2.mlp.fc1"], 1411),
+]
+
+
+def sd3_te_lora_file(cli, pipe):
+    """crates/cli/tests/fixtures/sd3_lora_te_peft.safetensors: SD3_TE_LORA's pairs on the tiny SD3 pipeline."""
+    sd = {}
+    for prefix, component, modules, seed in SD3_TE_LORA:
+        te_lora_pairs(sd, prefix, getattr(pipe, component), modules, seed)
+    save_file(sd, cli / "sd3_lora_te_peft.safetensors", {"format": "pt"})
+    return cli / "sd3_lora_te_peft.safetensors"
+
+
+def flux_te_lora_file(cli, pipe):
+    """crates/cli/tests/fixtures/flux_lora_te_peft.safetensors: FLUX_TE_LORA's pairs on the tiny Flux pipeline."""
+    sd = {}
+    for prefix, component, modules, seed in FLUX_TE_LORA:
+        te_lora_pairs(sd, prefix, getattr(pipe, component), modules, seed)
+    save_file(sd, cli / "flux_lora_te_peft.safetensors", {"format": "pt"})
+    return cli / "flux_lora_te_peft.safetensors"
 
 
 def half_reference():
