@@ -34,11 +34,12 @@ use ultrares::schedulers::{
     Ddim, Ddpm, DpmSolverMultistep, EulerAncestral, EulerDiscrete, Scheduler, SchedulerConfig,
 };
 use ultrares::text::{SdxlPrompt, SdxlTextEncoders};
-use ultrares::unet::{Lora, TextCond, UNet2DConditionModel, UnetDenoiser};
-use ultrares::vae::{AutoencoderKl, from_diffusers_dir};
+use ultrares::unet::{Lora, TextCond, UNet2DConditionConfig, UNet2DConditionModel, UnetDenoiser};
+use ultrares::vae::{AutoencoderKl, AutoencoderKlConfig, from_diffusers_dir};
 
 use crate::CliError;
 use crate::device::{DeviceArg, Job, check_dtype, dispatch, parse_dtype};
+use crate::model_source::ModelSource;
 use crate::output::Output;
 use ultrares::wavediff::WaveDiffBackend;
 
@@ -48,9 +49,16 @@ pub struct Args {
     /// A diffusers pipeline folder: SDXL (model_index.json, unet/, vae/, text_encoder/,
     /// text_encoder_2/, tokenizer/, tokenizer_2/, scheduler/), SD3/SD3.5 (transformer/,
     /// text_encoder_3/, tokenizer_3/ instead of unet/) or Flux (transformer/, text_encoder_2/ =
-    /// T5). SD3 and Flux run --strategy direct.
+    /// T5). SD3 and Flux run --strategy direct. Or an original single-file checkpoint
+    /// (`sd_xl_base_1.0.safetensors`, SD3's all-in-one files, a Flux transformer file) with
+    /// --config.
     #[arg(long)]
     pub(crate) model: PathBuf,
+    /// With a single-file --model: a diffusers pipeline folder giving the configs, tokenizers
+    /// and scheduler, and the weights of the components the file lacks (diffusers'
+    /// `from_single_file(file, config=DIR)`).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
     /// The prompt.
     #[arg(long)]
     pub(crate) prompt: String,
@@ -96,6 +104,12 @@ pub struct Args {
     /// distilled guidance embedding (diffusers' default 3.5 for Flux; pass it explicitly).
     #[arg(long, default_value_t = 5.0)]
     pub(crate) guidance: f64,
+    /// Flux: true classifier-free guidance (diffusers' `true_cfg_scale`). Above 1 and with a
+    /// --negative-prompt, every step also runs the transformer on the negative prompt and takes
+    /// `negative + S·(positive − negative)` (twice the cost); --guidance stays the guidance
+    /// embedding.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) true_cfg: f64,
     /// Scheduler (default: the folder's scheduler_config.json class), built from the folder's
     /// config as diffusers' `from_config`.
     #[arg(long, value_enum)]
@@ -117,9 +131,9 @@ pub struct Args {
     pub(crate) save_latents: Option<PathBuf>,
     /// A LoRA file merged into the UNet or transformer, `FILE[:SCALE]` (scale 1 by default;
     /// kohya/A1111 or diffusers/PEFT `.safetensors`; SD3/Flux also with the original fused-qkv
-    /// names); repeatable. SDXL: its text-encoder pairs (`lora_te1_`/`lora_te2_`,
-    /// `text_encoder[_2].`) are merged into the CLIP towers too, as diffusers' `fuse_lora`;
-    /// SD3/Flux: text-encoder tensors are not merged (a warning says so).
+    /// names); repeatable. Text-encoder pairs are merged into the CLIP towers too, as diffusers'
+    /// `fuse_lora` (SDXL, SD3: `lora_te1_`/`lora_te2_`, `text_encoder[_2].`; Flux: CLIP-L's
+    /// `text_encoder.`/`lora_te1_`, at the same scale); T5 pairs are not (a warning says so).
     #[arg(long, value_parser = parse_lora)]
     pub(crate) lora: Vec<(PathBuf, f64)>,
     /// Upscale this picture instead of generating the reference: it is resized to the
@@ -197,11 +211,12 @@ pub fn run(a: Args) -> Result<String, CliError> {
             "give --output IMAGE.png, --save-latents FILE.npy, or both".into(),
         ));
     }
-    if !(a.guidance.is_finite() && a.guidance >= 0.0) {
-        return Err(CliError::Usage(format!(
-            "--guidance must be finite and ≥ 0, got {}",
-            a.guidance
-        )));
+    for (flag, v) in [("--guidance", a.guidance), ("--true-cfg", a.true_cfg)] {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(CliError::Usage(format!(
+                "{flag} must be finite and ≥ 0, got {v}"
+            )));
+        }
     }
     let lsrna = matches!(
         a.strategy,
@@ -231,6 +246,7 @@ pub fn run(a: Args) -> Result<String, CliError> {
     let loras = a.lora.iter().map(|(p, _)| ("--lora", Some(p)));
     for (flag, path) in [
         ("--model", Some(&a.model)),
+        ("--config", a.config.as_ref()),
         ("--lsr", a.lsr.as_ref()),
         ("--init-latents", a.init_latents.as_ref()),
         ("--init-image", a.init_image.as_ref()),
@@ -323,18 +339,34 @@ pub(crate) fn check_folder(dir: &Path, vae: bool) -> Result<Family, CliError> {
 
 fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliError> {
     let total = Instant::now();
-    match check_folder(&a.model, a.vae.is_some())? {
-        Family::Sdxl => {}
-        family => return crate::generate_flow::generate::<B>(a, family, device, total),
+    let src = ModelSource::open(&a.model, a.config.as_deref(), a.variant.as_deref())?;
+    let family = check_folder(&src.dir, a.vae.is_some())?;
+    let mut weights = match family {
+        Family::Sdxl => vec!["unet", "text_encoder", "text_encoder_2"],
+        Family::Sd3 => vec![
+            "transformer",
+            "text_encoder",
+            "text_encoder_2",
+            "text_encoder_3",
+        ],
+        Family::Flux => vec!["transformer", "text_encoder", "text_encoder_2"],
+    };
+    if a.vae.is_none() {
+        weights.push("vae");
+    }
+    src.check_weights(&weights)?;
+    if family != Family::Sdxl {
+        return crate::generate_flow::generate::<B>(a, &src, family, device, total);
     }
     for (flag, given) in [
         ("--prompt-3", a.prompt_3.is_some()),
         ("--max-sequence-length", a.max_sequence_length.is_some()),
+        ("--true-cfg", a.true_cfg != 1.0),
     ] {
         if given {
             return Err(CliError::Usage(format!(
-                "{flag} is for SD3/Flux pipelines (T5); {} is an SDXL pipeline",
-                a.model.display()
+                "{flag} is for SD3/Flux pipelines (--true-cfg: Flux; SDXL's guidance is --guidance); {} is an SDXL pipeline",
+                src.label()
             )));
         }
     }
@@ -350,7 +382,7 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
         .transpose()?;
 
     // Scheduler: the folder's class unless --scheduler names another.
-    let sched_path = a.model.join("scheduler/scheduler_config.json");
+    let sched_path = src.dir.join("scheduler/scheduler_config.json");
     let sched_cfg = SchedulerConfig::from_file(&sched_path)
         .map_err(|e| CliError::Input(format!("{}: {e}", sched_path.display())))?;
     let kind = match a.scheduler {
@@ -373,14 +405,26 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
 
     // Models: the UNet config first (size defaults and checks), then the text towers.
     let t = Instant::now();
-    let (unet_cfg, unet) = UNet2DConditionModel::<B>::from_diffusers_dir(
-        &a.model.join("unet"),
-        a.variant.as_deref(),
-        a.dtype,
-        device,
-    )
-    .map_err(|e| CliError::Input(format!("--model {}: unet: {e}", a.model.display())))?;
-    let mut unet = unet;
+    let unet_err =
+        |e: ultrares::unet::UnetError| CliError::Input(format!("{}: unet: {e}", src.label()));
+    let (unet_cfg, mut unet) = match src.single_file() {
+        Some(sd) if src.in_file("unet") => {
+            let cfg = ConfigJson::read(src.dir.join("unet/config.json"))
+                .map_err(ultrares::unet::UnetError::from)
+                .and_then(|c| UNet2DConditionConfig::from_config_json(&c))
+                .map_err(unet_err)?;
+            let unet = UNet2DConditionModel::<B>::load_single_file(&cfg, sd, a.dtype, device)
+                .map_err(unet_err)?;
+            (cfg, unet)
+        }
+        _ => UNet2DConditionModel::<B>::from_diffusers_dir(
+            &src.dir.join("unet"),
+            src.variant(),
+            a.dtype,
+            device,
+        )
+        .map_err(unet_err)?,
+    };
     // LoRA files: the UNet's pairs now, the text towers' once they are loaded.
     let mut loras = Vec::new();
     for (path, scale) in &a.lora {
@@ -391,7 +435,7 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
             .map_err(|e| lora_err(&e))?;
         loras.push((sd, *scale));
     }
-    let vae = load_vae::<B>(&a, device)?;
+    let vae = load_vae::<B>(&a, &src, device)?;
     let f = ultrares::core::LatentCodec::<B>::downscale_factor(&vae);
     let native = unet_cfg.sample_size * f;
     let size = a.size.unwrap_or(match a.strategy {
@@ -436,9 +480,8 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
         .map(|p| read_image::<B>(p, reference, device))
         .transpose()?;
 
-    let mut encoders =
-        SdxlTextEncoders::<B>::from_pipeline_dir(&a.model, a.variant.as_deref(), a.dtype, device)
-            .map_err(|e| CliError::Input(format!("--model {}: {e}", a.model.display())))?;
+    let mut encoders = SdxlTextEncoders::<B>::from_source(&src.text(), a.dtype, device)
+        .map_err(|e| CliError::Input(format!("{}: {e}", src.label())))?;
     for (sd, scale) in &loras {
         encoders
             .merge_lora(sd, *scale)
@@ -600,13 +643,22 @@ fn generate<B: NnBackend>(a: Args, device: &B::Device) -> Result<String, CliErro
 /// The pipeline's VAE, or `--vae`'s.
 pub(crate) fn load_vae<B: NnBackend>(
     a: &Args,
+    src: &ModelSource,
     device: &B::Device,
 ) -> Result<AutoencoderKl<B>, CliError> {
-    match &a.vae {
-        Some(dir) => from_diffusers_dir(dir, device)
+    let err = |e: ultrares::vae::Error| CliError::Input(format!("{}: vae: {e}", src.label()));
+    match (&a.vae, src.single_file()) {
+        (Some(dir), _) => from_diffusers_dir(dir, device)
             .map_err(|e| CliError::Input(format!("--vae {}: {e}", dir.display()))),
-        None => from_diffusers_dir(a.model.join("vae"), device)
-            .map_err(|e| CliError::Input(format!("--model {}: vae: {e}", a.model.display()))),
+        // The single file's `first_stage_model.` tensors, in the LDM layout.
+        (None, Some(sd)) if src.in_file("vae") => {
+            let cfg = ConfigJson::read(src.dir.join("vae/config.json"))
+                .map_err(ultrares::vae::Error::from)
+                .and_then(|c| AutoencoderKlConfig::from_config_json(&c))
+                .map_err(err)?;
+            cfg.load(sd, device).map_err(err)
+        }
+        (None, _) => from_diffusers_dir(src.dir.join("vae"), device).map_err(err),
     }
 }
 

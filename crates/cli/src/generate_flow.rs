@@ -14,12 +14,12 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use ultrares::core::{GuidedCond, LatentCodec, SeededRandomness};
+use ultrares::core::{Guided, GuidedCond, LatentCodec, SeededRandomness};
 use ultrares::dit::{
-    DitLora, FluxCond, FluxDenoiser, FluxTransformer2DModel, Sd3Cond, Sd3Denoiser,
-    Sd3Transformer2DModel, pack_latents, unpack_latents,
+    DitLora, FluxCond, FluxDenoiser, FluxTransformer2DModel, FluxTransformerConfig, Sd3Cond,
+    Sd3Denoiser, Sd3Transformer2DModel, Sd3TransformerConfig, pack_latents, unpack_latents,
 };
-use ultrares::nn::{ConfigJson, NnBackend};
+use ultrares::nn::{ConfigJson, NnBackend, StateDict};
 use ultrares::pipeline::{HighResConfig, HighResOutput};
 use ultrares::schedulers::{FlowMatchEuler, SchedulerConfig, calculate_shift};
 use ultrares::text::{FluxTextEncoders, Sd3Prompt, Sd3TextEncoders, T5Tokenizer};
@@ -28,6 +28,7 @@ use crate::CliError;
 use crate::generate::{
     Args, Bars, Family, InitLatents, Run, load_vae, read_init, write_npy, write_png,
 };
+use crate::model_source::ModelSource;
 use crate::output::Output;
 
 /// diffusers' limit on `max_sequence_length` in both pipelines.
@@ -68,12 +69,22 @@ fn check_flags(a: &Args, family: Family) -> Result<(), CliError> {
                 "--prompt-3 is SD3's third (T5) prompt; Flux's T5 takes --prompt-2",
             ));
         }
-        if a.negative_prompt.is_some() {
-            return Err(usage(
-                "--negative-prompt: Flux-dev is guidance-distilled (--guidance sets its guidance \
-                 embedding); true classifier-free guidance with a negative prompt is not implemented",
-            ));
+        if a.true_cfg > 1.0 && a.negative_prompt.is_none() {
+            eprintln!(
+                "warning: --true-cfg {} has no effect without --negative-prompt (as in diffusers)",
+                a.true_cfg
+            );
         }
+        if a.negative_prompt.is_some() && a.true_cfg <= 1.0 {
+            eprintln!(
+                "warning: --negative-prompt is unused unless --true-cfg is above 1 (Flux-dev is \
+                 guidance-distilled: --guidance sets its guidance embedding)"
+            );
+        }
+    } else if a.true_cfg != 1.0 {
+        return Err(usage(
+            "--true-cfg is Flux's true classifier-free guidance; SD3's is --guidance",
+        ));
     }
     Ok(())
 }
@@ -95,6 +106,7 @@ fn warn_long(t5: &T5Tokenizer, what: &str, text: &str, max: usize) -> Result<(),
 
 pub(crate) fn generate<B: NnBackend>(
     a: Args,
+    src: &ModelSource,
     family: Family,
     device: &B::Device,
     total: Instant,
@@ -118,7 +130,7 @@ pub(crate) fn generate<B: NnBackend>(
         .as_deref()
         .map(|p| Output::new(p, "--save-latents", &["npy"]))
         .transpose()?;
-    let sched_path = a.model.join("scheduler/scheduler_config.json");
+    let sched_path = src.dir.join("scheduler/scheduler_config.json");
     let class = ConfigJson::read(&sched_path)
         .map_err(|e| CliError::Input(e.to_string()))?
         .class_name()
@@ -135,49 +147,82 @@ pub(crate) fn generate<B: NnBackend>(
         .map_err(|e| CliError::Input(format!("{}: {e}", sched_path.display())))?;
 
     let t = Instant::now();
-    let tdir = a.model.join("transformer");
-    let model_err = |e: ultrares::dit::DitError| {
-        CliError::Input(format!("--model {}: transformer: {e}", a.model.display()))
+    let tdir = src.dir.join("transformer");
+    let model_err =
+        |e: ultrares::dit::DitError| CliError::Input(format!("{}: transformer: {e}", src.label()));
+    // With a single file holding the transformer: its tensors, under the folder's config.
+    let single = match &src.file {
+        Some((path, _)) if src.in_file("transformer") => Some(path.as_path()),
+        _ => None,
     };
-    let vae = load_vae::<B>(&a, device)?;
+    let config_json =
+        || ConfigJson::read(tdir.join("config.json")).map_err(|e| model_err(e.into()));
+    let vae = load_vae::<B>(&a, src, device)?;
     let f = LatentCodec::<B>::downscale_factor(&vae);
     let channels = LatentCodec::<B>::latent_channels(&vae);
     // SD3: the patch grid; Flux: 2×2 packing. diffusers' default size is 128 latent patches of
     // 8 px (1024²) for both.
+    // LoRA files: the transformer's pairs now, the CLIP towers' once they are loaded. T5 pairs
+    // are not merged (diffusers drops them too).
+    let t5_prefixes: &[&str] = match family {
+        Family::Sd3 => &["text_encoder_3.", "lora_te3_"],
+        _ => &["text_encoder_2.", "lora_te3_"],
+    };
     let loras = a
         .lora
         .iter()
         .map(|(path, scale)| {
-            let lora = DitLora::read(path).map_err(|e| CliError::Input(format!("--lora: {e}")))?;
-            if !lora.text_encoder_keys().is_empty() {
+            let err = |e: &dyn std::fmt::Display| CliError::Input(format!("--lora: {e}"));
+            let lora = DitLora::read(path).map_err(|e| err(&e))?;
+            let sd = StateDict::read(path).map_err(|e| err(&e))?;
+            let t5 = lora
+                .text_encoder_keys()
+                .iter()
+                .filter(|k| t5_prefixes.iter().any(|p| k.starts_with(p)))
+                .count();
+            if t5 > 0 {
                 eprintln!(
-                    "warning: {}: {} text-encoder tensors are not merged (only the transformer's {} modules are)",
-                    path.display(),
-                    lora.text_encoder_keys().len(),
-                    lora.len()
+                    "warning: {}: {t5} T5 tensors are not merged (diffusers' LoRA loader drops them too)",
+                    path.display()
                 );
             }
-            Ok((lora, *scale))
+            Ok((lora, sd, *scale))
         })
         .collect::<Result<Vec<_>, CliError>>()?;
     let lora_err = |e: ultrares::dit::DitError| CliError::Input(format!("--lora: {e}"));
-    let variant = a.variant.as_deref();
+    let variant = src.variant();
     let (model, patch, native) = match family {
         Family::Sd3 => {
-            let (cfg, mut m) =
-                Sd3Transformer2DModel::<B>::from_diffusers_dir(&tdir, variant, a.dtype, device)
-                    .map_err(model_err)?;
-            for (lora, scale) in &loras {
+            let (cfg, mut m) = match single {
+                Some(path) => {
+                    let cfg = Sd3TransformerConfig::from_config_json(&config_json()?)
+                        .map_err(model_err)?;
+                    Sd3Transformer2DModel::<B>::load_single_file(path, Some(&cfg), a.dtype, device)
+                }
+                None => {
+                    Sd3Transformer2DModel::<B>::from_diffusers_dir(&tdir, variant, a.dtype, device)
+                }
+            }
+            .map_err(model_err)?;
+            for (lora, _, scale) in &loras {
                 lora.merge_into_sd3(&mut m, &cfg, *scale)
                     .map_err(lora_err)?;
             }
             (Model::Sd3(m), cfg.patch_size, cfg.sample_size * f)
         }
         _ => {
-            let (cfg, mut m) =
-                FluxTransformer2DModel::<B>::from_diffusers_dir(&tdir, variant, a.dtype, device)
-                    .map_err(model_err)?;
-            for (lora, scale) in &loras {
+            let (cfg, mut m) = match single {
+                Some(path) => {
+                    let cfg = FluxTransformerConfig::from_config_json(&config_json()?)
+                        .map_err(model_err)?;
+                    FluxTransformer2DModel::<B>::load_single_file(path, Some(&cfg), a.dtype, device)
+                }
+                None => {
+                    FluxTransformer2DModel::<B>::from_diffusers_dir(&tdir, variant, a.dtype, device)
+                }
+            }
+            .map_err(model_err)?;
+            for (lora, _, scale) in &loras {
                 lora.merge_into_flux(&mut m, &cfg, *scale)
                     .map_err(lora_err)?;
             }
@@ -252,13 +297,12 @@ pub(crate) fn generate<B: NnBackend>(
     let mut observer = Bars::default();
     let (out, load_s, encode_s) = match model {
         Model::Sd3(transformer) => {
-            let enc = Sd3TextEncoders::<B>::from_pipeline_dir(
-                &a.model,
-                a.variant.as_deref(),
-                a.dtype,
-                device,
-            )
-            .map_err(|e| CliError::Input(format!("--model {}: {e}", a.model.display())))?;
+            let mut enc = Sd3TextEncoders::<B>::from_source(&src.text(), a.dtype, device)
+                .map_err(|e| CliError::Input(format!("{}: {e}", src.label())))?;
+            for (_, sd, scale) in &loras {
+                enc.merge_lora(sd, *scale)
+                    .map_err(|e| CliError::Input(format!("--lora: {e}")))?;
+            }
             let load_s = t.elapsed().as_secs_f64();
             let t = Instant::now();
             if let Some((tok, _)) = &enc.t5 {
@@ -306,36 +350,44 @@ pub(crate) fn generate<B: NnBackend>(
             (out, load_s, encode_s)
         }
         Model::Flux(transformer) => {
-            let enc = FluxTextEncoders::<B>::from_pipeline_dir(
-                &a.model,
-                a.variant.as_deref(),
-                a.dtype,
-                device,
-            )
-            .map_err(|e| CliError::Input(format!("--model {}: {e}", a.model.display())))?;
+            let mut enc = FluxTextEncoders::<B>::from_source(&src.text(), a.dtype, device)
+                .map_err(|e| CliError::Input(format!("{}: {e}", src.label())))?;
+            for (_, sd, scale) in &loras {
+                enc.merge_lora(sd, *scale)
+                    .map_err(|e| CliError::Input(format!("--lora: {e}")))?;
+            }
             let load_s = t.elapsed().as_secs_f64();
             let t = Instant::now();
             let p2 = a.prompt_2.as_ref().unwrap_or(&a.prompt);
             warn_long(&enc.tokenizer_2, "--prompt-2 (or --prompt)", p2, msl)?;
             let prompt_2 = a.prompt_2.clone().map(|p| vec![p]);
-            let e = enc
-                .encode(
-                    std::slice::from_ref(&a.prompt),
-                    prompt_2.as_deref(),
-                    msl,
-                    device,
+            let cond = |prompt: &str, prompt_2: Option<&[String]>| {
+                let e = enc
+                    .encode(&[prompt.to_string()], prompt_2, msl, device)
+                    .map_err(|e| CliError::Input(e.to_string()))?;
+                FluxCond::new(
+                    e.prompt_embeds,
+                    e.pooled_prompt_embeds,
+                    e.text_ids,
+                    a.guidance,
                 )
-                .map_err(|e| CliError::Input(e.to_string()))?;
+                .map_err(|e| CliError::Input(e.to_string()))
+            };
+            let positive = cond(&a.prompt, prompt_2.as_deref())?;
+            // diffusers' true CFG: `true_cfg_scale > 1` and a negative prompt (its prompt_2
+            // defaults to it), encoded as the prompt is; two transformer calls per step.
+            let cond = match &a.negative_prompt {
+                Some(n) if a.true_cfg > 1.0 => {
+                    warn_long(&enc.tokenizer_2, "--negative-prompt", n, msl)?;
+                    GuidedCond::new(positive, cond(n, None)?, a.true_cfg)
+                }
+                _ => GuidedCond::new(positive.clone(), positive, 1.0),
+            };
             drop(enc);
-            let cond = FluxCond::new(
-                e.prompt_embeds,
-                e.pooled_prompt_embeds,
-                e.text_ids,
-                a.guidance,
-            )
-            .map_err(|e| CliError::Input(e.to_string()))?;
             let encode_s = t.elapsed().as_secs_f64();
-            let denoiser = FluxDenoiser { transformer };
+            let denoiser = Guided {
+                inner: FluxDenoiser { transformer },
+            };
             let out = run(
                 &denoiser,
                 &vae,
@@ -365,7 +417,7 @@ pub(crate) fn generate<B: NnBackend>(
     }
     if let (Some(path), Some(o)) = (&a.output, image_out) {
         let params = format!(
-            "{}\nNegative prompt: {}\nSteps: {}, Sampler: FlowMatchEuler, {}: {}, Seed: {}, \
+            "{}\nNegative prompt: {}\nSteps: {}, Sampler: FlowMatchEuler, {}: {}{}, Seed: {}, \
              Size: {}x{} (HxW), Model: {}, Generator: ultrares {}",
             a.prompt,
             a.negative_prompt.as_deref().unwrap_or(""),
@@ -376,6 +428,11 @@ pub(crate) fn generate<B: NnBackend>(
                 "CFG scale"
             },
             a.guidance,
+            if family == Family::Flux && a.true_cfg > 1.0 && a.negative_prompt.is_some() {
+                format!(", True CFG scale: {}", a.true_cfg)
+            } else {
+                String::new()
+            },
             a.seed,
             size[0],
             size[1],

@@ -21,6 +21,7 @@ mod generate;
 mod generate_flow;
 mod lsr;
 mod metrics;
+mod model_source;
 mod npy;
 mod output;
 mod schedule;

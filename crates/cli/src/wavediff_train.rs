@@ -13,7 +13,7 @@ use ndarray::{ArrayD, IxDyn};
 use ultrares::core::image::{RgbImage, ValueRange, read_rgb8, rgb8_batch_to_tensor};
 use ultrares::core::{Randomness, SeededRandomness};
 use ultrares::nn::weights::Exporter;
-use ultrares::nn::weights::safetensors::write_f32;
+use ultrares::nn::weights::write_pth;
 use ultrares::wavediff::{
     IterationNoise, OfficialArgs, Preset, SampleNoise, Sampler, StepNoise, TrainOptions, Trainer,
     WaveDiffBackend,
@@ -38,8 +38,9 @@ pub struct TrainArgs {
     /// model's image size.
     #[arg(long)]
     data: PathBuf,
-    /// Run folder: `checkpoint/` (resumable state), `netG_<epoch>.safetensors` (EMA
-    /// generator, official names with `module.`; `netG_0` is the untrained one),
+    /// Run folder: `checkpoint/` (resumable state), `netG_<epoch>.pth` (EMA generator as
+    /// `train_wddgan.py` saves it: `torch.load`-able, official names with `module.`; `netG_0`
+    /// is the untrained one),
     /// `samples/epoch_<k>.png`, `losses.csv`.
     #[arg(long)]
     out: PathBuf,
@@ -183,7 +184,7 @@ impl Job for TrainJob<'_> {
         };
         if !a.resume {
             // The untrained generator, for comparisons.
-            export(&trainer, &a.out.join("netG_0.safetensors"))?;
+            export(&trainer, &a.out.join("netG_0.pth"))?;
         }
         let epochs = options.training.num_epoch;
         let batch = a
@@ -296,7 +297,7 @@ impl Job for TrainJob<'_> {
             }
             if done % a.save_every == 0 || done == stop {
                 trainer.save(&ckpt).map_err(fail)?;
-                export(&trainer, &a.out.join(format!("netG_{done}.safetensors")))?;
+                export(&trainer, &a.out.join(format!("netG_{done}.pth")))?;
             }
         }
         let secs = start.elapsed().as_secs_f64();
@@ -332,7 +333,7 @@ fn export<B: WaveDiffBackend>(
         .into_iter()
         .map(|(k, v)| (format!("module.{k}"), v))
         .collect();
-    write_f32(path, &tensors).map_err(|e| CliError::Failure(e.to_string()))
+    write_pth(path, &tensors).map_err(|e| CliError::Failure(e.to_string()))
 }
 
 fn epoch_bar(n: u64, epoch: usize, epochs: usize) -> ProgressBar {

@@ -9,10 +9,13 @@ use std::path::Path;
 
 use burn::prelude::*;
 use burn::tensor::DType;
-use ultrares_nn::{ConfigJson, NnBackend};
+use ultrares_nn::{ConfigJson, NnBackend, StateDict};
 
 use crate::sdxl_prompt::{clip_component, clip_states, t5_component};
-use crate::{ClipTextModel, ClipTokenizer, T5EncoderModel, T5Tokenizer, TextError};
+use crate::{
+    ClipLoraTower, ClipTextModel, ClipTokenizer, PipelineSource, T5EncoderModel, T5Tokenizer,
+    TextError,
+};
 
 /// Flux's two tokenizers and text towers.
 #[derive(Debug, Clone)]
@@ -51,15 +54,44 @@ impl<B: NnBackend> FluxTextEncoders<B> {
         dtype: DType,
         device: &B::Device,
     ) -> Result<Self, TextError> {
-        let dir = dir.as_ref();
+        Self::from_source(
+            &PipelineSource::folder(dir.as_ref(), variant),
+            dtype,
+            device,
+        )
+    }
+
+    /// As [`from_pipeline_dir`](Self::from_pipeline_dir), the towers' weights taken from
+    /// `src.single_file` where it holds them.
+    pub fn from_source(
+        src: &PipelineSource,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<Self, TextError> {
+        let dir = src.dir;
         let index = ConfigJson::read(dir.join("model_index.json"))?;
         index.check_class(&["FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline"])?;
         Ok(Self {
             tokenizer: ClipTokenizer::from_dir(dir.join("tokenizer"))?,
-            text_encoder: clip_component(dir, "text_encoder", variant, dtype, device)?,
+            text_encoder: clip_component(src, "text_encoder", dtype, device)?,
             tokenizer_2: T5Tokenizer::from_dir(dir.join("tokenizer_2"))?,
-            text_encoder_2: t5_component(dir, "text_encoder_2", variant, dtype, device)?,
+            text_encoder_2: t5_component(src, "text_encoder_2", dtype, device)?,
         })
+    }
+
+    /// Merges a LoRA file's pairs for `text_encoder` (CLIP-L: PEFT `text_encoder.`, kohya
+    /// `lora_te1_`/`lora_te_`) at `scale`, as diffusers' `FluxLoraLoaderMixin.load_lora_weights`
+    /// + `fuse_lora(components=["transformer", "text_encoder"], lora_scale=scale)` (diffusers'
+    /// default fuses the transformer only and leaves CLIP-L's pairs active at scale 1; here every
+    /// pair takes `scale`, as for SDXL and SD3). The transformer's pairs are skipped
+    /// (ultrares-dit merges them) and so are T5's (`text_encoder_2.`, `lora_te3_`), which
+    /// diffusers drops too. Returns the number of layers changed.
+    ///
+    /// # Errors
+    /// As [`ClipTextModel::lora_plan`]; no weight changes then.
+    pub fn merge_lora(&mut self, sd: &StateDict, scale: f64) -> Result<usize, TextError> {
+        self.text_encoder
+            .merge_lora(sd, ClipLoraTower::First, scale)
     }
 
     /// `encode_prompt(prompt, prompt_2, max_sequence_length)` with `num_images_per_prompt = 1`.

@@ -14,6 +14,9 @@
 //! * [`SdxlTextEncoders`]: diffusers' SDXL `encode_prompt` over both towers (a pipeline folder
 //!   loads with [`SdxlTextEncoders::from_pipeline_dir`]); [`Sd3TextEncoders`]: SD3's over CLIP-L,
 //!   bigG and T5; [`FluxTextEncoders`]: Flux's over CLIP-L (pooled) and T5.
+//! * Single-file checkpoints: the towers of `sd_xl_base_1.0.safetensors`-style files under
+//!   transformers' names ([`single_file_text_encoder`], [`PipelineSource`]), as diffusers'
+//!   `from_single_file`.
 //! * LoRA files merged into the CLIP towers ([`ClipTextModel::merge_lora`],
 //!   [`SdxlTextEncoders::merge_lora`]), kohya and diffusers/PEFT layouts.
 //!
@@ -28,6 +31,7 @@ mod flux_prompt;
 mod lora;
 mod sd3_prompt;
 mod sdxl_prompt;
+mod single_file;
 mod t5_encoder;
 mod t5_tokenizer;
 
@@ -48,5 +52,6 @@ pub use flux_prompt::{FluxPromptEmbeds, FluxTextEncoders};
 pub use lora::{ClipLoraPlan, ClipLoraTower};
 pub use sd3_prompt::{Sd3Prompt, Sd3TextEncoders};
 pub use sdxl_prompt::{PromptEmbeds, SdxlPrompt, SdxlTextEncoders};
+pub use single_file::{PipelineSource, has_single_file_text_encoder, single_file_text_encoder};
 pub use t5_encoder::{T5Attention, T5Block, T5EncoderConfig, T5EncoderModel, T5EncoderOutput};
 pub use t5_tokenizer::T5Tokenizer;

@@ -14,10 +14,13 @@ use std::path::Path;
 
 use burn::prelude::*;
 use burn::tensor::DType;
-use ultrares_nn::{ConfigJson, NnBackend};
+use ultrares_nn::{ConfigJson, NnBackend, StateDict};
 
 use crate::sdxl_prompt::{clip_component, clip_states, has_component, t5_component};
-use crate::{ClipTextModel, ClipTokenizer, PromptEmbeds, T5EncoderModel, T5Tokenizer, TextError};
+use crate::{
+    ClipLoraTower, ClipTextModel, ClipTokenizer, PipelineSource, PromptEmbeds, T5EncoderModel,
+    T5Tokenizer, TextError,
+};
 
 /// SD3's three tokenizers and text towers.
 #[derive(Debug, Clone)]
@@ -73,7 +76,21 @@ impl<B: NnBackend> Sd3TextEncoders<B> {
         dtype: DType,
         device: &B::Device,
     ) -> Result<Self, TextError> {
-        let dir = dir.as_ref();
+        Self::from_source(
+            &PipelineSource::folder(dir.as_ref(), variant),
+            dtype,
+            device,
+        )
+    }
+
+    /// As [`from_pipeline_dir`](Self::from_pipeline_dir), the towers' weights taken from
+    /// `src.single_file` where it holds them (an SD3 all-in-one `…_incl_clips_t5xxl….safetensors`).
+    pub fn from_source(
+        src: &PipelineSource,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<Self, TextError> {
+        let dir = src.dir;
         let index = ConfigJson::read(dir.join("model_index.json"))?;
         index.check_class(&[
             "StableDiffusion3Pipeline",
@@ -83,7 +100,7 @@ impl<B: NnBackend> Sd3TextEncoders<B> {
         let t5 = if has_component(&index, "text_encoder_3") {
             Some((
                 T5Tokenizer::from_dir(dir.join("tokenizer_3"))?,
-                t5_component(dir, "text_encoder_3", variant, dtype, device)?,
+                t5_component(src, "text_encoder_3", dtype, device)?,
             ))
         } else {
             None
@@ -98,12 +115,30 @@ impl<B: NnBackend> Sd3TextEncoders<B> {
         };
         Ok(Self {
             tokenizer: ClipTokenizer::from_dir(dir.join("tokenizer"))?,
-            text_encoder: clip_component(dir, "text_encoder", variant, dtype, device)?,
+            text_encoder: clip_component(src, "text_encoder", dtype, device)?,
             tokenizer_2: ClipTokenizer::from_dir(dir.join("tokenizer_2"))?,
-            text_encoder_2: clip_component(dir, "text_encoder_2", variant, dtype, device)?,
+            text_encoder_2: clip_component(src, "text_encoder_2", dtype, device)?,
             t5,
             joint_attention_dim,
         })
+    }
+
+    /// Merges a LoRA file's pairs for `text_encoder` (CLIP-L: PEFT `text_encoder.`, kohya
+    /// `lora_te1_`) and `text_encoder_2` (bigG: `text_encoder_2.`, `lora_te2_`) at `scale`, as
+    /// diffusers' `SD3LoraLoaderMixin.load_lora_weights` + `fuse_lora(lora_scale=scale)` (which
+    /// reads the PEFT names only); the transformer's pairs are skipped (ultrares-dit merges them)
+    /// and so are T5's (`text_encoder_3.`, `lora_te3_`), which diffusers drops too. Returns the
+    /// number of layers changed.
+    ///
+    /// # Errors
+    /// As [`ClipTextModel::lora_plan`], for either tower; no weight changes then.
+    pub fn merge_lora(&mut self, sd: &StateDict, scale: f64) -> Result<usize, TextError> {
+        let first = self.text_encoder.lora_plan(sd, ClipLoraTower::First)?;
+        let second = self.text_encoder_2.lora_plan(sd, ClipLoraTower::Second)?;
+        let n = first.len() + second.len();
+        self.text_encoder.apply_lora(first, scale);
+        self.text_encoder_2.apply_lora(second, scale);
+        Ok(n)
     }
 
     /// `encode_prompt(…)` with `num_images_per_prompt = 1`.

@@ -17,7 +17,9 @@ use burn::tensor::DType;
 use ultrares_nn::weights::model_weight_file;
 use ultrares_nn::{ConfigJson, NnBackend, StateDict};
 
-use crate::{ClipLoraTower, ClipTextConfig, ClipTextModel, ClipTokenizer, TextError};
+use crate::{
+    ClipLoraTower, ClipTextConfig, ClipTextModel, ClipTokenizer, PipelineSource, TextError,
+};
 
 /// What a denoiser is conditioned on, for a batch of `N` prompts (SDXL: `[N, 77, 2048]` and
 /// `[N, 1280]`; SD3: `[N, 77 + T, 4096]` and `[N, 2048]`).
@@ -86,7 +88,21 @@ impl<B: NnBackend> SdxlTextEncoders<B> {
         dtype: DType,
         device: &B::Device,
     ) -> Result<Self, TextError> {
-        let dir = dir.as_ref();
+        Self::from_source(
+            &PipelineSource::folder(dir.as_ref(), variant),
+            dtype,
+            device,
+        )
+    }
+
+    /// As [`from_pipeline_dir`](Self::from_pipeline_dir), the towers' weights taken from
+    /// `src.single_file` where it holds them (an `sd_xl_base_1.0.safetensors`).
+    pub fn from_source(
+        src: &PipelineSource,
+        dtype: DType,
+        device: &B::Device,
+    ) -> Result<Self, TextError> {
+        let dir = src.dir;
         let index = ConfigJson::read(dir.join("model_index.json"))?;
         index.check_class(&[
             "StableDiffusionXLPipeline",
@@ -94,7 +110,7 @@ impl<B: NnBackend> SdxlTextEncoders<B> {
             "StableDiffusionXLInpaintPipeline",
         ])?;
         let present = |name: &str| has_component(&index, name);
-        let tower = |name: &str| clip_component(dir, name, variant, dtype, device);
+        let tower = |name: &str| clip_component(src, name, dtype, device);
         let (tokenizer, text_encoder) = if present("text_encoder") {
             (
                 Some(ClipTokenizer::from_dir(dir.join("tokenizer"))?),
@@ -275,31 +291,30 @@ pub(crate) fn component_weights(
     Ok(StateDict::read(&file)?)
 }
 
-/// The CLIP text tower `name/` of a pipeline folder, in `dtype`.
+/// The CLIP text tower `name/` of a pipeline, in `dtype`.
 pub(crate) fn clip_component<B: Backend>(
-    dir: &Path,
+    src: &PipelineSource,
     name: &str,
-    variant: Option<&str>,
     dtype: DType,
     device: &B::Device,
 ) -> Result<ClipTextModel<B>, TextError> {
-    let config =
-        ClipTextConfig::from_config_json(&ConfigJson::read(dir.join(name).join("config.json"))?)?;
-    config.load(&component_weights(dir, name, variant)?, dtype, device)
+    let config = ClipTextConfig::from_config_json(&ConfigJson::read(
+        src.dir.join(name).join("config.json"),
+    )?)?;
+    config.load(&src.weights(name, config.num_hidden_layers)?, dtype, device)
 }
 
-/// The T5 encoder `name/` of a pipeline folder, in `dtype` (`wo` in f32).
+/// The T5 encoder `name/` of a pipeline, in `dtype` (`wo` in f32).
 pub(crate) fn t5_component<B: Backend>(
-    dir: &Path,
+    src: &PipelineSource,
     name: &str,
-    variant: Option<&str>,
     dtype: DType,
     device: &B::Device,
 ) -> Result<crate::T5EncoderModel<B>, TextError> {
     let config = crate::T5EncoderConfig::from_config_json(&ConfigJson::read(
-        dir.join(name).join("config.json"),
+        src.dir.join(name).join("config.json"),
     )?)?;
-    config.load(&component_weights(dir, name, variant)?, dtype, device)
+    config.load(&src.weights(name, config.num_layers)?, dtype, device)
 }
 
 /// Whether `model_index.json` lists component `name` (a `null` entry means loaded without it).

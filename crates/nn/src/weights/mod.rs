@@ -1,5 +1,6 @@
 //! Checkpoints at scale: a lazy name → tensor [`StateDict`] over safetensors files (single or
-//! sharded, only headers read up front), PyTorch pickles through burn-store, key remaps as data
+//! sharded, only headers read up front), PyTorch pickles read through burn-store and written as
+//! `torch.save` writes them ([`write_pth`]), key remaps as data
 //! ([`KeyRemap`]), the [`Visitor`] that moves tensors into modules by upstream name one at a
 //! time in the module's dtype ([`Loader`]) or copies them out ([`Exporter`]), and listings
 //! without reading data ([`list_tensors`]).
@@ -12,6 +13,7 @@
 
 mod listing;
 mod pickle;
+mod pth;
 mod remap;
 pub mod safetensors;
 pub mod sharded;
@@ -19,6 +21,7 @@ mod state_dict;
 mod visitor;
 
 pub use listing::{ListedTensor, diffusers_weight_files, list_tensors, model_weight_file};
+pub use pth::write_pth;
 pub use remap::{KeyRemap, KeyRule};
 pub use state_dict::{StateDict, TensorInfo, dtype_name, dtype_of};
 pub use visitor::{Exporter, Loader, Visitor};

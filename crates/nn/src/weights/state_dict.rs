@@ -475,6 +475,43 @@ impl StateDict {
         Ok(())
     }
 
+    /// Replaces the 2-D tensor `key` by its transpose (read now, kept in memory): a projection
+    /// stored as `x @ W` (OpenCLIP's `text_projection`, `[in, out]`) for a linear layer's
+    /// `[out, in]`.
+    ///
+    /// # Errors
+    /// [`Error::Weights`] if there is no such tensor, it is not 2-D, or it cannot be read.
+    pub fn transpose(&mut self, key: &str) -> Result<()> {
+        let data = self
+            .data(key)
+            .ok_or_else(|| self.error(format!("no tensor {key} to transpose")))??;
+        let &[rows, cols] = data.shape.as_slice() else {
+            return Err(self.error(format!(
+                "tensor {key}: cannot transpose shape {:?} (not 2-D)",
+                data.shape
+            )));
+        };
+        let size = data.dtype.size();
+        let bytes = data.as_bytes();
+        let mut out = vec![0u8; bytes.len()];
+        for r in 0..rows {
+            for c in 0..cols {
+                let (src, dst) = ((r * cols + c) * size, (c * rows + r) * size);
+                out[dst..dst + size].copy_from_slice(&bytes[src..src + size]);
+            }
+        }
+        let data = TensorData::from_bytes_vec(out, vec![cols, rows], data.dtype);
+        let info = TensorInfo {
+            dtype: Some(data.dtype),
+            dtype_name: dtype_name(data.dtype),
+            shape: vec![cols, rows],
+        };
+        let storage = Storage::Owned(Arc::new(data));
+        self.entries
+            .insert(key.to_string(), Entry { info, storage });
+        Ok(())
+    }
+
     /// Total bytes of the stored tensors.
     pub fn bytes(&self) -> u64 {
         self.entries

@@ -212,6 +212,86 @@ fn select_rows_splits_and_swaps_without_reading_first() {
     }
 }
 
+/// `transpose` swaps a 2-D tensor's axes in its stored dtype (f32 and f16) and refuses other
+/// ranks and missing keys.
+#[test]
+fn transpose_swaps_the_axes_in_the_stored_dtype() {
+    let values: Vec<f32> = (0..6).map(|i| i as f32 - 2.5).collect();
+    let m = TensorData::new(values.clone(), [2, 3]);
+    let mut sd = StateDict::from_tensors(
+        "mem",
+        [
+            ("f32".to_string(), m.clone()),
+            ("f16".to_string(), m.convert::<half::f16>()),
+            ("v".to_string(), TensorData::new(values, [6])),
+        ],
+    );
+    for key in ["f32", "f16"] {
+        let dtype = sd.info(key).unwrap().dtype;
+        sd.transpose(key).expect("transpose");
+        let info = sd.info(key).unwrap();
+        assert_eq!((info.shape.as_slice(), info.dtype), (&[3, 2][..], dtype));
+        let got = sd.data(key).unwrap().unwrap().convert::<f32>();
+        assert_eq!(
+            got.to_vec::<f32>().unwrap(),
+            [-2.5, 0.5, -1.5, 1.5, -0.5, 2.5]
+        );
+    }
+    assert!(err_of(sd.transpose("v")).contains("not 2-D"));
+    assert!(err_of(sd.transpose("nope")).contains("no tensor nope"));
+}
+
+/// `write_pth` round-trips through burn-store's independent PyTorch reader: every dtype torch
+/// checkpoints carry, scalars, vectors and 4-D tensors, names and values exact.
+#[test]
+fn write_pth_reads_back_through_the_pytorch_reader() {
+    use std::collections::BTreeMap;
+    let dir = std::env::temp_dir().join(format!("ultrares-pth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join("netG.pth");
+    let v = |n: usize| {
+        (0..n)
+            .map(|i| (i as f32 * 0.37).sin())
+            .collect::<Vec<f32>>()
+    };
+    let mut tensors = BTreeMap::new();
+    tensors.insert(
+        "module.conv.weight".to_string(),
+        TensorData::new(v(120), [5, 4, 3, 2]),
+    );
+    tensors.insert("module.conv.bias".to_string(), TensorData::new(v(5), [5]));
+    tensors.insert(
+        "module.scale".to_string(),
+        TensorData::new(v(1), Vec::<usize>::new()),
+    );
+    tensors.insert(
+        "half".to_string(),
+        TensorData::new(v(6), [2, 3]).convert::<half::f16>(),
+    );
+    tensors.insert(
+        "bf16".to_string(),
+        TensorData::new(v(6), [3, 2]).convert::<half::bf16>(),
+    );
+    tensors.insert(
+        "steps".to_string(),
+        TensorData::new(vec![3i64, -1, 1 << 40], [3]),
+    );
+    ultrares_nn::weights::write_pth(&path, &tensors).expect("write");
+    let sd = StateDict::read(&path).expect("read back");
+    assert_eq!(
+        sd.keys().collect::<Vec<_>>(),
+        tensors.keys().map(String::as_str).collect::<Vec<_>>()
+    );
+    for (name, want) in &tensors {
+        let got = sd.data(name).expect(name).expect(name);
+        assert_eq!(got.dtype, want.dtype, "{name}");
+        assert_eq!(got.shape, want.shape, "{name}");
+        assert_eq!(got.as_bytes(), want.as_bytes(), "{name}");
+    }
+    assert!(!dir.join("netG.pth.tmp").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Corrupt, truncated and inconsistent files: one error naming the file and the problem.
 #[test]
 fn bad_files_give_clear_errors() {
