@@ -81,7 +81,7 @@ impl<B: NnBackend> FluxTextEncoders<B> {
 
     /// Merges a LoRA file's pairs for `text_encoder` (CLIP-L: PEFT `text_encoder.`, kohya
     /// `lora_te1_`/`lora_te_`) at `scale`, as diffusers' `FluxLoraLoaderMixin.load_lora_weights`
-    /// + `fuse_lora(components=["transformer", "text_encoder"], lora_scale=scale)` (diffusers'
+    /// then `fuse_lora(components=["transformer", "text_encoder"], lora_scale=scale)` (diffusers'
     /// default fuses the transformer only and leaves CLIP-L's pairs active at scale 1; here every
     /// pair takes `scale`, as for SDXL and SD3). The transformer's pairs are skipped
     /// (ultrares-dit merges them) and so are T5's (`text_encoder_2.`, `lora_te3_`), which

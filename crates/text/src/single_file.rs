@@ -178,10 +178,11 @@ pub fn single_file_text_encoder(
         }
         let w = rows / 3;
         for (i, proj) in ["q_proj", "k_proj", "v_proj"].iter().enumerate() {
+            let rows = i * w..(i + 1) * w;
             out.select_rows(
                 &name,
                 format!("{layer}.self_attn.{proj}.{leaf}"),
-                &[i * w..(i + 1) * w],
+                std::slice::from_ref(&rows),
             )?;
         }
         out.remove(&name);
