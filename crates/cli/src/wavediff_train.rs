@@ -39,8 +39,9 @@ pub struct TrainArgs {
     #[arg(long)]
     data: PathBuf,
     /// Run folder: `checkpoint/` (resumable state), `netG_<epoch>.pth` (EMA generator as
-    /// `train_wddgan.py` saves it: `torch.load`-able, official names with `module.`; `netG_0`
-    /// is the untrained one),
+    /// `train_wddgan.py` saves it: `torch.load`-able, official names with `module.`; `netG_k`
+    /// follows k epochs and `netG_0` is the untrained one, where the official script's `netG_k`
+    /// follows k + 1),
     /// `samples/epoch_<k>.png`, `losses.csv`.
     #[arg(long)]
     out: PathBuf,

@@ -89,7 +89,7 @@ pub fn has_single_file_text_encoder(sd: &StateDict, component: &str) -> bool {
 /// (used for SD 2.x's surplus layer only). Nothing is read but OpenCLIP's `text_projection`.
 ///
 /// # Errors
-/// [`TextError::Weights`] for a fused `in_proj` tensor whose rows are not three equal parts, or
+/// [`TextError::Model`] for a fused `in_proj` tensor whose rows are not three equal parts, or
 /// an unreadable `text_projection`.
 pub fn single_file_text_encoder(
     sd: &StateDict,
