@@ -267,6 +267,58 @@ FLUX_SCHEDULER = {"num_train_timesteps": 1000, "shift": 3.0, "use_dynamic_shifti
                   "max_shift": 1.15, "base_image_seq_len": 256, "max_image_seq_len": 4096}
 
 
+def tiny_parts():
+    """The tiny pipelines' shared parts: tokenizers (OpenAI's CLIP vocabulary, ultrares-text's T5
+    tokenizer), builders of det-weight CLIP / T5 towers and ultrares-vae's tiny VAE."""
+    import tempfile
+    import types
+
+    from diffusers import AutoencoderKL
+    from transformers import CLIPTextConfig, CLIPTokenizer, T5Config, T5EncoderModel, T5TokenizerFast
+
+    import gen_text
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        gen_text.write_folders(gen_text.ASSET.read_bytes(), tmp)
+        tok1 = CLIPTokenizer.from_pretrained(tmp / "tokenizer")
+        tok2 = CLIPTokenizer.from_pretrained(tmp / "tokenizer_2")
+    tok3 = T5TokenizerFast.from_pretrained(root / "crates/text/tests/fixtures/t5_tokenizer")
+
+    def clip(cls, hidden, layers, inter, act, **kw):
+        m = cls(CLIPTextConfig(vocab_size=49408, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+                               intermediate_size=inter, hidden_act=act, **kw)).eval()
+        gen_text.det_state_dict(m)
+        return m
+
+    def t5(d_model, d_kv, d_ff, layers, heads):
+        m = T5EncoderModel(T5Config(vocab_size=700, d_model=d_model, d_kv=d_kv, d_ff=d_ff, num_layers=layers,
+                                    num_heads=heads, relative_attention_max_distance=20,
+                                    feed_forward_proj="gated-gelu")).eval()
+        gen_text.det_state_dict(m)
+        with torch.no_grad():
+            m.shared.weight.copy_(torch.from_numpy(det_weight("shared.weight", list(m.shared.weight.shape))))
+        return m
+
+    vae = AutoencoderKL.from_pretrained(root / "crates/vae/tests/fixtures/tiny_vae", torch_dtype=torch.float32).eval()
+    return types.SimpleNamespace(tok1=tok1, tok2=tok2, tok3=tok3, clip=clip, t5=t5, vae=vae)
+
+
+def tiny_sd3_pipeline(parts):
+    """The tiny `StableDiffusion3Pipeline` of `pipelines` (tiny_sd3), det weights."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, StableDiffusion3Pipeline
+    from transformers import CLIPTextModelWithProjection
+
+    clip, t5 = parts.clip, parts.t5
+    return StableDiffusion3Pipeline(
+        transformer=det_model(SD3Transformer2DModel, SD3_PIPE),
+        scheduler=FlowMatchEulerDiscreteScheduler(**SD3_SCHEDULER), vae=parts.vae,
+        text_encoder=clip(CLIPTextModelWithProjection, 32, 3, 37, "quick_gelu", projection_dim=24), tokenizer=parts.tok1,
+        text_encoder_2=clip(CLIPTextModelWithProjection, 64, 4, 96, "gelu", projection_dim=40), tokenizer_2=parts.tok2,
+        text_encoder_3=t5(128, 16, 96, 2, 8), tokenizer_3=parts.tok3)
+
+
 def pipelines():
     """Tiny `StableDiffusion3Pipeline` and `FluxPipeline` folders (crates/cli/tests/fixtures/tiny_sd3,
     tiny_flux; JSON files only, the Rust test writes det_weight weights, the tokenizers and the tiny VAE)
@@ -305,39 +357,14 @@ def pipelines():
     import shutil
     import tempfile
 
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, StableDiffusion3Pipeline
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
     from safetensors.torch import load_file
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
-    from transformers import T5Config, T5EncoderModel, T5TokenizerFast
-
-    import gen_text
+    from transformers import CLIPTextModel
 
     root = pathlib.Path(__file__).resolve().parents[2]
     cli = root / "crates/cli/tests/fixtures"
-    text_fixtures = root / "crates/text/tests/fixtures"
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = pathlib.Path(tmp)
-        gen_text.write_folders(gen_text.ASSET.read_bytes(), tmp)
-        tok1 = CLIPTokenizer.from_pretrained(tmp / "tokenizer")
-        tok2 = CLIPTokenizer.from_pretrained(tmp / "tokenizer_2")
-    tok3 = T5TokenizerFast.from_pretrained(text_fixtures / "t5_tokenizer")
-
-    def clip(cls, hidden, layers, inter, act, **kw):
-        m = cls(CLIPTextConfig(vocab_size=49408, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
-                               intermediate_size=inter, hidden_act=act, **kw)).eval()
-        gen_text.det_state_dict(m)
-        return m
-
-    def t5(d_model, d_kv, d_ff, layers, heads):
-        m = T5EncoderModel(T5Config(vocab_size=700, d_model=d_model, d_kv=d_kv, d_ff=d_ff, num_layers=layers,
-                                    num_heads=heads, relative_attention_max_distance=20,
-                                    feed_forward_proj="gated-gelu")).eval()
-        gen_text.det_state_dict(m)
-        with torch.no_grad():
-            m.shared.weight.copy_(torch.from_numpy(det_weight("shared.weight", list(m.shared.weight.shape))))
-        return m
-
-    vae = AutoencoderKL.from_pretrained(root / "crates/vae/tests/fixtures/tiny_vae", torch_dtype=torch.float32).eval()
+    parts = tiny_parts()
+    tok1, tok3, clip, t5, vae = parts.tok1, parts.tok3, parts.clip, parts.t5, parts.vae
 
     def save(pipe, name):
         dst = cli / name
@@ -353,12 +380,7 @@ def pipelines():
                 (dst / rel).write_text(json.dumps(json.loads(f.read_text()), indent=1, sort_keys=True) + "\n")
 
     def make_sd3():
-        return StableDiffusion3Pipeline(
-            transformer=det_model(SD3Transformer2DModel, SD3_PIPE),
-            scheduler=FlowMatchEulerDiscreteScheduler(**SD3_SCHEDULER), vae=vae,
-            text_encoder=clip(CLIPTextModelWithProjection, 32, 3, 37, "quick_gelu", projection_dim=24), tokenizer=tok1,
-            text_encoder_2=clip(CLIPTextModelWithProjection, 64, 4, 96, "gelu", projection_dim=40), tokenizer_2=tok2,
-            text_encoder_3=t5(128, 16, 96, 2, 8), tokenizer_3=tok3)
+        return tiny_sd3_pipeline(parts)
 
     def make_flux():
         return FluxPipeline(
